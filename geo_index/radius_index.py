@@ -1,0 +1,319 @@
+"""An exact in-memory radius and k-nearest index over H3 cells.
+
+Layout (CSR-like): stores are rows sorted by their H3 cell at a fine resolution, so every
+cell's stores are one contiguous range found by binary search; a query looks up the ranges
+of a proven disk of cells (see cover.py) and filters them in one compiled loop. A second,
+coarser layout serves wide radii; past that, a full scan is both simpler and faster.
+
+Changes land in a small unsorted tail that every query scans too; when the tail grows past
+a threshold the layout is rebuilt from the live rows, so single changes are O(1) and bulk
+loads are one sort.
+"""
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from h3.api import basic_int as h3i
+
+from geo_index.coords import validate_latlng
+from geo_index.cover import DiskCover
+from geo_index.kernels import scan_ranges
+from geo_index.sphere import EARTH_RADIUS_M, unit_vector, unit_vectors
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+_EMPTY_INT = np.empty(0, dtype=np.int64)
+_EMPTY_BOOL = np.empty(0, dtype=np.bool_)
+# Dot-product prefilter slack (radians): far above float error, far below a millimetre.
+_ANGLE_SLACK = 1e-10
+_TAIL_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Rows grouped by H3 cell at one resolution, for radii up to max_radius_m."""
+
+    resolution: int
+    max_radius_m: float
+    cells: npt.NDArray[np.uint64]  # sorted
+    order: IntArray  # position -> row; empty when the rows themselves are in this order
+
+
+class _Rows:
+    """Column arrays of stores: the sorted main layout, or the small unsorted tail."""
+
+    def __init__(self, ids: IntArray, lats: FloatArray, lngs: FloatArray, codes: npt.NDArray[np.int32]) -> None:
+        self.ids, self.lats, self.lngs, self.codes = ids, lats, lngs, codes
+        self.xyz = np.ascontiguousarray(np.column_stack(unit_vectors(lats, lngs))).reshape(len(ids), 3)
+        self.alive = np.ones(len(ids), dtype=np.bool_)
+        self.size = len(ids)
+
+    @classmethod
+    def empty(cls, capacity: int) -> "_Rows":
+        rows = cls(np.zeros(capacity, np.int64), np.zeros(capacity), np.zeros(capacity), np.zeros(capacity, np.int32))
+        rows.size = 0
+        return rows
+
+    def append(self, store_id: int, lat: float, lng: float, code: int) -> int:
+        row = self.size
+        self.ids[row], self.lats[row], self.lngs[row], self.codes[row] = store_id, lat, lng, code
+        self.xyz[row] = unit_vector(lat, lng)
+        self.alive[row] = True
+        self.size += 1
+        return row
+
+    def live(self) -> "_Rows":
+        keep = np.flatnonzero(self.alive[: self.size])
+        return _Rows(self.ids[keep], self.lats[keep], self.lngs[keep], self.codes[keep])
+
+    def arrays(self) -> list[npt.NDArray[np.generic]]:
+        return [self.ids, self.lats, self.lngs, self.codes, self.xyz, self.alive]
+
+    def scan(
+        self,
+        starts: IntArray,
+        ends: IntArray,
+        order: IntArray,
+        mask: npt.NDArray[np.bool_],
+        query: FloatArray,
+        min_dot: float,
+        max_angle: float,
+    ) -> tuple[IntArray, FloatArray]:
+        size = int((ends - starts).sum())
+        out_rows, out_angles = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.float64)
+        args = (self.xyz, self.alive, self.codes, mask, query, min_dot, max_angle)
+        found = scan_ranges(starts, ends, order, *args, out_rows, out_angles)
+        return self.ids[out_rows[:found]], out_angles[:found]
+
+
+def _cells(lats: FloatArray, lngs: FloatArray, resolution: int) -> npt.NDArray[np.uint64]:
+    pairs = zip(lats.tolist(), lngs.tolist(), strict=True)
+    return np.fromiter((h3i.latlng_to_cell(a, b, resolution) for a, b in pairs), dtype=np.uint64, count=len(lats))
+
+
+@dataclass(frozen=True)
+class NearbyResult:
+    ids: IntArray  # nearest first, ties by id
+    distances_m: FloatArray
+    matched: int  # everything within the radius that passed the filters, before the limit
+
+
+class RadiusIndex:
+    """Points (int64 id, lat, lng, category) answering radius and kNN queries exactly."""
+
+    PRIMARY_RESOLUTION = 8
+    PRIMARY_MAX_RADIUS_M = 6_000.0
+    COARSE_RESOLUTION = 6
+    COARSE_MAX_RADIUS_M = 60_000.0
+
+    def __init__(self) -> None:
+        self._cover = DiskCover()
+        self._categories: list[str] = []
+        self._category_codes: dict[str, int] = {}
+        self._load(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int32))
+
+    # ---- building -------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        ids: Sequence[int] | IntArray,
+        lats: Sequence[float] | FloatArray,
+        lngs: Sequence[float] | FloatArray,
+        categories: Sequence[str] | None = None,
+    ) -> "RadiusIndex":
+        """Bulk build from arrays (ids must be unique; coordinates already validated WGS-84)."""
+        index = cls()
+        id_arr = np.asarray(ids, dtype=np.int64)
+        if len(np.unique(id_arr)) != len(id_arr):
+            raise ValueError("ids must be unique")
+        names = categories if categories is not None else [""] * len(id_arr)
+        codes = np.fromiter((index._code(c) for c in names), dtype=np.int32, count=len(id_arr))
+        index._load(id_arr, np.asarray(lats, np.float64), np.asarray(lngs, np.float64), codes)
+        return index
+
+    def __contains__(self, store_id: object) -> bool:
+        return isinstance(store_id, int | np.integer) and self.position(int(store_id)) is not None
+
+    def _code(self, category: str) -> int:
+        code = self._category_codes.get(category)
+        if code is None:
+            code = self._category_codes[category] = len(self._categories)
+            self._categories.append(category)
+        return code
+
+    def _load(self, ids: IntArray, lats: FloatArray, lngs: FloatArray, codes: npt.NDArray[np.int32]) -> None:
+        fine = _cells(lats, lngs, self.PRIMARY_RESOLUTION)
+        rows = np.lexsort((ids, fine))
+        self._main = _Rows(ids[rows], lats[rows], lngs[rows], codes[rows])
+        coarse = _cells(self._main.lats, self._main.lngs, self.COARSE_RESOLUTION)
+        coarse_order = np.argsort(coarse, kind="stable")
+        self._levels = (
+            _Level(self.PRIMARY_RESOLUTION, self.PRIMARY_MAX_RADIUS_M, fine[rows], _EMPTY_INT),
+            _Level(self.COARSE_RESOLUTION, self.COARSE_MAX_RADIUS_M, coarse[coarse_order], coarse_order),
+        )
+        self._id_order = np.argsort(self._main.ids)
+        self._tail = _Rows.empty(_TAIL_LIMIT)
+        self._tail_rows: dict[int, int] = {}  # id -> tail row, for stores added since the last build
+        self._live = len(rows)
+
+    def _rebuild(self, extra: "_Rows | None" = None) -> None:
+        """Fold the tail (and `extra`) into a freshly sorted layout, dropping removed rows."""
+        parts = [self._main.live(), self._tail.live()] + ([extra] if extra is not None else [])
+        self._load(
+            np.concatenate([p.ids for p in parts]),
+            np.concatenate([p.lats for p in parts]),
+            np.concatenate([p.lngs for p in parts]),
+            np.concatenate([p.codes for p in parts]),
+        )
+
+    # ---- changes --------------------------------------------------------------------
+    def _main_row(self, store_id: int) -> int | None:
+        pos = int(np.searchsorted(self._main.ids, store_id, sorter=self._id_order))
+        if pos < len(self._id_order):
+            row = int(self._id_order[pos])
+            if self._main.ids[row] == store_id and self._main.alive[row]:
+                return row
+        return None
+
+    def remove(self, store_id: int) -> bool:
+        """Forget a store (closed for good, deleted); True if it was indexed."""
+        tail_row = self._tail_rows.pop(store_id, None)
+        if tail_row is not None:
+            self._tail.alive[tail_row] = False
+        else:
+            row = self._main_row(store_id)
+            if row is None:
+                return False
+            self._main.alive[row] = False
+        self._live -= 1
+        return True
+
+    def upsert(self, store_id: int, lat: float, lng: float, category: str = "") -> None:
+        """Add a store or move it; the change is visible to the next query. O(1) until the tail fills."""
+        lat, lng = validate_latlng(lat, lng)
+        self.remove(store_id)
+        if self._tail.size == _TAIL_LIMIT:
+            self._rebuild()
+        row = self._tail.append(store_id, lat, lng, self._code(category))
+        self._tail_rows[store_id] = row
+        self._live += 1
+
+    def apply(self, upserts: Iterable[tuple[int, float, float, str]], removals: Iterable[int]) -> None:
+        """Apply a batch of changes with at most one rebuild."""
+        for store_id in removals:
+            self.remove(store_id)
+        batch = list(upserts)
+        if len(batch) <= _TAIL_LIMIT - self._tail.size:
+            for store_id, lat, lng, category in batch:
+                self.upsert(store_id, lat, lng, category)
+            return
+        for store_id, lat, lng, _ in batch:
+            validate_latlng(lat, lng)
+            self.remove(store_id)
+        self._rebuild(
+            _Rows(
+                np.array([b[0] for b in batch], dtype=np.int64),
+                np.array([b[1] for b in batch], dtype=np.float64),
+                np.array([b[2] for b in batch], dtype=np.float64),
+                np.array([self._code(b[3]) for b in batch], dtype=np.int32),
+            )
+        )
+
+    # ---- queries --------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._live
+
+    def position(self, store_id: int) -> tuple[float, float] | None:
+        """Where the index has this store, or None."""
+        tail_row = self._tail_rows.get(store_id)
+        if tail_row is not None:
+            return float(self._tail.lats[tail_row]), float(self._tail.lngs[tail_row])
+        row = self._main_row(store_id)
+        return None if row is None else (float(self._main.lats[row]), float(self._main.lngs[row]))
+
+    def memory_bytes(self) -> int:
+        arrays = [*self._main.arrays(), *self._tail.arrays(), self._id_order]
+        arrays += [a for level in self._levels for a in (level.cells, level.order)]
+        return sum(a.nbytes for a in arrays)
+
+    def nearby(
+        self,
+        lat: float,
+        lng: float,
+        radius_m: float,
+        limit: int | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> NearbyResult:
+        """Every store within radius_m (great circle), nearest first, at most `limit` of them."""
+        lat, lng = validate_latlng(lat, lng)
+        if not radius_m >= 0 or math.isinf(radius_m):
+            raise ValueError("radius_m must be a finite, non-negative number")
+        ids, angles = self._within(lat, lng, radius_m, self._category_mask(categories))
+        return self._ranked(ids, angles, limit)
+
+    def nearest(self, lat: float, lng: float, k: int, categories: Iterable[str] | None = None) -> NearbyResult:
+        """The k nearest stores, by widening the searched disk until k are inside it."""
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        wanted = list(categories) if categories is not None else None
+        radius = 1_000.0
+        while True:
+            result = self.nearby(lat, lng, radius, limit=k, categories=wanted)
+            if result.matched >= k or radius >= math.pi * EARTH_RADIUS_M:
+                return result
+            radius = min(radius * 4.0, math.pi * EARTH_RADIUS_M)
+
+    def _category_mask(self, categories: Iterable[str] | None) -> npt.NDArray[np.bool_]:
+        if categories is None:
+            return _EMPTY_BOOL
+        mask = np.zeros(max(1, len(self._categories)), dtype=np.bool_)
+        for name in categories:
+            code = self._category_codes.get(name)
+            if code is not None:
+                mask[code] = True
+        return mask
+
+    def _within(
+        self, lat: float, lng: float, radius_m: float, mask: npt.NDArray[np.bool_]
+    ) -> tuple[IntArray, FloatArray]:
+        """Ids and angular distances of every live store within the radius (unsorted)."""
+        if mask.size and not mask.any():
+            return _EMPTY_INT, np.empty(0)
+        max_angle = radius_m / EARTH_RADIUS_M
+        min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
+        query = np.array(unit_vector(lat, lng))
+        starts, ends, order = self._candidate_ranges(lat, lng, radius_m)
+        ids, angles = self._main.scan(starts, ends, order, mask, query, min_dot, max_angle)
+        if self._tail.size:
+            whole_tail = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
+            tail_ids, tail_angles = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query, min_dot, max_angle)
+            ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
+        return ids, angles
+
+    def _candidate_ranges(self, lat: float, lng: float, radius_m: float) -> tuple[IntArray, IntArray, IntArray]:
+        for level in self._levels:
+            if radius_m <= level.max_radius_m:
+                cell = h3i.latlng_to_cell(lat, lng, level.resolution)
+                disk = self._cover.disk(cell, self._cover.rings_for(cell, radius_m))
+                starts = np.searchsorted(level.cells, disk, side="left").astype(np.int64)
+                ends = np.searchsorted(level.cells, disk, side="right").astype(np.int64)
+                return starts, ends, level.order
+        return np.zeros(1, np.int64), np.full(1, len(self._main.ids), np.int64), _EMPTY_INT
+
+    @staticmethod
+    def _ranked(ids: IntArray, angles: FloatArray, limit: int | None) -> NearbyResult:
+        matched = len(ids)
+        if limit is not None and limit < matched:
+            cut = np.partition(angles, limit - 1)[limit - 1]
+            keep = angles <= cut  # keeps every tie at the cut, so ties resolve by id below
+            ids, angles = ids[keep], angles[keep]
+        order = np.argsort(angles, kind="stable")
+        if np.any(np.diff(angles[order]) == 0):  # exact ties are rare: only then pay for lexsort
+            order = np.lexsort((ids, angles))
+        if limit is not None:
+            order = order[:limit]
+        return NearbyResult(ids[order], angles[order] * EARTH_RADIUS_M, matched)

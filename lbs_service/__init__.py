@@ -1,0 +1,1 @@
+"""The store-finder and proximity push service: HTTP, websockets, storage, CLI."""

@@ -1,0 +1,45 @@
+"""The FastAPI application factory."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from lbs_service import problems
+from lbs_service.routers import health, stores
+from lbs_service.services import Services
+from lbs_service.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        await asyncio.to_thread(services.catalog.load)
+        app.state.services = services
+        follower = asyncio.create_task(services.catalog.follow(settings.change_feed_poll_s))
+        try:
+            yield
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+            services.db.dispose()
+
+    app = FastAPIOffline(
+        title="LBS O2O service",
+        version="0.1.0",
+        description="Exact nearby search, proximity push and the online-to-offline flow.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(stores.router)
+    return app

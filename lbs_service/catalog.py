@@ -1,0 +1,123 @@
+"""The worker's in-memory view of the store registry: the exact radius index plus the few
+fields a nearby answer shows. It is loaded from the database at start and follows the
+store_changes feed, so every worker converges within a poll interval of any write."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from geo_index import RadiusIndex
+from lbs_service.records import StoreRecord
+from lbs_service.storage.stores import StoreRepository
+
+log = logging.getLogger(__name__)
+_FEED_BATCH = 20_000
+# Changes are kept this many sequence numbers behind the newest before being pruned.
+_FEED_KEEP = 100_000
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    last_seq: int
+    records: list[StoreRecord]  # stores to (re)index
+    gone: list[int]  # stores deleted or closed for good
+    reload: bool = False  # too far behind: rebuild from scratch
+
+
+@dataclass(frozen=True)
+class Hit:
+    record: StoreRecord
+    distance_m: float
+
+
+class StoreCatalog:
+    def __init__(self, repository: StoreRepository) -> None:
+        self.repository = repository
+        self.index = RadiusIndex()
+        self.records: dict[int, StoreRecord] = {}
+        self.seq = 0
+        self.load_seconds = 0.0
+
+    # ---- loading and following the feed (database work runs in threads) -------------
+    def load(self) -> None:
+        started = time.perf_counter()
+        seq = self.repository.latest_change()  # read first: changes racing the load get replayed
+        records = [StoreRecord.from_row(row) for row in self.repository.all_open_stores()]
+        self._install(records)
+        self.seq = seq
+        self.load_seconds = time.perf_counter() - started
+        log.info("store index loaded: %d stores in %.2f s", len(records), self.load_seconds)
+
+    def _install(self, records: list[StoreRecord]) -> None:
+        index = RadiusIndex.build(
+            [r.id for r in records], [r.lat for r in records], [r.lng for r in records], [r.category for r in records]
+        )
+        self.index, self.records = index, {r.id: r for r in records}
+
+    def fetch_changes(self) -> ChangeBatch | None:
+        changes = self.repository.changes_after(self.seq, _FEED_BATCH)
+        if not changes:
+            return None
+        last_seq = changes[-1][0]
+        if len(changes) == _FEED_BATCH:
+            return ChangeBatch(last_seq, [], [], reload=True)
+        ids = sorted({store_id for _, store_id in changes})
+        rows = {row.id: row for row in self.repository.stores_by_id(ids)}
+        records = [StoreRecord.from_row(rows[i]) for i in ids if i in rows and rows[i].status == "open"]
+        kept = {r.id for r in records}
+        return ChangeBatch(last_seq, records, [i for i in ids if i not in kept])
+
+    def apply(self, batch: ChangeBatch) -> None:
+        """Runs on the event loop, between queries, so readers never see a half-applied batch."""
+        if batch.reload:
+            self.load()
+            return
+        self.index.apply(((r.id, r.lat, r.lng, r.category) for r in batch.records), batch.gone)
+        for store_id in batch.gone:
+            self.records.pop(store_id, None)
+        self.records.update((r.id, r) for r in batch.records)
+        self.seq = max(self.seq, batch.last_seq)
+
+    async def refresh(self) -> bool:
+        batch = await asyncio.to_thread(self.fetch_changes)
+        if batch is None:
+            return False
+        if batch.reload:
+            await asyncio.to_thread(self.load)
+        else:
+            self.apply(batch)
+        return True
+
+    async def follow(self, poll_s: float) -> None:
+        """Poll the change feed forever; prune it now and then."""
+        polls = 0
+        while True:
+            await asyncio.sleep(poll_s)
+            try:
+                await self.refresh()
+                polls += 1
+                if polls % 1200 == 0 and self.seq > _FEED_KEEP:
+                    await asyncio.to_thread(self.repository.prune_changes, self.seq - _FEED_KEEP)
+            except Exception:  # a database blip must not kill the follower; the next poll retries
+                log.exception("change feed poll failed")
+
+    # ---- queries --------------------------------------------------------------------
+    def nearby(
+        self,
+        lat: float,
+        lng: float,
+        radius_m: float,
+        limit: int,
+        categories: Iterable[str] | None = None,
+        open_at: datetime | None = None,
+    ) -> tuple[list[Hit], int]:
+        """Stores within radius_m, nearest first; also how many matched before the limit."""
+        result = self.index.nearby(lat, lng, radius_m, None if open_at else limit, categories)
+        hits = [Hit(self.records[int(i)], float(d)) for i, d in zip(result.ids, result.distances_m, strict=True)]
+        if open_at is None:
+            return hits, result.matched
+        open_hits = [h for h in hits if h.record.open_at(open_at)]
+        return open_hits[:limit], len(open_hits)

@@ -1,0 +1,179 @@
+"""The `lbs` command: serve, migrate, import, demo data, tokens, benchmarks."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from geo_index import Datum, parse_datum
+
+if TYPE_CHECKING:
+    from lbs_service.settings import Settings
+
+app = typer.Typer(help="LBS O2O service: store finder and proximity push.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+import_app = typer.Typer(help="Import data files.", no_args_is_help=True)
+token_app = typer.Typer(help="Print signed bearer tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+app.add_typer(token_app, name="token")
+err = Console(stderr=True)
+
+
+def _settings() -> "Settings":  # imported late: `lbs --help` stays fast
+    from lbs_service.settings import get_settings
+
+    return get_settings()
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    log_level: str = "info",
+) -> None:
+    """Run HTTP and websockets; --workers N runs N processes sharing the database (and Redis)."""
+    import uvicorn
+
+    uvicorn.run(
+        "lbs_service.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema (the PostGIS extension included)."""
+    from lbs_service.storage.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    err.print(f"schema is up to date on {'PostgreSQL' if settings.is_postgres else settings.sqlite_path}")
+
+
+@import_app.command("stores")
+def import_stores(
+    path: Path,
+    crs: Annotated[str, typer.Option(help="datum of the file: wgs84, gcj02 or bd09")] = "wgs84",
+    id_col: Annotated[str | None, typer.Option("--id-col")] = None,
+    lat_col: Annotated[str | None, typer.Option("--lat-col")] = None,
+    lng_col: Annotated[str | None, typer.Option("--lng-col")] = None,
+    name_col: Annotated[str | None, typer.Option("--name-col")] = None,
+    category_col: Annotated[str | None, typer.Option("--category-col")] = None,
+    merchant: Annotated[str | None, typer.Option(help="owner of the stores (default: the file's name)")] = None,
+    default_category: Annotated[str, typer.Option(help="category when the file has none")] = "store",
+    tz: Annotated[
+        str | None, typer.Option(help="stores' time zone (default: Asia/Shanghai for gcj02/bd09, else UTC)")
+    ] = None,
+) -> None:
+    """Upsert stores from a CSV or GeoJSON file; bad rows go to PATH.rejects.csv (exit 1 if any)."""
+    from lbs_service.hours import HoursError, parse_timezone
+    from lbs_service.importer.normalize import ImportOptions
+    from lbs_service.importer.run import import_stores as run_import
+    from lbs_service.storage.db import Database
+    from lbs_service.storage.stores import StoreRepository
+
+    try:
+        datum = parse_datum(crs)
+        zone = tz or ("Asia/Shanghai" if datum in (Datum.GCJ02, Datum.BD09) else "UTC")
+        parse_timezone(zone)
+    except (ValueError, HoursError) as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    if not path.is_file():
+        err.print(f"[red]no such file: {path}[/red]")
+        raise typer.Exit(2)
+    options = ImportOptions(crs=datum, timezone=zone, default_category=default_category)
+    columns = {"id": id_col, "lat": lat_col, "lng": lng_col, "name": name_col, "category": category_col}
+    db = Database(_settings())
+    with Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False
+    ) as progress:
+        task = progress.add_task("import", total=None)
+        try:
+            summary = run_import(
+                path,
+                StoreRepository(db),
+                merchant or path.stem,
+                options,
+                columns,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except ValueError as error:
+            err.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
+    table = Table(title=f"import of {path.name}")
+    for column in ("rows read", "inserted", "updated", "rejected"):
+        table.add_column(column, justify="right")
+    table.add_row(str(summary.read), str(summary.inserted), str(summary.updated), str(len(summary.rejected)))
+    Console().print(table)
+    if summary.rejected:
+        reasons: dict[str, int] = {}
+        for r in summary.rejected:
+            reasons[r.reason.split(" (")[0]] = reasons.get(r.reason.split(" (")[0], 0) + 1
+        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:10]:
+            err.print(f"  {count:>6} × {reason}")
+        err.print(f"rejected rows with reasons: {summary.rejects_path}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(stores: Annotated[int, typer.Option(min=2000)] = 2400) -> None:
+    """Load a generated sample city (Nanjing): merchants and clustered stores with hours."""
+    from lbs_service.demo import demo_stores
+    from lbs_service.storage.db import Database
+    from lbs_service.storage.stores import StoreRepository
+
+    repository = StoreRepository(Database(_settings()))
+    for merchant, rows in demo_stores(stores).items():
+        inserted, updated = repository.upsert_many(merchant, rows)
+        err.print(f"{merchant}: {inserted} new, {updated} updated stores")
+
+
+def _print_token(
+    role: str, subject: str, store_id: int | None = None, merchant_id: int | None = None, ttl: int | None = None
+) -> None:
+    from lbs_service.auth import Principal, mint_token
+
+    principal = Principal(role, subject, store_id, merchant_id)  # type: ignore[arg-type]
+    print(mint_token(_settings(), principal, ttl))
+
+
+TtlOption = Annotated[int | None, typer.Option(help="seconds until it expires (default LBS_TOKEN_TTL_S)")]
+
+
+@token_app.command("user")
+def token_user(user_id: str, ttl: TtlOption = None) -> None:
+    """A token for an app user."""
+    _print_token("user", user_id, ttl=ttl)
+
+
+@token_app.command("staff")
+def token_staff(store_id: int, ttl: TtlOption = None) -> None:
+    """A token for the staff of one store (its console and redemptions)."""
+    _print_token("staff", f"staff-{store_id}", store_id=store_id, ttl=ttl)
+
+
+@token_app.command("merchant")
+def token_merchant(merchant_id: int, ttl: TtlOption = None) -> None:
+    """A token for a merchant's back office."""
+    _print_token("merchant", f"merchant-{merchant_id}", merchant_id=merchant_id, ttl=ttl)
+
+
+@token_app.command("operator")
+def token_operator(ttl: TtlOption = None) -> None:
+    """A token for the platform operator."""
+    _print_token("operator", "operator", ttl=ttl)
+
+
+if __name__ == "__main__":
+    app(prog_name="lbs")

@@ -1,0 +1,38 @@
+"""FastAPI dependencies as Annotated aliases, so routes read as plain signatures."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from lbs_service.auth import Principal, read_token, require_role
+from lbs_service.errors import Unauthorized
+from lbs_service.services import Services
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_principal(
+    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("this needs a bearer token (lbs token ...)")
+    return read_token(services.settings, credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_operator(principal: PrincipalDep) -> Principal:
+    return require_role(principal, "operator")
+
+
+OperatorDep = Annotated[Principal, Depends(get_operator)]

@@ -1,0 +1,1 @@
+"""`lbs import stores`: real store files in, rejects out, nothing guessed silently."""

@@ -1,0 +1,107 @@
+"""Store finder (nearby, details) and the operators' store registry."""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from geo_index import Datum, convert, parse_datum
+from lbs_service.deps import OperatorDep, ServicesDep
+from lbs_service.errors import InvalidInput
+from lbs_service.geojson import geojson_response, store_feature
+from lbs_service.records import StoreRecord
+from lbs_service.schemas import StoreCreate, StoreUpdate
+from lbs_service.storage.postgis_nearby import nearby_postgis
+
+router = APIRouter(prefix="/v1/stores", tags=["stores"])
+
+CrsParam = Annotated[Literal["wgs84", "gcj02", "bd09"], Query(description="datum of inputs and outputs")]
+StoreId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def _categories(raw: str | None) -> list[str] | None:
+    if raw is None:
+        return None
+    names = [c.strip() for c in raw.split(",") if c.strip()]
+    if not names:
+        raise InvalidInput("category must name at least one category")
+    return names
+
+
+@router.get("/nearby", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+async def nearby(
+    services: ServicesDep,
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    radius_m: Annotated[float, Query(ge=1, le=50_000, allow_inf_nan=False)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    category: Annotated[str | None, Query(max_length=1000, description="comma-separated")] = None,
+    open_now: bool | None = None,
+    crs: CrsParam = "wgs84",
+    engine: Literal["memory", "postgis"] = "memory",
+) -> Response:
+    """Stores within radius_m of a point, nearest first, with great-circle distances."""
+    datum = parse_datum(crs)
+    qlat, qlng = convert(lat, lng, datum, Datum.WGS84)
+    categories = _categories(category)
+    now = datetime.now(UTC)
+    open_at = now if open_now else None
+    if engine == "memory":
+        hits, matched = services.catalog.nearby(qlat, qlng, radius_m, limit, categories, open_at)
+        pairs = [(h.record, h.distance_m) for h in hits]
+    else:
+        if not services.db.is_postgres:
+            raise InvalidInput("engine=postgis needs LBS_DATABASE_URL to point at PostGIS")
+        rows = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, radius_m, categories)
+        if open_at is not None:
+            rows = [(r, d) for r, d in rows if r.open_at(open_at)]
+        matched, pairs = len(rows), rows[:limit]
+    features = [store_feature(record, datum, now, distance) for record, distance in pairs]
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+    }
+    return geojson_response(body)
+
+
+def _to_wgs84(fields: dict[str, Any], crs: str) -> dict[str, Any]:
+    if "lat" in fields or "lng" in fields:
+        if "lat" not in fields or "lng" not in fields:
+            raise InvalidInput("lat and lng change together")
+        fields["lat"], fields["lng"] = convert(fields["lat"], fields["lng"], parse_datum(crs), Datum.WGS84)
+    return fields
+
+
+@router.get("/{store_id}", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+async def get_store(services: ServicesDep, store_id: StoreId, crs: CrsParam = "wgs84") -> Response:
+    row = await asyncio.to_thread(services.stores.get, store_id)
+    return geojson_response(store_feature(StoreRecord.from_row(row), parse_datum(crs), datetime.now(UTC)))
+
+
+@router.post("", response_class=Response, status_code=201, responses={201: {"content": {"application/geo+json": {}}}})
+async def create_store(services: ServicesDep, _: OperatorDep, body: StoreCreate) -> Response:
+    fields = _to_wgs84(body.model_dump(exclude={"merchant", "crs"}), body.crs)
+    row = await asyncio.to_thread(services.stores.create, body.merchant, fields)
+    await services.catalog.refresh()  # read-your-writes on this worker; others follow the feed
+    return geojson_response(store_feature(StoreRecord.from_row(row), Datum.WGS84, datetime.now(UTC)), 201)
+
+
+@router.patch("/{store_id}", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+async def update_store(services: ServicesDep, _: OperatorDep, store_id: StoreId, body: StoreUpdate) -> Response:
+    fields = _to_wgs84(body.model_dump(exclude={"crs"}, exclude_unset=True), body.crs)
+    if any(value is None for key, value in fields.items() if key not in ("address", "phone", "hours")):
+        raise InvalidInput("only address, phone and hours can be cleared with null")
+    row = await asyncio.to_thread(services.stores.update, store_id, fields)
+    await services.catalog.refresh()
+    return geojson_response(store_feature(StoreRecord.from_row(row), Datum.WGS84, datetime.now(UTC)))
+
+
+@router.delete("/{store_id}", status_code=204, response_class=Response)
+async def delete_store(services: ServicesDep, _: OperatorDep, store_id: StoreId) -> Response:
+    await asyncio.to_thread(services.stores.delete, store_id)
+    await services.catalog.refresh()
+    return Response(status_code=204)

@@ -1,0 +1,65 @@
+"""Settings from the environment (prefix LBS_), with embedded defaults that run on a bare machine."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"
+DEFAULT_SQLITE_PATH = Path.home() / ".local" / "share" / "lbs" / "lbs.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LBS_", env_file=".env", extra="ignore")
+
+    env: str = Field("development", description="'production' refuses default secrets")
+    database_url: str = Field("", description="unset: an embedded SQLite file")
+    sqlite_path: Path = DEFAULT_SQLITE_PATH
+    redis_url: str = Field("", description="unset: an in-process broker")
+    secret_key: str = DEV_SECRET_KEY
+    token_issuer: str = "lbs"
+    token_audience: str = "lbs-api"
+    token_ttl_s: int = 24 * 3600
+
+    fence_radius_m: float = 1000.0
+    fence_exit_radius_m: float | None = None
+    fence_dwell_s: float = 0.0
+    fence_max_accuracy_m: float = 200.0
+    fence_max_speed_mps: float = 0.0
+    rate_limits: str = "on"
+
+    change_feed_poll_s: float = Field(0.25, gt=0, le=1.0)
+    cors_origins: list[str] = []
+
+    @field_validator("database_url")
+    @classmethod
+    def _accept_plain_postgres(cls, url: str) -> str:
+        # A plain postgresql:// URL means psycopg 3 here (SQLAlchemy would pick psycopg2).
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> "Settings":
+        if self.env == "production" and self.secret_key == DEV_SECRET_KEY:
+            raise ValueError("LBS_SECRET_KEY must be set to a real secret when LBS_ENV=production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.effective_database_url.startswith("postgresql")
+
+    @property
+    def exit_radius_m(self) -> float:
+        return self.fence_exit_radius_m if self.fence_exit_radius_m is not None else self.fence_radius_m + 100.0
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,151 @@
+"""Store registry writes and reads. Every write also appends to store_changes in the same
+transaction, which is how other workers learn about it (see catalog.py)."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from h3.api import basic_int as h3i
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lbs_service.errors import Conflict, NotFound
+from lbs_service.storage.db import Database
+from lbs_service.storage.models import Merchant, Store, StoreChange
+
+H3_STORAGE_RESOLUTION = 9
+_UPSERT_CHUNK = 1000
+UPDATABLE = ("name", "category", "address", "phone", "hours", "timezone", "status", "attributes", "lat", "lng")
+
+
+def h3_cell(lat: float, lng: float) -> int:
+    return int(h3i.latlng_to_cell(lat, lng, H3_STORAGE_RESOLUTION))
+
+
+class StoreRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _serialise_changes(self, session: Session) -> None:
+        """Make commit order equal change-sequence order, so a reader never skips a late commit.
+
+        Store writes are rare (operators, imports), so serialising them costs nothing that matters;
+        SQLite serialises writers anyway.
+        """
+        if self.db.is_postgres:
+            session.execute(text("LOCK TABLE store_changes IN SHARE ROW EXCLUSIVE MODE"))
+
+    # ---- merchants ------------------------------------------------------------------
+    def merchant_id(self, session: Session, name: str) -> int:
+        """The id of the merchant with this name, created on first use."""
+        found = session.scalar(select(Merchant.id).where(Merchant.name == name))
+        if found is not None:
+            return found
+        merchant = Merchant(name=name)
+        session.add(merchant)
+        session.flush()
+        return merchant.id
+
+    # ---- single stores --------------------------------------------------------------
+    def get(self, store_id: int) -> Store:
+        with self.db.session() as session:
+            store = session.get(Store, store_id)
+            if store is None:
+                raise NotFound(f"no store with id {store_id}")
+            return store
+
+    def create(self, merchant: str, fields: dict[str, Any]) -> Store:
+        try:
+            with self.db.transaction() as session:
+                self._serialise_changes(session)
+                store = Store(merchant_id=self.merchant_id(session, merchant), **fields)
+                store.h3_r9 = h3_cell(store.lat, store.lng)
+                session.add(store)
+                session.flush()
+                session.add(StoreChange(store_id=store.id))
+                return store
+        except IntegrityError:
+            raise Conflict(
+                f"merchant {merchant!r} already has a store with source_id {fields['source_id']!r}"
+            ) from None
+
+    def update(self, store_id: int, changes: dict[str, Any]) -> Store:
+        with self.db.transaction() as session:
+            self._serialise_changes(session)
+            store = session.get(Store, store_id, with_for_update=True)
+            if store is None:
+                raise NotFound(f"no store with id {store_id}")
+            for key, value in changes.items():
+                setattr(store, key, value)
+            store.h3_r9 = h3_cell(store.lat, store.lng)
+            session.add(StoreChange(store_id=store.id))
+            return store
+
+    def delete(self, store_id: int) -> None:
+        with self.db.transaction() as session:
+            self._serialise_changes(session)
+            deleted = session.execute(delete(Store).where(Store.id == store_id)).rowcount  # type: ignore[attr-defined]
+            if not deleted:
+                raise NotFound(f"no store with id {store_id}")
+            session.add(StoreChange(store_id=store_id))
+
+    # ---- bulk -----------------------------------------------------------------------
+    def upsert_many(self, merchant: str, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
+        """Insert or update by (merchant, source_id); returns (inserted, updated)."""
+        inserted = updated = 0
+        with self.db.transaction() as session:
+            self._serialise_changes(session)
+            merchant_id = self.merchant_id(session, merchant)
+            for begin in range(0, len(rows), _UPSERT_CHUNK):
+                chunk = [
+                    {**row, "merchant_id": merchant_id, "h3_r9": h3_cell(row["lat"], row["lng"])}
+                    for row in rows[begin : begin + _UPSERT_CHUNK]
+                ]
+                known = select(Store.source_id).where(
+                    Store.merchant_id == merchant_id, Store.source_id.in_([row["source_id"] for row in chunk])
+                )
+                existing = set(session.scalars(known))
+                ids = self._upsert_chunk(session, chunk)
+                session.execute(insert(StoreChange), [{"store_id": i} for i in ids])
+                fresh = sum(row["source_id"] not in existing for row in chunk)
+                inserted += fresh
+                updated += len(chunk) - fresh
+        return inserted, updated
+
+    def _upsert_chunk(self, session: Session, chunk: list[dict[str, Any]]) -> list[int]:
+        dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
+        stmt = dialect_insert(Store).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["merchant_id", "source_id"],
+            set_={key: stmt.excluded[key] for key in (*UPDATABLE, "h3_r9")} | {"updated_at": func.now()},
+        )
+        return list(session.scalars(stmt.returning(Store.id)))
+
+    # ---- change feed ----------------------------------------------------------------
+    def latest_change(self) -> int:
+        with self.db.session() as session:
+            return session.scalar(select(func.coalesce(func.max(StoreChange.seq), 0))) or 0
+
+    def changes_after(self, seq: int, limit: int) -> list[tuple[int, int]]:
+        with self.db.session() as session:
+            query = select(StoreChange.seq, StoreChange.store_id).where(StoreChange.seq > seq)
+            return [(s, i) for s, i in session.execute(query.order_by(StoreChange.seq).limit(limit))]
+
+    def oldest_change(self) -> int | None:
+        with self.db.session() as session:
+            return session.scalar(select(func.min(StoreChange.seq)))
+
+    def stores_by_id(self, ids: Sequence[int]) -> list[Store]:
+        with self.db.session() as session:
+            return list(session.scalars(select(Store).where(Store.id.in_(ids))))
+
+    def prune_changes(self, keep_after_seq: int) -> int:
+        with self.db.transaction() as session:
+            result = session.execute(delete(StoreChange).where(StoreChange.seq <= keep_after_seq))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def all_open_stores(self) -> list[Store]:
+        with self.db.session() as session:
+            query = select(Store).where(Store.status == "open").execution_options(yield_per=10_000)
+            return list(session.scalars(query))
