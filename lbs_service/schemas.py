@@ -9,7 +9,7 @@ from lbs_service.hours import parse_hours, parse_timezone
 Lat = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 Lng = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 Crs = Literal["wgs84", "gcj02", "bd09"]
-Hours = dict[str, list[tuple[str, str]]]
+Hours = dict[str, list[list[str]]]  # {"mon": [["09:00", "18:00"]]}; checked by parse_hours
 ShortText = Annotated[str, Field(min_length=1, max_length=300)]
 
 

@@ -1,0 +1,70 @@
+"""Shared fixtures: settings for the embedded default (SQLite file) and for the real PostGIS."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from lbs_service.app import create_app
+from lbs_service.auth import Principal, mint_token
+from lbs_service.settings import Settings
+from lbs_service.storage.migrate import upgrade
+
+REQUIRE_SERVICES = os.environ.get("LBS_REQUIRE_SERVICES") == "1"
+TABLES = ("store_changes", "stores", "merchants")
+
+
+def _service_url(name: str) -> str:
+    url = os.environ.get(name, "")
+    if not url:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{name} is not set but LBS_REQUIRE_SERVICES=1")
+        pytest.skip(f"{name} is not set: run `bash scripts/test.sh`, which starts PostGIS and Redis")
+    return url
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    settings = Settings(database_url="", sqlite_path=tmp_path / "lbs.sqlite3", redis_url="", change_feed_poll_s=0.05)
+    upgrade(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgis() -> str:
+    url = _service_url("LBS_TEST_DATABASE_URL")
+    upgrade(Settings(database_url=url))
+    return url
+
+
+@pytest.fixture
+def pg_settings(_migrated_postgis: str) -> Iterator[Settings]:
+    settings = Settings(database_url=_migrated_postgis, redis_url="", change_feed_poll_s=0.05)
+    engine = create_engine(settings.effective_database_url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield settings
+
+
+def client_for(settings: Settings) -> TestClient:
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def sqlite_client(sqlite_settings: Settings) -> Iterator[TestClient]:
+    with client_for(sqlite_settings) as client:
+        yield client
+
+
+@pytest.fixture
+def pg_client(pg_settings: Settings) -> Iterator[TestClient]:
+    with client_for(pg_settings) as client:
+        yield client
+
+
+def operator_headers(settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(settings, Principal('operator', 'operator'))}"}
