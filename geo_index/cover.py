@@ -12,6 +12,7 @@ largest centre-to-vertex distance. Near pentagons and icosahedron edges, where c
 distorted, the same formula simply asks for more rings. G_k is cached per cell.
 """
 
+import math
 from collections import OrderedDict
 
 import numpy as np
@@ -47,12 +48,14 @@ def guaranteed_radius_m(cell: int, k: int) -> float:
 
 
 def first_rings_worth_checking(cell: int, radius_m: float) -> int:
-    """A k below which G_k cannot reach radius_m (ring steps are under 2 circumradii), to skip work.
+    """Where to start proving: the smallest k whose regular-hexagon estimate 1.5 a (k + 1) - 2 a reaches r.
 
-    Only a shortcut: if it were ever too high, the answer would be a wider disk, still exact.
+    Only a shortcut that saves proving rings that are clearly too small: if it were ever too
+    high, the answer would be a wider disk, still exact.
     """
     _, _, radii = _circumradii_m([cell])
-    return max(0, int(radius_m / (2.0 * float(radii[0]))) - 1)
+    a = float(radii[0])
+    return max(0, math.ceil((radius_m + 2.0 * a) / (1.5 * a)) - 1)
 
 
 class DiskCover:

@@ -57,3 +57,56 @@ def scan_ranges(
                 out_angles[found] = angle
                 found += 1
     return found
+
+
+_BUCKET_BITS = 16
+_MAX_SHIFTS_PER_HIT = 32
+
+
+@numba.njit(cache=True, nogil=True)
+def rank_hits(
+    ids: IntArray, angles: FloatArray, max_angle: float, limit: int, out_ids: IntArray, out_angles: FloatArray
+) -> int:
+    """Sort hits by (angle, id) and write the first `limit`; return how many, or -1 to ask for a fallback.
+
+    Two radix passes on the angle quantised to 16 bits put every hit in its bucket in O(n); an
+    insertion pass then orders each bucket exactly by (angle, id). Piles of stores at one spot
+    would make that pass quadratic, so past a budget of moves it gives up and the caller sorts.
+    """
+    n = ids.size
+    scale = (2**_BUCKET_BITS - 1) / max_angle if max_angle > 0 else 0.0
+    keys = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        keys[i] = min(int(angles[i] * scale), 2**_BUCKET_BITS - 1)
+    order = np.arange(n)
+    spare = np.empty(n, dtype=np.int64)
+    for shift in (0, 8):
+        counts = np.zeros(257, dtype=np.int64)
+        for i in range(n):
+            counts[((keys[order[i]] >> shift) & 255) + 1] += 1
+        for b in range(256):
+            counts[b + 1] += counts[b]
+        for i in range(n):
+            digit = (keys[order[i]] >> shift) & 255
+            spare[counts[digit]] = order[i]
+            counts[digit] += 1
+        order, spare = spare, order
+    budget = _MAX_SHIFTS_PER_HIT * n + 64
+    for i in range(1, n):
+        moving = order[i]
+        j = i
+        while j > 0:
+            before = order[j - 1]
+            if angles[before] < angles[moving] or (angles[before] == angles[moving] and ids[before] <= ids[moving]):
+                break
+            order[j] = before
+            j -= 1
+            budget -= 1
+        order[j] = moving
+        if budget < 0:
+            return -1
+    m = min(n, limit)
+    for i in range(m):
+        out_ids[i] = ids[order[i]]
+        out_angles[i] = angles[order[i]]
+    return m

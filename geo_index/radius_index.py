@@ -20,7 +20,7 @@ from h3.api import basic_int as h3i
 
 from geo_index.coords import validate_latlng
 from geo_index.cover import DiskCover
-from geo_index.kernels import scan_ranges
+from geo_index.kernels import rank_hits, scan_ranges
 from geo_index.sphere import EARTH_RADIUS_M, unit_vector, unit_vectors
 
 IntArray = npt.NDArray[np.int64]
@@ -253,7 +253,7 @@ class RadiusIndex:
         if not radius_m >= 0 or math.isinf(radius_m):
             raise ValueError("radius_m must be a finite, non-negative number")
         ids, angles = self._within(lat, lng, radius_m, self._category_mask(categories))
-        return self._ranked(ids, angles, limit)
+        return self._ranked(ids, angles, limit, radius_m / EARTH_RADIUS_M)
 
     def nearest(self, lat: float, lng: float, k: int, categories: Iterable[str] | None = None) -> NearbyResult:
         """The k nearest stores, by widening the searched disk until k are inside it."""
@@ -305,15 +305,11 @@ class RadiusIndex:
         return np.zeros(1, np.int64), np.full(1, len(self._main.ids), np.int64), _EMPTY_INT
 
     @staticmethod
-    def _ranked(ids: IntArray, angles: FloatArray, limit: int | None) -> NearbyResult:
+    def _ranked(ids: IntArray, angles: FloatArray, limit: int | None, max_angle: float) -> NearbyResult:
         matched = len(ids)
-        if limit is not None and limit < matched:
-            cut = np.partition(angles, limit - 1)[limit - 1]
-            keep = angles <= cut  # keeps every tie at the cut, so ties resolve by id below
-            ids, angles = ids[keep], angles[keep]
-        order = np.argsort(angles, kind="stable")
-        if np.any(np.diff(angles[order]) == 0):  # exact ties are rare: only then pay for lexsort
-            order = np.lexsort((ids, angles))
-        if limit is not None:
-            order = order[:limit]
-        return NearbyResult(ids[order], angles[order] * EARTH_RADIUS_M, matched)
+        count = matched if limit is None else min(limit, matched)
+        out_ids, out_angles = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.float64)
+        if rank_hits(ids, angles, max_angle, count, out_ids, out_angles) < 0:
+            order = np.lexsort((ids, angles))[:count]  # many stores at one spot: sort them the plain way
+            out_ids, out_angles = ids[order], angles[order]
+        return NearbyResult(out_ids, out_angles * EARTH_RADIUS_M, matched)

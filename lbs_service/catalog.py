@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from geo_index import RadiusIndex
-from lbs_service.records import StoreRecord
+from lbs_service.records import RECORDS, StoreRecord
 from lbs_service.storage.stores import StoreRepository
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class StoreCatalog:
     def load(self) -> None:
         started = time.perf_counter()
         seq = self.repository.latest_change()  # read first: changes racing the load get replayed
-        records = [StoreRecord.from_row(row) for row in self.repository.all_open_stores()]
+        records = [RECORDS.from_values(row) for row in self.repository.open_store_rows()]
         self._install(records)
         self.seq = seq
         self.load_seconds = time.perf_counter() - started
@@ -65,8 +65,7 @@ class StoreCatalog:
         if len(changes) == _FEED_BATCH:
             return ChangeBatch(last_seq, [], [], reload=True)
         ids = sorted({store_id for _, store_id in changes})
-        rows = {row.id: row for row in self.repository.stores_by_id(ids)}
-        records = [StoreRecord.from_row(rows[i]) for i in ids if i in rows and rows[i].status == "open"]
+        records = [RECORDS.from_values(row) for row in self.repository.open_store_rows(ids)]
         kept = {r.id for r in records}
         return ChangeBatch(last_seq, records, [i for i in ids if i not in kept])
 

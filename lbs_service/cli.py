@@ -177,3 +177,51 @@ def token_operator(ttl: TtlOption = None) -> None:
 
 if __name__ == "__main__":
     app(prog_name="lbs")
+
+
+bench_app = typer.Typer(help="Benchmarks against PostGIS and Redis, in the same run.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def _bench_urls(database_url: str | None, redis_url: str | None) -> tuple[str | None, str | None]:
+    import os
+
+    return (database_url or os.environ.get("LBS_BENCH_DATABASE_URL") or os.environ.get("LBS_DATABASE_URL"),
+            redis_url or os.environ.get("LBS_BENCH_REDIS_URL") or os.environ.get("LBS_REDIS_URL"))
+
+
+@bench_app.command("nearby")
+def bench_nearby(
+    stores: Annotated[int, typer.Option(min=1000)] = 1_000_000,
+    queries: Annotated[int, typer.Option(min=100)] = 2_000,
+    runs: Annotated[int, typer.Option(min=1)] = 3,
+    radius_m: float = 1000.0,
+    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    database_url: Annotated[str | None, typer.Option(help="PostGIS to compare with (default LBS_DATABASE_URL)")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="Redis to compare with (default LBS_REDIS_URL)")] = None,
+) -> None:
+    """In-memory index vs exact PostGIS vs Redis GEOSEARCH: same stores, same queries, same run."""
+    import logging
+
+    from lbs_service.bench.nearby import NearbyBenchConfig, run_nearby, write_json
+
+    logging.basicConfig(level=logging.WARNING)
+    db_url, r_url = _bench_urls(database_url, redis_url)
+    config = NearbyBenchConfig(stores=stores, queries=queries, runs=runs, radius_m=radius_m, database_url=db_url,
+                               redis_url=r_url)
+    report = run_nearby(config, say=lambda text: err.print(text))
+    results = report["results"]
+    rates = {r["engine"]: r["qps"] for r in results}
+    table = Table(title=f"nearby, {stores:,} stores, r = {radius_m:g} m, median of {runs} runs "
+                        f"(mean {report['hits_within_radius']['mean']:.0f} stores within r)")
+    for column in ("engine", "q/s", "p50 ms", "p99 ms", "exact", "× postgis", "× redis"):
+        table.add_column(column, justify="right")
+    for r in results:
+        ratios = [f"{r['qps'] / rates[c]:.1f}" if c in rates else "-" for c in ("postgis", "redis")]
+        exact = "yes" if r["exact"] else f"no ({r['mismatched_queries']}/{r['checked_queries']})"
+        table.add_row(r["engine"], f"{r['qps']:,.0f}", f"{r['p50_ms']:.3f}", f"{r['p99_ms']:.3f}", exact, *ratios)
+    Console().print(table)
+    err.print(f"index memory: {report['memory_bytes_per_store']:.0f} bytes per store")
+    if json_path:
+        write_json(report, json_path)
+        err.print(f"raw results: {json_path}")

@@ -1,5 +1,7 @@
 """What a worker keeps in memory about each store to answer nearby queries without the database."""
 
+import json
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,32 +20,59 @@ class StoreRecord:
     category: str
     address: str | None
     phone: str | None
-    hours: dict[str, Any] | None
+    hours: dict[str, Any] | None  # shared between stores with the same hours: never mutate
     timezone: str
-    status: str
     lat: float
     lng: float
     spans: Spans
     zone: ZoneInfo
-
-    @classmethod
-    def from_row(cls, row: Store) -> "StoreRecord":
-        return cls(
-            id=row.id,
-            merchant_id=row.merchant_id,
-            source_id=row.source_id,
-            name=row.name,
-            category=row.category,
-            address=row.address,
-            phone=row.phone,
-            hours=row.hours,
-            timezone=row.timezone,
-            status=row.status,
-            lat=row.lat,
-            lng=row.lng,
-            spans=parse_hours(row.hours),
-            zone=parse_timezone(row.timezone),
-        )
+    status: str = "open"
 
     def open_at(self, at: datetime) -> bool:
         return self.status == "open" and is_open(self.spans, self.zone, at)
+
+
+class RecordFactory:
+    """Builds records, parsing each distinct weekly schedule and time zone once.
+
+    Chains share a handful of schedules, so a million stores cost a few parses, not a million.
+    """
+
+    def __init__(self) -> None:
+        self._hours: dict[str | None, tuple[dict[str, Any] | None, Spans]] = {}
+        self._zones: dict[str, ZoneInfo] = {}
+
+    def _schedule(self, hours_json: str | None) -> tuple[dict[str, Any] | None, Spans]:
+        cached = self._hours.get(hours_json)
+        if cached is None:
+            hours = json.loads(hours_json) if hours_json not in (None, "null") else None
+            cached = self._hours[hours_json] = (hours, parse_hours(hours))
+        return cached
+
+    def _zone(self, name: str) -> ZoneInfo:
+        zone = self._zones.get(name)
+        if zone is None:
+            zone = self._zones[name] = parse_timezone(name)
+        return zone
+
+    def from_values(self, row: Any, status: str = "open") -> StoreRecord:
+        """From a row of StoreRepository.open_store_rows()."""
+        hours, spans = self._schedule(row.hours_json)
+        zone = self._zone(row.timezone)
+        return StoreRecord(row.id, row.merchant_id, row.source_id, row.name, sys.intern(row.category), row.address,
+                           row.phone, hours, sys.intern(row.timezone), row.lat, row.lng, spans, zone, status)
+
+    def from_store(self, store: Store) -> StoreRecord:
+        """From an ORM Store (single-store paths: details, writes, the postgis engine)."""
+        hours_json = None if store.hours is None else json.dumps(store.hours, sort_keys=True)
+        _, spans = self._schedule(hours_json)
+        return StoreRecord(store.id, store.merchant_id, store.source_id, store.name, store.category, store.address,
+                           store.phone, store.hours, store.timezone, store.lat, store.lng, spans,
+                           self._zone(store.timezone), store.status)
+
+
+RECORDS = RecordFactory()
+
+
+def record_of(store: Store) -> StoreRecord:
+    return RECORDS.from_store(store)

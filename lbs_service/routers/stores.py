@@ -11,7 +11,7 @@ from geo_index import Datum, convert, parse_datum
 from lbs_service.deps import OperatorDep, ServicesDep
 from lbs_service.errors import InvalidInput
 from lbs_service.geojson import geojson_response, store_feature
-from lbs_service.records import StoreRecord
+from lbs_service.records import record_of
 from lbs_service.schemas import StoreCreate, StoreUpdate
 from lbs_service.storage.postgis_nearby import nearby_postgis
 
@@ -79,7 +79,7 @@ def _to_wgs84(fields: dict[str, Any], crs: str) -> dict[str, Any]:
 @router.get("/{store_id}", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
 async def get_store(services: ServicesDep, store_id: StoreId, crs: CrsParam = "wgs84") -> Response:
     row = await asyncio.to_thread(services.stores.get, store_id)
-    return geojson_response(store_feature(StoreRecord.from_row(row), parse_datum(crs), datetime.now(UTC)))
+    return geojson_response(store_feature(record_of(row), parse_datum(crs), datetime.now(UTC)))
 
 
 @router.post("", response_class=Response, status_code=201, responses={201: {"content": {"application/geo+json": {}}}})
@@ -87,7 +87,7 @@ async def create_store(services: ServicesDep, _: OperatorDep, body: StoreCreate)
     fields = _to_wgs84(body.model_dump(exclude={"merchant", "crs"}), body.crs)
     row = await asyncio.to_thread(services.stores.create, body.merchant, fields)
     await services.catalog.refresh()  # read-your-writes on this worker; others follow the feed
-    return geojson_response(store_feature(StoreRecord.from_row(row), Datum.WGS84, datetime.now(UTC)), 201)
+    return geojson_response(store_feature(record_of(row), Datum.WGS84, datetime.now(UTC)), 201)
 
 
 @router.patch("/{store_id}", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
@@ -97,7 +97,7 @@ async def update_store(services: ServicesDep, _: OperatorDep, store_id: StoreId,
         raise InvalidInput("only address, phone and hours can be cleared with null")
     row = await asyncio.to_thread(services.stores.update, store_id, fields)
     await services.catalog.refresh()
-    return geojson_response(store_feature(StoreRecord.from_row(row), Datum.WGS84, datetime.now(UTC)))
+    return geojson_response(store_feature(record_of(row), Datum.WGS84, datetime.now(UTC)))
 
 
 @router.delete("/{store_id}", status_code=204, response_class=Response)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from geoalchemy2 import Geography
 from sqlalchemy import func, literal_column, select
 
-from lbs_service.records import StoreRecord
+from lbs_service.records import StoreRecord, record_of
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Store
 
@@ -28,4 +28,4 @@ def nearby_postgis(
         query = query.where(Store.category.in_(list(categories)))
     with db.session() as session:
         rows = session.execute(query).all()
-    return [(StoreRecord.from_row(store), float(d)) for store, d in rows if d <= radius_m]
+    return [(record_of(store), float(d)) for store, d in rows if d <= radius_m]

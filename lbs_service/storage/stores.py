@@ -1,11 +1,11 @@
 """Store registry writes and reads. Every write also appends to store_changes in the same
 transaction, which is how other workers learn about it (see catalog.py)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from h3.api import basic_int as h3i
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Text, cast, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -136,16 +136,17 @@ class StoreRepository:
         with self.db.session() as session:
             return session.scalar(select(func.min(StoreChange.seq)))
 
-    def stores_by_id(self, ids: Sequence[int]) -> list[Store]:
-        with self.db.session() as session:
-            return list(session.scalars(select(Store).where(Store.id.in_(ids))))
-
     def prune_changes(self, keep_after_seq: int) -> int:
         with self.db.transaction() as session:
             result = session.execute(delete(StoreChange).where(StoreChange.seq <= keep_after_seq))
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def all_open_stores(self) -> list[Store]:
-        with self.db.session() as session:
-            query = select(Store).where(Store.status == "open").execution_options(yield_per=10_000)
-            return list(session.scalars(query))
+    def open_store_rows(self, ids: Sequence[int] | None = None) -> Iterator[Any]:
+        """Open stores as plain rows (no ORM objects), streamed: a worker loads a million of them at start."""
+        columns = (Store.id, Store.merchant_id, Store.source_id, Store.name, Store.category, Store.address,
+                   Store.phone, cast(Store.hours, Text).label("hours_json"), Store.timezone, Store.lat, Store.lng)
+        query = select(*columns).where(Store.status == "open")
+        if ids is not None:
+            query = query.where(Store.id.in_(ids))
+        with self.db.engine.connect() as connection:
+            yield from connection.execution_options(stream_results=True, yield_per=50_000).execute(query)

@@ -1,5 +1,7 @@
 """The in-memory index against a brute-force great-circle scan, everywhere on Earth."""
 
+import itertools
+
 import numpy as np
 import pytest
 from h3.api import basic_int as h3i
@@ -47,7 +49,7 @@ def assert_same(result, expected_ids, expected_d, edge):
     assert sorted(got) == sorted(want)
     by_id = dict(zip(expected_ids.tolist(), expected_d.tolist(), strict=True))
     reference = [by_id[i] for i in got]
-    assert all(b >= a - 1e-6 for a, b in zip(reference, reference[1:], strict=False))
+    assert all(b >= a - 1e-6 for a, b in itertools.pairwise(reference))
     assert got == want or all(abs(by_id[a] - by_id[b]) < 1e-6 for a, b in zip(got, want, strict=True) if a != b)
     for i, d in zip(result.ids.tolist(), result.distances_m.tolist(), strict=True):
         if i in by_id:
@@ -153,3 +155,21 @@ def test_bad_input_is_refused():
 def test_empty_index_answers_nothing():
     result = RadiusIndex().nearby(0.0, 0.0, 50_000)
     assert result.matched == 0 and len(result.ids) == 0
+
+
+def test_a_pile_of_stores_at_one_spot_still_sorts_by_id():
+    """Thousands of stores on one coordinate defeat bucket sorting; the fallback must keep the order exact."""
+    rng = np.random.default_rng(4)
+    ids = rng.permutation(np.arange(1, 5001)).astype(np.int64)
+    lats = np.concatenate((np.full(4000, 32.05), rng.normal(32.05, 0.001, 1000)))
+    lngs = np.concatenate((np.full(4000, 118.78), rng.normal(118.78, 0.001, 1000)))
+    index = RadiusIndex.build(ids, lats, lngs)
+    expected, _, edge = brute_force(32.0501, 118.7801, lats, lngs, ids, 800)
+    result = index.nearby(32.0501, 118.7801, 800)
+    assert not edge and result.ids.tolist() == expected.tolist()
+    assert index.nearby(32.0501, 118.7801, 800, limit=10).ids.tolist() == expected[:10].tolist()
+
+
+def test_zero_radius_finds_only_stores_exactly_there():
+    index = RadiusIndex.build([1, 2, 3], [10.0, 10.0, 10.00001], [20.0, 20.0, 20.0])
+    assert index.nearby(10.0, 20.0, 0.0).ids.tolist() == [1, 2]
