@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from lbs_service import problems
+from lbs_service.access_log import AccessLogMiddleware
 from lbs_service.routers import health, stores
 from lbs_service.services import Services
 from lbs_service.settings import Settings, get_settings
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(AccessLogMiddleware)
     app.include_router(health.router)
     app.include_router(stores.router)
     return app

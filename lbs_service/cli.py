@@ -29,6 +29,16 @@ def _settings() -> "Settings":  # imported late: `lbs --help` stays fast
     return get_settings()
 
 
+def log_config(level: str) -> dict[str, object]:
+    """Uvicorn's logging plus our loggers (the access log among them), one line per record."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
+    config["loggers"]["lbs"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    config["loggers"]["lbs_service"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
+
+
 @app.command()
 def serve(
     host: str = "127.0.0.1",
@@ -39,12 +49,15 @@ def serve(
     """Run HTTP and websockets; --workers N runs N processes sharing the database (and Redis)."""
     import uvicorn
 
+    # access_log=False: uvicorn would log query strings, which carry users' coordinates (see access_log.py).
     uvicorn.run(
         "lbs_service.asgi:app",
         host=host,
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=log_config(log_level),
+        access_log=False,
         proxy_headers=False,
         server_header=False,
     )
