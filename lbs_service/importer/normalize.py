@@ -1,5 +1,6 @@
 """One source row -> the store fields we keep, or the reason it is rejected."""
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ def _number(name: str, value: Any) -> float:
     return number
 
 
+@functools.lru_cache(maxsize=1024)  # a file repeats a few schedules thousands of times; callers never mutate it
 def _hours(opens: str, closes: str) -> dict[str, list[list[str]]] | None:
     """A single open/close pair read as the same hours every day ('07:00:00' or '07:00')."""
     if not opens and not closes:

@@ -5,7 +5,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from h3.api import basic_int as h3i
-from sqlalchemy import Text, cast, delete, func, insert, select, text
+from sqlalchemy import Table, Text, cast, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,6 +17,11 @@ from lbs_service.storage.models import Merchant, Store, StoreChange
 H3_STORAGE_RESOLUTION = 9
 _UPSERT_CHUNK = 1000
 UPDATABLE = ("name", "category", "address", "phone", "hours", "timezone", "status", "attributes", "lat", "lng")
+
+
+def cast_table(table: object) -> Table:
+    assert isinstance(table, Table)
+    return table
 
 
 def h3_cell(lat: float, lng: float) -> int:
@@ -114,13 +119,17 @@ class StoreRepository:
         return inserted, updated
 
     def _upsert_chunk(self, session: Session, chunk: list[dict[str, Any]]) -> list[int]:
+        # One single-row statement, compiled once and cached, run as an executemany: SQLAlchemy
+        # batches it into multi-row INSERTs itself ("insertmanyvalues"), still with RETURNING.
         dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
-        stmt = dialect_insert(Store).values(chunk)
+        table = cast_table(Store.__table__)
+        stmt = dialect_insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["merchant_id", "source_id"],
             set_={key: stmt.excluded[key] for key in (*UPDATABLE, "h3_r9")} | {"updated_at": func.now()},
         )
-        return list(session.scalars(stmt.returning(Store.id)))
+        result = session.connection().execute(stmt.returning(table.c.id, sort_by_parameter_order=True), chunk)
+        return list(result.scalars())
 
     # ---- change feed ----------------------------------------------------------------
     def latest_change(self) -> int:
