@@ -1,0 +1,109 @@
+"""Local subscribers of one worker, each with a bounded queue.
+
+A subscriber that stops reading fills its queue and is marked overflowed (the socket layer
+closes it with 4008); the others are unaffected and memory stays bounded. Joining with a last
+id first replays the stream, while live messages wait in a bounded buffer, so nothing is lost
+or repeated across the switch-over.
+"""
+
+import asyncio
+from typing import Any
+
+from push.broker import Broker
+from push.messages import Message
+
+
+class Subscriber:
+    def __init__(self, channel: str, limit: int) -> None:
+        self.channel = channel
+        self.limit = limit
+        self.queue: asyncio.Queue[Message] = asyncio.Queue(limit)
+        self.last_id = 0
+        self.overflowed = asyncio.Event()
+        self._held: list[Message] | None = []  # live messages that arrive during the replay
+
+    def offer(self, message: Message) -> None:
+        if self.overflowed.is_set() or message.id <= self.last_id:
+            return  # already delivered (replay and live overlap) or the consumer is being closed
+        if self._held is not None:
+            if len(self._held) >= self.limit:
+                self.overflowed.set()
+            else:
+                self._held.append(message)
+            return
+        try:
+            self.queue.put_nowait(message)
+            self.last_id = message.id
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+    def replayed(self, missed: list[Message]) -> None:
+        """Deliver what the stream had, ahead of anything held back meanwhile."""
+        held, self._held = self._held, None
+        for message in missed:
+            self.offer(message)
+        self._held = held
+
+    def go_live(self) -> None:
+        held, self._held = self._held or [], None
+        for message in sorted(held, key=lambda m: m.id):
+            self.offer(message)
+
+
+class Hub:
+    def __init__(self, broker: Broker, queue_limit: int = 1000) -> None:
+        self.broker = broker
+        self.queue_limit = queue_limit
+        self._subscribers: dict[str, set[Subscriber]] = {}
+
+    async def start(self) -> None:
+        await self.broker.start(self._deliver, self._resync)
+
+    async def close(self) -> None:
+        await self.broker.close()
+
+    @property
+    def connections(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())
+
+    async def subscribe(self, channel: str, last_id: int | None) -> tuple[Subscriber, bool]:
+        """Join a channel; with last_id, everything after it comes first. Returns (subscriber, reset)."""
+        subscriber = Subscriber(channel, self.queue_limit)
+        subscribers = self._subscribers.setdefault(channel, set())
+        if not subscribers:
+            await self.broker.watch(channel)
+        subscribers.add(subscriber)
+        missed = None if last_id is None else await self.broker.replay(channel, last_id)
+        reset = last_id is not None and missed is None
+        if missed is None:  # a fresh join, or a reset: live messages from now on, no history
+            subscriber.last_id = await self.broker.latest(channel)
+        else:
+            subscriber.last_id = last_id or 0
+            subscriber.replayed(missed)
+        subscriber.go_live()
+        return subscriber, reset
+
+    async def unsubscribe(self, subscriber: Subscriber) -> None:
+        subscribers = self._subscribers.get(subscriber.channel)
+        if subscribers is None:
+            return
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del self._subscribers[subscriber.channel]
+            await self.broker.unwatch(subscriber.channel)
+
+    async def publish(self, channel: str, body: dict[str, Any], dedupe_key: int | None = None) -> int | None:
+        return await self.broker.publish(channel, body, dedupe_key)
+
+    async def _deliver(self, message: Message) -> None:
+        for subscriber in tuple(self._subscribers.get(message.channel, ())):
+            subscriber.offer(message)
+
+    async def _resync(self) -> None:
+        """After the broker reconnects: fetch from the streams whatever was published meanwhile."""
+        for channel, subscribers in list(self._subscribers.items()):
+            since = min((s.last_id for s in subscribers), default=0)
+            missed = await self.broker.replay(channel, since) or []
+            for message in missed:
+                for subscriber in tuple(subscribers):
+                    subscriber.offer(message)
