@@ -10,7 +10,7 @@ from fastapi_offline import FastAPIOffline
 
 from lbs_service import problems
 from lbs_service.access_log import AccessLogMiddleware
-from lbs_service.routers import health, stores
+from lbs_service.routers import campaigns, health, stores, users, ws
 from lbs_service.services import Services
 from lbs_service.settings import Settings, get_settings
 
@@ -24,15 +24,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.build(settings)
         await asyncio.to_thread(services.catalog.load)
+        await services.start()
         app.state.services = services
         follower = asyncio.create_task(services.catalog.follow(settings.change_feed_poll_s))
         try:
             yield
         finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
-            services.db.dispose()
+            services.catalog.stop()
+            await follower
+            await services.close()
 
     app = FastAPIOffline(
         title="LBS O2O service",
@@ -44,4 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     app.include_router(health.router)
     app.include_router(stores.router)
+    app.include_router(users.router)
+    app.include_router(campaigns.router)
+    app.include_router(ws.router)
     return app

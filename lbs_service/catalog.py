@@ -3,6 +3,7 @@ fields a nearby answer shows. It is loaded from the database at start and follow
 store_changes feed, so every worker converges within a poll interval of any write."""
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -40,6 +41,7 @@ class StoreCatalog:
         self.records: dict[int, StoreRecord] = {}
         self.seq = 0
         self.load_seconds = 0.0
+        self._stopping = asyncio.Event()
 
     # ---- loading and following the feed (database work runs in threads) -------------
     def load(self) -> None:
@@ -90,11 +92,21 @@ class StoreCatalog:
             self.apply(batch)
         return True
 
+    def stop(self) -> None:
+        self._stopping.set()
+
     async def follow(self, poll_s: float) -> None:
-        """Poll the change feed forever; prune it now and then."""
+        """Poll the change feed until stop(); prune it now and then.
+
+        Stopped by a flag, not a cancel: a poll's database work runs in a thread that a cancel
+        would orphan while the engine is being disposed.
+        """
         polls = 0
-        while True:
-            await asyncio.sleep(poll_s)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), poll_s)
+            if self._stopping.is_set():
+                return
             try:
                 await self.refresh()
                 polls += 1

@@ -2,13 +2,16 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from lbs_service.hours import parse_hours, parse_timezone
 
 Lat = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 Lng = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 Crs = Literal["wgs84", "gcj02", "bd09"]
+# Strict models would refuse ISO-8601 strings for datetimes once FastAPI has parsed the JSON:
+# timestamps alone are read leniently, and must still carry a time zone.
+Timestamp = Annotated[AwareDatetime, Field(strict=False)]
 Hours = dict[str, list[list[str]]]  # {"mon": [["09:00", "18:00"]]}; checked by parse_hours
 ShortText = Annotated[str, Field(min_length=1, max_length=300)]
 

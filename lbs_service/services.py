@@ -2,10 +2,18 @@
 
 from dataclasses import dataclass
 
+import redis.asyncio as redis
+
 from lbs_service.catalog import StoreCatalog
+from lbs_service.proximity.engine import ProximityEngine
+from lbs_service.proximity.outbox import OutboxRelay
 from lbs_service.settings import Settings
 from lbs_service.storage.db import Database
 from lbs_service.storage.stores import StoreRepository
+from push.broker import Broker, InProcessBroker
+from push.fence_store import FenceStore, InProcessFenceStore, RedisFenceStore
+from push.hub import Hub
+from push.redis_broker import RedisBroker
 
 
 @dataclass
@@ -14,9 +22,33 @@ class Services:
     db: Database
     stores: StoreRepository
     catalog: StoreCatalog
+    hub: Hub
+    relay: OutboxRelay
+    engine: ProximityEngine
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
+        """Redis when LBS_REDIS_URL is set (several workers share it); in-process otherwise."""
         db = Database(settings)
         stores = StoreRepository(db)
-        return cls(settings, db, stores, StoreCatalog(stores))
+        catalog = StoreCatalog(stores)
+        broker: Broker
+        fences: FenceStore
+        if settings.redis_url:
+            broker = RedisBroker(settings.redis_url, retention=settings.stream_retention)
+            fences = RedisFenceStore(redis.Redis.from_url(settings.redis_url))
+        else:
+            broker, fences = InProcessBroker(retention=settings.stream_retention), InProcessFenceStore()
+        hub = Hub(broker, queue_limit=settings.ws_queue_limit)
+        relay = OutboxRelay(db, hub)
+        engine = ProximityEngine(settings, db, catalog, fences, relay)
+        return cls(settings, db, stores, catalog, hub, relay, engine)
+
+    async def start(self) -> None:
+        await self.hub.start()
+        await self.relay.start()
+
+    async def close(self) -> None:
+        await self.relay.close()
+        await self.hub.close()
+        self.db.dispose()

@@ -25,10 +25,12 @@ class Settings(BaseSettings):
     fence_radius_m: float = 1000.0
     fence_exit_radius_m: float | None = None
     fence_dwell_s: float = 0.0
-    fence_max_accuracy_m: float = 200.0
+    fence_max_accuracy_m: float = 200.0  # 0 disables the accuracy filter
     fence_max_speed_mps: float = 0.0
     rate_limits: str = "on"
 
+    stream_retention: int = Field(10_000, ge=10, description="messages kept per channel for replay")
+    ws_queue_limit: int = Field(1000, ge=10, description="messages a slow websocket may fall behind")
     change_feed_poll_s: float = Field(0.25, gt=0, le=1.0)
     cors_origins: list[str] = []
 

@@ -34,7 +34,7 @@ class InProcessBroker:
         self.retention = retention
         self._streams: dict[str, deque[Message]] = {}
         self._next_id: dict[str, int] = {}
-        self._relayed: dict[str, int] = {}
+        self._relayed: dict[str, deque[int]] = {}
         self._deliver: Deliver | None = None
         self._lock = asyncio.Lock()
 
@@ -47,9 +47,10 @@ class InProcessBroker:
     async def publish(self, channel: str, body: dict[str, Any], dedupe_key: int | None = None) -> int | None:
         async with self._lock:  # id assignment and append are one step, as in the Lua script
             if dedupe_key is not None:
-                if dedupe_key <= self._relayed.get(channel, 0):
+                taken = self._relayed.setdefault(channel, deque(maxlen=self.retention))
+                if dedupe_key in taken:
                     return None
-                self._relayed[channel] = dedupe_key
+                taken.append(dedupe_key)
             message_id = self._next_id.get(channel, 0) + 1
             self._next_id[channel] = message_id
             message = Message(channel, message_id, body)

@@ -3,8 +3,10 @@
 One Lua step appends to the channel's stream (which gives the message its id: a per-channel
 counter, so ids grow by one) and publishes it on the channel's shard. Each worker subscribes
 once per shard it needs, not once per connection, and routes to its local sockets; a
-reconnecting client is served from the stream. All keys of a channel share a hash tag, so the
-script stays on one node of a Redis Cluster.
+reconnecting client is served from the stream. A dedupe key (the outbox row id) already taken
+for the channel is skipped, so a relay that crashed after publishing but before marking its
+rows repeats nothing. All keys of a channel share a hash tag, so the script stays on one node
+of a Redis Cluster.
 """
 
 import asyncio
@@ -24,9 +26,10 @@ log = logging.getLogger(__name__)
 _PUBLISH = """
 local channel, body, retention, shard, dedupe = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if dedupe ~= '' then
-  local last = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if tonumber(dedupe) <= last then return 0 end
-  redis.call('SET', KEYS[3], dedupe)
+  if redis.call('ZSCORE', KEYS[3], dedupe) then return 0 end
+  redis.call('ZADD', KEYS[3], dedupe, dedupe)
+  local kept = redis.call('ZCARD', KEYS[3])
+  if kept > tonumber(retention) then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, kept - tonumber(retention) - 1) end
 end
 local id = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', retention, id .. '-0', 'm', body)

@@ -3,9 +3,10 @@
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import text
 
+from lbs_service import metrics
 from lbs_service.deps import ServicesDep
 from lbs_service.problems import problem
 from lbs_service.services import Services
@@ -27,23 +28,10 @@ def _database_ok(services: Services) -> bool:
         return False
 
 
-def _redis_ok(services: Services) -> bool | None:
-    if not services.settings.redis_url:
-        return None  # the in-process broker has nothing to check
-    import redis
-
-    try:
-        client = redis.Redis.from_url(services.settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-
-
 @router.get("/readyz", response_model=None)
 async def readyz(services: ServicesDep) -> dict[str, object] | Response:
-    database, redis_state = await asyncio.gather(
-        asyncio.to_thread(_database_ok, services), asyncio.to_thread(_redis_ok, services)
-    )
+    database = await asyncio.to_thread(_database_ok, services)
+    redis_state = await services.hub.broker.healthy() if services.settings.redis_url else None
     checks = {
         "database": database,
         "redis": "embedded" if redis_state is None else redis_state,
@@ -52,3 +40,10 @@ async def readyz(services: ServicesDep) -> dict[str, object] | Response:
     if not database or redis_state is False:
         return problem(503, "Not ready", f"checks failed: {checks}", checks=checks)
     return {"status": "ready", "checks": checks}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def prometheus(services: ServicesDep) -> str:
+    gauges = {"lbs_websocket_subscribers": float(services.hub.connections),
+              "lbs_stores_indexed": float(len(services.catalog.index))}
+    return metrics.render(gauges)

@@ -70,3 +70,72 @@ class StoreChange(Base):
     seq: Mapped[int] = mapped_column(Id, primary_key=True)
     store_id: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ConsentRecord(Base):
+    """The consent ledger: every grant and withdrawal is a row; the newest one per purpose counts."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_user_purpose", "user_id", "purpose", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(64))  # "location_marketing", ...
+    granted: Mapped[bool]
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UserPreferences(Base):
+    __tablename__ = "user_preferences"
+
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    quiet_start: Mapped[str | None] = mapped_column(String(5))  # "22:00"; None: no quiet hours
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(16))  # platform | region | merchant | store
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger)
+    store_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    district: Mapped[str | None] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    budget: Mapped[int | None] = mapped_column(Integer)  # most claims (coupons) it may give
+    per_user_limit: Mapped[int] = mapped_column(Integer, default=1)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    claimed: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PromotionSent(Base):
+    """Promotions pushed to users: what the frequency caps count."""
+
+    __tablename__ = "promotions"
+    __table_args__ = (Index("ix_promotions_user_day", "user_id", "local_day"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    store_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    local_day: Mapped[str] = mapped_column(String(10))  # the user's own calendar day, for daily caps
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OutboxMessage(Base):
+    """Alerts and promotions, written in the transaction that caused them; a relay moves them to the streams."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unrelayed", "id", postgresql_where="relayed_at IS NULL",
+                            sqlite_where="relayed_at IS NULL"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(220))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,154 @@
+"""The two websockets of API.md: the user's (fixes in, promotions out) and the store console's
+(arrivals out with replay from last_id, acks in and shown on every console of the store)."""
+
+import asyncio
+import contextlib
+import logging
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from lbs_service.auth import Principal, Role, read_token
+from lbs_service.errors import Unauthorized
+from lbs_service.proximity.fixes import LocationMessage
+from lbs_service.services import Services
+from push.hub import Subscriber
+from push.messages import store_channel, user_channel
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_TOO_SLOW = 4401, 4403, 4008
+
+
+def _origin_allowed(websocket: WebSocket, services: Services) -> bool:
+    """Browsers always send Origin: only our own pages and the configured origins may connect."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (apps, services, tests)
+    if origin in services.settings.cors_origins:
+        return True
+    return urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+async def _admit(websocket: WebSocket, token: str | None, roles: tuple[Role, ...]) -> Principal | None:
+    """Accept, then check origin and token; a refusal is a close code the client can read."""
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    if not _origin_allowed(websocket, services):
+        await websocket.close(CLOSE_FORBIDDEN, "origin not allowed")
+        return None
+    try:
+        principal = read_token(services.settings, token or "")
+    except Unauthorized as error:
+        await websocket.close(CLOSE_UNAUTHORIZED, error.detail[:120])
+        return None
+    if principal.role not in roles:
+        await websocket.close(CLOSE_FORBIDDEN, "wrong role for this socket")
+        return None
+    return principal
+
+
+async def _forward(websocket: WebSocket, subscriber: Subscriber) -> None:
+    """Channel -> socket; a consumer that cannot keep up is closed (4008) instead of growing a queue."""
+    overflow = asyncio.create_task(subscriber.overflowed.wait())
+    try:
+        while True:
+            message = asyncio.create_task(subscriber.queue.get())
+            done, _ = await asyncio.wait({message, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            if overflow in done:
+                message.cancel()
+                await websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with last_id")
+                return
+            await websocket.send_text(message.result().encode().decode())
+    finally:
+        overflow.cancel()
+
+
+async def _send(websocket: WebSocket, body: dict[str, object]) -> None:
+    await websocket.send_text(orjson.dumps(body).decode())
+
+
+@router.websocket("/v1/ws/user")
+async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()] = None) -> None:
+    principal = await _admit(websocket, token, ("user",))
+    if principal is None:
+        return
+    services: Services = websocket.app.state.services
+    engine = services.engine
+    state = await engine.load_state(principal.subject)
+    subscriber, _ = await services.hub.subscribe(user_channel(principal.subject), None)
+    sender = asyncio.create_task(_forward(websocket, subscriber))
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            if raw == '{"type":"ping"}':
+                await _send(websocket, {"type": "pong"})
+                continue
+            try:
+                fix = LocationMessage.model_validate_json(raw).to_fix()
+            except (ValidationError, ValueError) as error:
+                await _send(websocket, {"type": "error", "detail": _first_error(error)})
+                continue
+            await engine.process(principal.subject, state, [fix])
+    except WebSocketDisconnect:
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        await services.hub.unsubscribe(subscriber)
+
+
+@router.websocket("/v1/ws/stores/{store_id}")
+async def staff_socket(
+    websocket: WebSocket,
+    store_id: int,
+    token: Annotated[str | None, Query()] = None,
+    last_id: Annotated[int | None, Query(ge=0)] = None,
+) -> None:
+    principal = await _admit(websocket, token, ("staff", "operator"))
+    if principal is None:
+        return
+    if principal.role == "staff" and principal.store_id != store_id:
+        await websocket.close(CLOSE_FORBIDDEN, "this token is for another store")
+        return
+    services: Services = websocket.app.state.services
+    channel = store_channel(store_id)
+    subscriber, reset = await services.hub.subscribe(channel, last_id)
+    if reset:
+        await _send(websocket, {"type": "reset", "detail": "messages after last_id are gone; reload"})
+    sender = asyncio.create_task(_forward(websocket, subscriber))
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            try:
+                message = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                await _send(websocket, {"type": "error", "detail": "messages are JSON objects"})
+                continue
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == "ping":
+                await _send(websocket, {"type": "pong"})
+            elif kind == "ack" and isinstance(message.get("id"), int) and not isinstance(message.get("id"), bool):
+                await services.hub.publish(channel, {"type": "acked", "alert_id": message["id"],
+                                                     "by": principal.subject})
+            else:
+                await _send(websocket, {"type": "error", "detail": 'send {"type": "ack", "id": <alert id>}'})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        await services.hub.unsubscribe(subscriber)
+
+
+def _first_error(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(error)
