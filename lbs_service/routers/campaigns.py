@@ -45,10 +45,18 @@ class CampaignCreate(BaseModel):
 
 def public(campaign: Campaign) -> dict[str, Any]:
     return {
-        "id": campaign.id, "title": campaign.title, "level": campaign.level, "merchant_id": campaign.merchant_id,
-        "store_ids": campaign.store_ids, "district": campaign.district, "starts_at": campaign.starts_at.isoformat(),
-        "ends_at": campaign.ends_at.isoformat(), "budget": campaign.budget, "per_user_limit": campaign.per_user_limit,
-        "priority": campaign.priority, "claimed": campaign.claimed,
+        "id": campaign.id,
+        "title": campaign.title,
+        "level": campaign.level,
+        "merchant_id": campaign.merchant_id,
+        "store_ids": campaign.store_ids,
+        "district": campaign.district,
+        "starts_at": campaign.starts_at.isoformat(),
+        "ends_at": campaign.ends_at.isoformat(),
+        "budget": campaign.budget,
+        "per_user_limit": campaign.per_user_limit,
+        "priority": campaign.priority,
+        "claimed": campaign.claimed,
     }
 
 
@@ -60,9 +68,14 @@ def _check_scope(services: Services, principal: Principal, body: CampaignCreate)
         return
     if body.level == "store" and body.store_ids:
         with services.db.session() as session:
-            owners = dict(session.execute(select(Store.id, Store.merchant_id).where(Store.id.in_(body.store_ids))))
-        if principal.role == "merchant" and set(owners.values()) == {principal.merchant_id} and len(owners) == len(
-                set(body.store_ids)):
+            owners = dict(
+                session.execute(select(Store.id, Store.merchant_id).where(Store.id.in_(body.store_ids))).tuples().all()
+            )
+        if (
+            principal.role == "merchant"
+            and set(owners.values()) == {principal.merchant_id}
+            and len(owners) == len(set(body.store_ids))
+        ):
             return
         if principal.role == "staff" and body.store_ids == [principal.store_id]:
             return
