@@ -68,9 +68,8 @@ def _check_scope(services: Services, principal: Principal, body: CampaignCreate)
         return
     if body.level == "store" and body.store_ids:
         with services.db.session() as session:
-            owners = dict(
-                session.execute(select(Store.id, Store.merchant_id).where(Store.id.in_(body.store_ids))).tuples().all()
-            )
+            rows = session.execute(select(Store.id, Store.merchant_id).where(Store.id.in_(body.store_ids))).all()
+            owners = {store_id: merchant_id for store_id, merchant_id in rows}
         if (
             principal.role == "merchant"
             and set(owners.values()) == {principal.merchant_id}
