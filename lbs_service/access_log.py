@@ -37,3 +37,17 @@ class AccessLogMiddleware:
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1e3
             log.info("%s %s %d %.1fms id=%s", scope["method"], scope["path"], status, elapsed_ms, request_id)
+
+
+class DropQueryStrings(logging.Filter):
+    """Uvicorn logs websocket handshakes with their full URL: `?token=` is a credential and
+    `?lat=` a location, so any logged URL loses its query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_without_query(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _without_query(text: str) -> str:
+    return text.split("?", 1)[0] if "?" in text and text.startswith("/") else text

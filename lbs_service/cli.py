@@ -1,7 +1,7 @@
 """The `lbs` command: serve, migrate, import, demo data, tokens, benchmarks."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,11 +29,14 @@ def _settings() -> "Settings":  # imported late: `lbs --help` stays fast
     return get_settings()
 
 
-def log_config(level: str) -> dict[str, object]:
+def log_config(level: str) -> dict[str, Any]:
     """Uvicorn's logging plus our loggers (the access log among them), one line per record."""
     from uvicorn.config import LOGGING_CONFIG
 
-    config = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
+    config: dict[str, Any] = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
+    config["filters"] = {"no_query": {"()": "lbs_service.access_log.DropQueryStrings"}}
+    config["handlers"] = {name: {**handler, "filters": ["no_query"]} for name, handler in
+                          LOGGING_CONFIG["handlers"].items()}
     config["loggers"]["lbs"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
     config["loggers"]["lbs_service"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
     return config
