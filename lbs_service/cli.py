@@ -241,3 +241,40 @@ def bench_nearby(
     if json_path:
         write_json(report, json_path)
         err.print(f"raw results: {json_path}")
+
+
+@bench_app.command("push")
+def bench_push(
+    fences: Annotated[int, typer.Option(min=100)] = 25_000,
+    users: Annotated[int, typer.Option(min=1)] = 200,
+    fixes_per_user: Annotated[int, typer.Option(min=1)] = 200,
+    consoles: Annotated[int, typer.Option(min=1)] = 300,
+    rate: Annotated[float, typer.Option(help="target fixes/s over all users (0: as fast as possible)")] = 0.0,
+    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    database_url: Annotated[str | None, typer.Option(help="a PostGIS server (a scratch database is created)")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="Redis (keys under a prefix of the run's own)")] = None,
+    shared_data: Annotated[Path, typer.Option(help="real data folder, used when present")] = Path("../shared/data"),
+) -> None:
+    """Fixes/s through user websockets across 2 server processes, and fix-to-alert latency."""
+    import tempfile
+
+    from lbs_service.bench.nearby import write_json
+    from lbs_service.bench.push import PushBenchConfig, run_push
+
+    db_url, r_url = _bench_urls(database_url, redis_url)
+    if not db_url or not r_url:
+        err.print("[red]lbs bench push needs PostGIS and Redis: --database-url and --redis-url[/red]")
+        raise typer.Exit(2)
+    config = PushBenchConfig(db_url, r_url, fences, users, fixes_per_user, consoles, rate,
+                             shared_data if shared_data.exists() else None)
+    with tempfile.TemporaryDirectory() as folder:
+        report = run_push(config, Path(folder), say=lambda text: err.print(text))
+    table = Table(title=f"push: {fences:,} fences, {users} users over 2 server processes")
+    for column in ("fixes", "fixes/s", "alerts timed", "alert p50 ms", "alert p99 ms"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{report['fixes']:,}", f"{report['fixes_per_s']:,.0f}", str(report["alerts_timed"]),
+                  f"{report['alert_p50_ms']:.1f}", f"{report['alert_p99_ms']:.1f}")
+    Console().print(table)
+    if json_path:
+        write_json(report, json_path)
+

@@ -2,8 +2,6 @@
 
 from dataclasses import dataclass
 
-import redis.asyncio as redis
-
 from lbs_service.catalog import StoreCatalog
 from lbs_service.proximity.engine import ProximityEngine
 from lbs_service.proximity.outbox import OutboxRelay
@@ -13,7 +11,7 @@ from lbs_service.storage.stores import StoreRepository
 from push.broker import Broker, InProcessBroker
 from push.fence_store import FenceStore, InProcessFenceStore, RedisFenceStore
 from push.hub import Hub
-from push.redis_broker import RedisBroker
+from push.redis_broker import RedisBroker, connect_redis
 
 
 @dataclass
@@ -35,8 +33,9 @@ class Services:
         broker: Broker
         fences: FenceStore
         if settings.redis_url:
-            broker = RedisBroker(settings.redis_url, retention=settings.stream_retention)
-            fences = RedisFenceStore(redis.Redis.from_url(settings.redis_url))
+            client = connect_redis(settings.redis_url)
+            broker = RedisBroker(client, retention=settings.stream_retention, prefix=settings.redis_prefix)
+            fences = RedisFenceStore(client, prefix=settings.redis_prefix)
         else:
             broker, fences = InProcessBroker(retention=settings.stream_retention), InProcessFenceStore()
         hub = Hub(broker, queue_limit=settings.ws_queue_limit)

@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="unset: an embedded SQLite file")
     sqlite_path: Path = DEFAULT_SQLITE_PATH
     redis_url: str = Field("", description="unset: an in-process broker")
+    redis_prefix: str = Field("lbs", pattern=r"^[A-Za-z0-9_-]{1,32}$", description="namespace of our Redis keys")
     secret_key: str = DEV_SECRET_KEY
     token_issuer: str = "lbs"
     token_audience: str = "lbs-api"

@@ -95,6 +95,9 @@ class Hub:
     async def publish(self, channel: str, body: dict[str, Any], dedupe_key: int | None = None) -> int | None:
         return await self.broker.publish(channel, body, dedupe_key)
 
+    async def publish_many(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[int | None]:
+        return await self.broker.publish_many(items)
+
     async def _deliver(self, message: Message) -> None:
         for subscriber in tuple(self._subscribers.get(message.channel, ())):
             subscriber.offer(message)

@@ -23,6 +23,13 @@ from push.messages import Message, decode_body, encode_body
 
 log = logging.getLogger(__name__)
 
+def connect_redis(url: str, max_connections: int = 64) -> redis.Redis:
+    """A client whose pool makes callers wait for a connection instead of failing under a burst."""
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10,
+                                                 socket_connect_timeout=2, socket_timeout=5)
+    return redis.Redis(connection_pool=pool)
+
+
 _PUBLISH = """
 local channel, body, retention, shard, dedupe = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if dedupe ~= '' then
@@ -41,8 +48,8 @@ return id
 class RedisBroker:
     SHARDS = 64
 
-    def __init__(self, url: str, retention: int = 10_000, prefix: str = "lbs") -> None:
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    def __init__(self, client: redis.Redis | str, retention: int = 10_000, prefix: str = "lbs") -> None:
+        self.client = connect_redis(client) if isinstance(client, str) else client
         self.retention = retention
         self.prefix = prefix
         self._script = self.client.register_script(_PUBLISH)
@@ -77,12 +84,25 @@ class RedisBroker:
             return False
 
     # ---- writing and reading streams -------------------------------------------------
-    async def publish(self, channel: str, body: dict[str, Any], dedupe_key: int | None = None) -> int | None:
-        keys = self._keys(channel)
+    def _script_call(self, channel: str, body: dict[str, Any], dedupe_key: int | None) -> tuple[list[str], list[Any]]:
         dedupe: str | int = "" if dedupe_key is None else dedupe_key
-        args: list[str | int | bytes] = [channel, encode_body(body), self.retention, self.shard_of(channel), dedupe]
-        message_id = int(await self._script(keys=list(keys), args=args))
+        return list(self._keys(channel)), [channel, encode_body(body), self.retention, self.shard_of(channel), dedupe]
+
+    async def publish(self, channel: str, body: dict[str, Any], dedupe_key: int | None = None) -> int | None:
+        keys, args = self._script_call(channel, body, dedupe_key)
+        message_id = int(await self._script(keys=keys, args=args))
         return message_id or None
+
+    async def publish_many(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[int | None]:
+        """One round trip for a batch (each message still its own atomic script call)."""
+        if not items:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:  # the pipeline loads the script if needed
+            for channel, body, dedupe_key in items:
+                keys, args = self._script_call(channel, body, dedupe_key)
+                await self._script(keys=keys, args=args, client=pipe)
+            results = await pipe.execute()
+        return [int(r) or None for r in results]
 
     async def replay(self, channel: str, after_id: int) -> list[Message] | None:
         stream, seq, _ = self._keys(channel)

@@ -24,6 +24,8 @@ from lbs_service.storage.models import PromotionSent
 from push.fence_store import FenceStore
 from push.messages import store_channel, user_channel
 
+_CHECKPOINT_EVERY_S = 5.0
+
 
 @dataclass(frozen=True)
 class Arrival:
@@ -58,6 +60,7 @@ class ProximityEngine:
         self.fences = fences
         self.relay = relay
         self.caps = caps or Caps()
+        self._checkpointed: dict[str, float] = {}  # user -> ts of the last fix checkpointed, for live users
 
     async def load_state(self, user_id: str) -> UserFences:
         return await self.fences.load(user_id) or UserFences()
@@ -66,6 +69,7 @@ class ProximityEngine:
         """Advance the user's fences by these fixes (in order), record what they caused, checkpoint."""
         outcomes: list[FixOutcome] = []
         entered: list[tuple[Fix, list[Arrival]]] = []
+        fences_before = (frozenset(state.inside), frozenset(state.pending))
         for fix in fixes:
             outcome, arrivals = self._evaluate(state, fix)
             outcomes.append(outcome)
@@ -74,8 +78,25 @@ class ProximityEngine:
         if entered:
             await asyncio.to_thread(self._record, user_id, entered)
             self.relay.wake()
-        await self.fences.save(user_id, state)
+        await self._checkpoint(user_id, state, fences_before)
         return outcomes
+
+    async def _checkpoint(self, user_id: str, state: UserFences, before: tuple[frozenset[int], ...]) -> None:
+        """Save when a fence changed, else at most every few seconds of the user's time.
+
+        A reconnect elsewhere then resumes with the right fences; at worst the last few seconds
+        of the out-of-order and speed filters' memory are older, which they tolerate.
+        """
+        last_ts = state.last.ts if state.last else 0.0
+        changed = (frozenset(state.inside), frozenset(state.pending)) != before
+        if changed or last_ts - self._checkpointed.get(user_id, float("-inf")) >= _CHECKPOINT_EVERY_S:
+            await self.fences.save(user_id, state)
+            self._checkpointed[user_id] = last_ts
+
+    async def release(self, user_id: str, state: UserFences) -> None:
+        """The user's socket closed here: leave an exact checkpoint for the next worker."""
+        await self.fences.save(user_id, state)
+        self._checkpointed.pop(user_id, None)
 
     def _evaluate(self, state: UserFences, fix: Fix) -> tuple[FixOutcome, list[Arrival]]:
         hits = self.catalog.index.nearby(fix.lat, fix.lng, self.config.exit_radius_m)

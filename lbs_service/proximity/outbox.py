@@ -22,6 +22,7 @@ from push.hub import Hub
 log = logging.getLogger(__name__)
 _RELAY_LOCK = 0x4C4253  # "LBS": the advisory lock key of the relay
 _BATCH = 500
+_PIPELINE = 100  # messages per Redis round trip
 
 
 def enqueue(session: Session, channel: str, payload: dict[str, Any]) -> None:
@@ -77,9 +78,10 @@ class OutboxRelay:
             rows = await asyncio.to_thread(self._pending, connection)
             relayed: list[int] = []
             try:
-                for row_id, channel, payload in rows:
-                    await self.hub.publish(channel, payload, dedupe_key=row_id)
-                    relayed.append(row_id)
+                for begin in range(0, len(rows), _PIPELINE):
+                    chunk = rows[begin : begin + _PIPELINE]
+                    await self.hub.publish_many([(channel, payload, row_id) for row_id, channel, payload in chunk])
+                    relayed += [row_id for row_id, _, _ in chunk]
             finally:
                 await asyncio.to_thread(self._mark, connection, relayed)
             metrics.count("lbs_outbox_relayed_total", len(relayed))

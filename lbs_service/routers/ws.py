@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import orjson
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from lbs_service.auth import Principal, Role, read_token
 from lbs_service.errors import Unauthorized
@@ -21,7 +22,7 @@ from push.messages import store_channel, user_channel
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_TOO_SLOW = 4401, 4403, 4008
+CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_TOO_SLOW, CLOSE_TRY_AGAIN = 4401, 4403, 4008, 1013
 
 
 def _origin_allowed(websocket: WebSocket, services: Services) -> bool:
@@ -79,8 +80,12 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
         return
     services: Services = websocket.app.state.services
     engine = services.engine
-    state = await engine.load_state(principal.subject)
-    subscriber, _ = await services.hub.subscribe(user_channel(principal.subject), None)
+    try:
+        state = await engine.load_state(principal.subject)
+        subscriber, _ = await services.hub.subscribe(user_channel(principal.subject), None)
+    except (RedisError, TimeoutError):
+        await websocket.close(CLOSE_TRY_AGAIN, "push backplane unavailable; reconnect shortly")
+        return
     sender = asyncio.create_task(_forward(websocket, subscriber))
     try:
         while True:
@@ -101,6 +106,7 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
         await services.hub.unsubscribe(subscriber)
+        await engine.release(principal.subject, state)
 
 
 @router.websocket("/v1/ws/stores/{store_id}")
@@ -118,7 +124,11 @@ async def staff_socket(
         return
     services: Services = websocket.app.state.services
     channel = store_channel(store_id)
-    subscriber, reset = await services.hub.subscribe(channel, last_id)
+    try:
+        subscriber, reset = await services.hub.subscribe(channel, last_id)
+    except (RedisError, TimeoutError):
+        await websocket.close(CLOSE_TRY_AGAIN, "push backplane unavailable; reconnect shortly")
+        return
     if reset:
         await _send(websocket, {"type": "reset", "detail": "messages after last_id are gone; reload"})
     sender = asyncio.create_task(_forward(websocket, subscriber))

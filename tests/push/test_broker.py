@@ -108,3 +108,14 @@ async def test_a_consumer_that_stops_reading_is_cut_off_alone(broker):
         assert not fast.overflowed.is_set() and received == list(range(1, 21))
     finally:
         await hub.close()
+
+
+async def test_publish_many_keeps_order_and_dedupes(broker):
+    hub = Hub(broker)
+    await hub.start()
+    try:
+        ids = await hub.publish_many([("store:8", {"n": n}, 100 + n) for n in range(5)] + [("store:8", {"n": 0}, 100)])
+        assert ids == [1, 2, 3, 4, 5, None]
+        assert [m.body["n"] for m in await broker.replay("store:8", 0)] == [0, 1, 2, 3, 4]
+    finally:
+        await hub.close()

@@ -1,0 +1,207 @@
+"""`lbs bench push`: fixes per second through user websockets across two server processes, and
+fix-to-staff-alert latency, with 25,000 store fences (the real China stores when present, plus
+seeded synthetic stores).
+
+It starts its own two `lbs serve` processes on PostGIS + Redis, in a database it creates
+(`lbs_bench_push`) and a Redis key prefix of its own, and removes nothing it did not make.
+"""
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psycopg
+from websockets.asyncio.client import ClientConnection, connect
+
+from lbs_service.bench.synthetic import clustered_points
+from lbs_service.bench.timing import machine
+
+BEIJING = (39.98, 116.33)
+
+
+@dataclass(frozen=True)
+class PushBenchConfig:
+    database_url: str
+    redis_url: str
+    fences: int = 25_000
+    users: int = 200
+    fixes_per_user: int = 200
+    consoles: int = 300
+    rate: float = 0.0  # target fixes/s over all users; 0: as fast as the servers take them
+    shared_data: Path | None = None
+
+
+def _scratch_database(server_url: str, name: str) -> str:
+    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    base = plain.rsplit("/", 1)[0]
+    with psycopg.connect(f"{base}/{name}", autocommit=True) as db:
+        db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    return f"{base}/{name}"
+
+
+def _store_file(config: PushBenchConfig, folder: Path) -> tuple[Path, str]:
+    """A CSV of `fences` stores: the real China file (GCJ-02 -> converted on import) plus synthetic ones."""
+    rows: list[tuple[str, float, float]] = []
+    crs = "wgs84"
+    real = config.shared_data / "stores_cn_starbucks_2024.csv" if config.shared_data else None
+    if real and real.exists():
+        import csv
+
+        from geo_index.datum import gcj02_to_wgs84
+
+        with real.open(encoding="utf-8") as handle:
+            for r in csv.DictReader(handle):
+                lat, lng = gcj02_to_wgs84(float(r["lat_gcj02"]), float(r["lon_gcj02"]))
+                rows.append((f"real-{r['id']}", lat, lng))
+    extra = clustered_points(max(0, config.fences - len(rows)), 99)
+    rows += [(f"syn-{i}", float(a), float(b)) for i, (a, b) in enumerate(extra)]
+    path = folder / "bench_push_stores.csv"
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("id,name,lat,lng\n")
+        handle.writelines(f"{i},Store {i},{a!r},{b!r}\n" for i, a, b in rows[: config.fences])
+    return path, crs
+
+
+@contextlib.contextmanager
+def _servers(env: dict[str, str], ports: list[int]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs = [subprocess.Popen([sys.executable, "-m", "lbs_service.cli", "serve", "--port", str(p), "--log-level",
+                               "warning"], env={**os.environ, **env}) for p in ports]
+    try:
+        for port in ports:
+            for _ in range(300):
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                        break
+                time.sleep(0.2)
+        yield procs
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(20)
+
+
+def _token(role: str, subject: str, store_id: int | None = None) -> str:
+    """Signed with the same settings (LBS_SECRET_KEY) the servers read from this environment."""
+    from lbs_service.auth import Principal, mint_token
+    from lbs_service.settings import Settings
+
+    return mint_token(Settings(), Principal(role, subject, store_id))  # type: ignore[arg-type]
+
+
+def _walks(config: PushBenchConfig, seed: int = 5) -> np.ndarray:
+    """Users moving at 8 m/s (a fix a second: cycling, a bus) from points spread over Beijing's dense areas."""
+    rng = np.random.default_rng(seed)
+    starts = np.column_stack((rng.normal(BEIJING[0], 0.06, config.users), rng.normal(BEIJING[1], 0.06, config.users)))
+    heading = rng.uniform(0, 2 * math.pi, config.users)
+    steps = np.arange(config.fixes_per_user + 1)[None, :] * (8.0 / 111_195.0)
+    lat = starts[:, 0:1] + np.cos(heading)[:, None] * steps
+    lng = starts[:, 1:2] + np.sin(heading)[:, None] * steps / math.cos(math.radians(BEIJING[0]))
+    return np.stack((lat, lng), axis=2)
+
+
+async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str],
+                    consoles: list[tuple[int, str]], rate: float) -> dict[str, Any]:
+    """Every user's first fix (entering all fences around it at once) is a warm-up, not timed;
+    then the users move on at the target rate and each alert's delay from its fix is timed."""
+    latencies: list[float] = []
+    timed_from = math.inf
+
+    async def watch(ws: ClientConnection) -> None:
+        async for raw in ws:
+            message = json.loads(raw)
+            if message.get("type") == "arrival":
+                sent = datetime.fromisoformat(message["ts"]).timestamp()
+                if sent >= timed_from:
+                    latencies.append(time.time() - sent)
+
+    console_sockets = [await connect(f"ws://{hosts[1]}/v1/ws/stores/{store}?token={tok}", max_queue=None)
+                       for store, tok in consoles]
+    watchers = [asyncio.create_task(watch(ws)) for ws in console_sockets]
+    users = [await connect(f"ws://{hosts[n % len(hosts)]}/v1/ws/user?token={tok}")
+             for n, tok in enumerate(user_tokens)]
+
+    async def send(ws: ClientConnection, lat: float, lng: float) -> None:
+        await ws.send(json.dumps({"type": "location", "lat": float(lat), "lng": float(lng), "accuracy_m": 10,
+                                  "ts": datetime.now(UTC).isoformat()}))
+
+    async def settled(ws: ClientConnection) -> None:
+        await ws.send('{"type":"ping"}')  # answered once every earlier fix on this socket is processed
+        async for raw in ws:
+            if json.loads(raw).get("type") == "pong":
+                return
+
+    for n, ws in enumerate(users):
+        await send(ws, *walks[n][0])
+    await asyncio.gather(*(settled(ws) for ws in users))
+    await asyncio.sleep(2.0)  # let the warm-up alerts drain
+    interval = len(users) / rate if rate > 0 else 0.0  # each user's share of the target rate
+
+    async def move(n: int, ws: ClientConnection) -> None:
+        await asyncio.sleep(interval * n / len(users))  # stagger, so the rate is even
+        start = time.perf_counter()
+        for k, (lat, lng) in enumerate(walks[n][1:]):
+            if interval:
+                await asyncio.sleep(max(0.0, start + k * interval - time.perf_counter()))
+            await send(ws, lat, lng)
+        await settled(ws)
+
+    timed_from = time.time()
+    started = time.perf_counter()
+    await asyncio.gather(*(move(n, ws) for n, ws in enumerate(users)))
+    elapsed = time.perf_counter() - started
+    await asyncio.sleep(1.0)
+    for task in watchers:
+        task.cancel()
+    for ws in [*console_sockets, *users]:
+        await ws.close()
+    total = walks.shape[0] * (walks.shape[1] - 1)
+    lat_ms = np.array(latencies) * 1e3 if latencies else np.array([float("nan")])
+    return {"fixes": total, "seconds": elapsed, "fixes_per_s": total / elapsed, "alerts_timed": len(latencies),
+            "alert_p50_ms": float(np.median(lat_ms)), "alert_p99_ms": float(np.percentile(lat_ms, 99))}
+
+
+def run_push(config: PushBenchConfig, folder: Path, say: Any = print) -> dict[str, Any]:
+    from lbs_service.bench.ports import free_port
+
+    database = _scratch_database(config.database_url, "lbs_bench_push")
+    prefix = f"lbsbench{os.getpid()}"
+    env = {"LBS_DATABASE_URL": database, "LBS_REDIS_URL": config.redis_url, "LBS_FENCE_DWELL_S": "0",
+           "LBS_RATE_LIMITS": "off", "LBS_REDIS_PREFIX": prefix}
+    subprocess.run([sys.executable, "-m", "lbs_service.cli", "db", "upgrade"], env={**os.environ, **env}, check=True,
+                   capture_output=True)
+    stores_csv, crs = _store_file(config, folder)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "lbs_service.cli", "import", "stores", str(stores_csv), "--crs", crs,
+                    "--merchant", "bench"], env={**os.environ, **env}, check=True, capture_output=True)
+    say(f"imported {config.fences:,} fences in {time.perf_counter() - started:.1f} s")
+    walks = _walks(config)
+    with psycopg.connect(database) as db:
+        near = db.execute(
+            "SELECT id FROM stores ORDER BY ST_Distance(geog, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography) "
+            "LIMIT %s", (BEIJING[1], BEIJING[0], config.consoles)).fetchall()
+    consoles = [(row[0], _token("staff", f"staff-{row[0]}", row[0])) for row in near]
+    user_tokens = [_token("user", f"bench-user-{n}") for n in range(config.users)]
+    ports = [free_port(), free_port()]
+    with _servers(env, ports):
+        say(f"2 servers up; {config.users} users x {config.fixes_per_user} fixes, {len(consoles)} consoles")
+        result = asyncio.run(_run_load([f"127.0.0.1:{p}" for p in ports], walks, user_tokens, consoles,
+                                       config.rate))
+    return {"benchmark": "push", "machine": machine(), "params": {k: v for k, v in vars(config).items()
+                                                                    if "url" not in k and k != "shared_data"},
+            **result}
