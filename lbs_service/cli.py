@@ -61,6 +61,9 @@ def serve(
         log_level=log_level,
         log_config=log_config(log_level),
         access_log=False,
+        ws_ping_interval=20.0,  # protocol pings: a dead peer is dropped within ping interval + timeout
+        ws_ping_timeout=20.0,
+        ws_max_size=65536,  # a larger frame closes the socket with 1009
         proxy_headers=False,
         server_header=False,
     )

@@ -2,8 +2,9 @@
 
 In order: marketing consent (separate, off until given), quiet hours in the user's own time
 zone, then among the stores entered on this fix the open ones with an active campaign that has
-budget left, minus those capped (per user per store per day, per user per day). One offer per
-fix: the nearest such store, ties by campaign priority. Every store left out gets a reason.
+budget left and whose coupon the user does not already hold unredeemed, minus those capped
+(per user per store per day, per user per day). One offer per fix: the nearest such store, ties
+by campaign priority. Every store left out gets a reason.
 """
 
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lbs_service.records import StoreRecord
-from lbs_service.storage.models import Campaign, ConsentRecord, PromotionSent, Store, UserPreferences
+from lbs_service.storage.models import Campaign, ConsentRecord, Coupon, PromotionSent, Store, UserPreferences
 
 LOCATION_MARKETING = "location_marketing"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -30,6 +31,7 @@ class Suppressed(StrEnum):
     CAP_STORE_DAY = "cap_store_day"
     CAP_USER_DAY = "cap_user_day"
     ARBITRATION = "arbitration"
+    COUPON_HELD = "coupon_held"
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ def choose_offer(
     )
     if sum(sent_today.values()) >= caps.per_user_per_day:
         return None, [(s, Suppressed.CAP_USER_DAY) for s in everyone]
+    held = set(session.scalars(select(Coupon.campaign_id).where(Coupon.user_id == user_id,
+                                                                 Coupon.status == "claimed")))
     campaigns = active_campaigns(session, at)
     districts = _districts(session, everyone) if any(c.level == "region" for c in campaigns) else {}
     suppressed: list[tuple[int, Suppressed]] = []
@@ -119,16 +123,19 @@ def choose_offer(
     for e in entered:
         targeting = [c for c in campaigns if targets(c, e.store, districts.get(e.store.id))]
         with_budget = [c for c in targeting if c.budget is None or c.claimed < c.budget]
+        not_held = [c for c in with_budget if c.id not in held]
         if not e.store.open_at(at):
             suppressed.append((e.store.id, Suppressed.STORE_CLOSED))
         elif not targeting:
             suppressed.append((e.store.id, Suppressed.NO_CAMPAIGN))
         elif not with_budget:
             suppressed.append((e.store.id, Suppressed.BUDGET_SPENT))
+        elif not not_held:
+            suppressed.append((e.store.id, Suppressed.COUPON_HELD))
         elif sent_today.get(e.store.id, 0) >= caps.per_store_per_day:
             suppressed.append((e.store.id, Suppressed.CAP_STORE_DAY))
         else:
-            best = with_budget[0]  # highest priority first
+            best = not_held[0]  # highest priority first
             candidates.append((e.distance_m, -best.priority, e, best))
     if not candidates:
         return None, suppressed

@@ -4,13 +4,14 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from lbs_service.auth import Principal
+from lbs_service.auth import Principal, require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden, InvalidInput, NotFound
+from lbs_service.o2o import coupons
 from lbs_service.proximity.rules import active_campaigns, targets
 from lbs_service.schemas import Timestamp
 from lbs_service.services import Services
@@ -122,3 +123,14 @@ async def list_campaigns(
 ) -> list[dict[str, Any]]:
     """Campaigns running now; with store_id, those that apply at that store."""
     return await asyncio.to_thread(_list, services, store_id)
+
+
+@router.post("/{campaign_id}/claim", status_code=201)
+async def claim_coupon(
+    services: ServicesDep, principal: PrincipalDep, campaign_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> dict[str, Any]:
+    """Claim this campaign's coupon (users only; one each, while the budget lasts)."""
+    user = require_role(principal, "user")
+    coupon = await asyncio.to_thread(coupons.claim, services.db, campaign_id, user.subject)
+    return coupons.public(coupon)
+

@@ -139,3 +139,18 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Coupon(Base):
+    """A claimed offer. One per user per campaign, enforced by the database."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (UniqueConstraint("campaign_id", "user_id", name="uq_coupons_campaign_user"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(200), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="claimed")  # claimed | redeemed
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -114,3 +114,18 @@ def test_levels_target_their_own_stores(db):
     assert suppressed == [(s["R0"].id, Suppressed.NO_CAMPAIGN)]
     merchant = campaign(db, level="merchant", merchant_id=s["R0"].merchant_id, priority=5)
     assert decide(db, [Entered(s["R0"], 5.0)])[0].campaign.id == merchant
+
+
+def test_no_offer_for_a_campaign_whose_coupon_the_user_holds(db):
+    from lbs_service.o2o.coupons import claim
+
+    s = stores(db)
+    running = {"starts_at": datetime.now(UTC) - timedelta(days=1), "ends_at": datetime.now(UTC) + timedelta(days=2)}
+    held = campaign(db, level="store", store_ids=[s["R0"].id], priority=9, **running)
+    other = campaign(db, level="store", store_ids=[s["R0"].id], priority=1)
+    claim(db, held, "u")
+    offer, _ = decide(db, [Entered(s["R0"], 10.0)])
+    assert offer.campaign.id == other  # the better campaign is skipped: its coupon is already in hand
+    claim_other = campaign(db, level="store", store_ids=[s["R1"].id], **running)
+    claim(db, claim_other, "u")
+    assert decide(db, [Entered(s["R1"], 10.0)])[1] == [(s["R1"].id, Suppressed.COUPON_HELD)]

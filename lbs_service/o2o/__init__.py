@@ -1,0 +1,1 @@
+"""The online-to-offline flow: coupons now; redemption, orders, reviews and tiers follow."""

@@ -1,0 +1,51 @@
+"""Claiming a campaign's coupon: at most one per user per campaign, never past the budget.
+
+Both limits hold under any concurrency because the database enforces them: the budget by a
+conditional increment (only one claim can take the last unit), the one-per-user rule by a
+unique constraint; either failing rolls the whole claim back.
+"""
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from lbs_service.errors import Conflict, NotFound
+from lbs_service.storage.db import Database
+from lbs_service.storage.models import Campaign, Coupon
+
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(10))
+
+
+def public(coupon: Coupon) -> dict[str, Any]:
+    return {"id": coupon.id, "code": coupon.code, "campaign_id": coupon.campaign_id, "status": coupon.status,
+            "claimed_at": coupon.claimed_at.isoformat() if coupon.claimed_at else None}
+
+
+def claim(db: Database, campaign_id: int, user_id: str) -> Coupon:
+    now = datetime.now(UTC)
+    try:
+        with db.transaction() as session:
+            if session.get(Campaign, campaign_id) is None:
+                raise NotFound(f"no campaign with id {campaign_id}")
+            taken = session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id, Campaign.starts_at <= now, Campaign.ends_at > now)
+                .where((Campaign.budget.is_(None)) | (Campaign.claimed < Campaign.budget))
+                .values(claimed=Campaign.claimed + 1)
+            ).rowcount  # type: ignore[attr-defined]
+            if taken != 1:
+                raise Conflict("this campaign is not running or its coupons are all claimed")
+            coupon = Coupon(campaign_id=campaign_id, user_id=user_id, code=new_code(), status="claimed",
+                            claimed_at=now)
+            session.add(coupon)
+            session.flush()
+            return coupon
+    except IntegrityError:
+        raise Conflict("you already hold this campaign's coupon") from None
