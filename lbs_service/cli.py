@@ -53,6 +53,7 @@ def serve(
     import uvicorn
 
     # access_log=False: uvicorn would log query strings, which carry users' coordinates (see access_log.py).
+    settings = _settings()
     uvicorn.run(
         "lbs_service.asgi:app",
         host=host,
@@ -61,6 +62,7 @@ def serve(
         log_level=log_level,
         log_config=log_config(log_level),
         access_log=False,
+        ws=settings.ws_impl,
         ws_ping_interval=20.0,  # protocol pings: a dead peer is dropped within ping interval + timeout
         ws_ping_timeout=20.0,
         ws_max_size=65536,  # a larger frame closes the socket with 1009
@@ -277,6 +279,29 @@ def bench_push(
         table.add_column(column, justify="right")
     table.add_row(f"{report['fixes']:,}", f"{report['fixes_per_s']:,.0f}", str(report["alerts_timed"]),
                   f"{report['alert_p50_ms']:.1f}", f"{report['alert_p99_ms']:.1f}")
+    Console().print(table)
+    if json_path:
+        write_json(report, json_path)
+
+
+@bench_app.command("ws")
+def bench_ws(
+    connections: Annotated[int, typer.Option(min=1)] = 20_000,
+    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Idle user websockets on one server process, and its resident memory."""
+    import tempfile
+
+    from lbs_service.bench.nearby import write_json
+    from lbs_service.bench.ws_capacity import run_ws
+
+    with tempfile.TemporaryDirectory() as folder:
+        report = run_ws(connections, Path(folder), say=lambda text: err.print(text))
+    table = Table(title="idle websockets on one server process")
+    for column in ("connections", "opened in s", "RSS idle MB", "RSS loaded MB", "KB per connection"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{report['connections']:,}", f"{report['open_seconds']:.1f}", f"{report['server_rss_mb_idle']:.0f}",
+                  f"{report['server_rss_mb_loaded']:.0f}", f"{report['kb_per_connection']:.1f}")
     Console().print(table)
     if json_path:
         write_json(report, json_path)

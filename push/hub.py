@@ -7,6 +7,7 @@ or repeated across the switch-over.
 """
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from push.broker import Broker
@@ -20,6 +21,7 @@ class Subscriber:
         self.queue: asyncio.Queue[Message] = asyncio.Queue(limit)
         self.last_id = 0
         self.overflowed = asyncio.Event()
+        self.on_overflow: Callable[[], None] | None = None  # e.g. close the socket, without a waiting task
         self._held: list[Message] | None = []  # live messages that arrive during the replay
 
     def offer(self, message: Message) -> None:
@@ -27,7 +29,7 @@ class Subscriber:
             return  # already delivered (replay and live overlap) or the consumer is being closed
         if self._held is not None:
             if len(self._held) >= self.limit:
-                self.overflowed.set()
+                self._overflow()
             else:
                 self._held.append(message)
             return
@@ -35,7 +37,12 @@ class Subscriber:
             self.queue.put_nowait(message)
             self.last_id = message.id
         except asyncio.QueueFull:
-            self.overflowed.set()
+            self._overflow()
+
+    def _overflow(self) -> None:
+        self.overflowed.set()
+        if self.on_overflow is not None:
+            self.on_overflow()
 
     def replayed(self, missed: list[Message]) -> None:
         """Deliver what the stream had, ahead of anything held back meanwhile."""

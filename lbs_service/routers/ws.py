@@ -53,20 +53,23 @@ async def _admit(websocket: WebSocket, token: str | None, roles: tuple[Role, ...
     return principal
 
 
-async def _forward(websocket: WebSocket, subscriber: Subscriber) -> None:
-    """Channel -> socket; a consumer that cannot keep up is closed (4008) instead of growing a queue."""
-    overflow = asyncio.create_task(subscriber.overflowed.wait())
-    try:
+def _start_forwarding(websocket: WebSocket, subscriber: Subscriber) -> asyncio.Task[None]:
+    """Channel -> socket in one task; a consumer that cannot keep up is closed (4008) instead of
+    growing a queue. One task per socket, no waiter tasks: idle sockets must stay cheap."""
+
+    async def forward() -> None:
         while True:
-            message = asyncio.create_task(subscriber.queue.get())
-            done, _ = await asyncio.wait({message, overflow}, return_when=asyncio.FIRST_COMPLETED)
-            if overflow in done:
-                message.cancel()
-                await websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with last_id")
-                return
-            await websocket.send_text(message.result().encode().decode())
-    finally:
-        overflow.cancel()
+            message = await subscriber.queue.get()
+            await websocket.send_text(message.encode().decode())
+
+    task = asyncio.create_task(forward())
+
+    def too_slow() -> None:
+        task.cancel()
+        asyncio.get_running_loop().create_task(websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with last_id"))
+
+    subscriber.on_overflow = too_slow
+    return task
 
 
 async def _send(websocket: WebSocket, body: dict[str, object]) -> None:
@@ -86,7 +89,7 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
     except (RedisError, TimeoutError):
         await websocket.close(CLOSE_TRY_AGAIN, "push backplane unavailable; reconnect shortly")
         return
-    sender = asyncio.create_task(_forward(websocket, subscriber))
+    sender = _start_forwarding(websocket, subscriber)
     try:
         while True:
             raw = await websocket.receive_text()
@@ -131,7 +134,7 @@ async def staff_socket(
         return
     if reset:
         await _send(websocket, {"type": "reset", "detail": "messages after last_id are gone; reload"})
-    sender = asyncio.create_task(_forward(websocket, subscriber))
+    sender = _start_forwarding(websocket, subscriber)
     try:
         while True:
             raw = await websocket.receive_text()
