@@ -52,8 +52,12 @@ def serve(
     """Run HTTP and websockets; --workers N runs N processes sharing the database (and Redis)."""
     import uvicorn
 
-    # access_log=False: uvicorn would log query strings, which carry users' coordinates (see access_log.py).
     settings = _settings()
+    if workers > 1 and not settings.redis_url:
+        err.print("[red]--workers > 1 needs LBS_REDIS_URL: the in-process broker cannot carry a push from one "
+                  "process to another[/red]")
+        raise typer.Exit(2)
+    # access_log=False: uvicorn would log query strings, which carry users' coordinates (see access_log.py).
     uvicorn.run(
         "lbs_service.asgi:app",
         host=host,

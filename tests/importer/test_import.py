@@ -135,3 +135,8 @@ def test_bad_options_are_refused_before_anything_is_written(sqlite_settings, tmp
     run = lbs(sqlite_settings, "import", "stores", str(source), *args)
     assert run.returncode == 2
     assert stored(sqlite_settings) == {}
+
+
+def test_several_workers_without_redis_are_refused(sqlite_settings):
+    run = lbs(sqlite_settings, "serve", "--workers", "2")
+    assert run.returncode == 2 and "LBS_REDIS_URL" in run.stderr
