@@ -60,7 +60,3 @@ def unit_vectors(lats: FloatArray, lngs: FloatArray) -> tuple[FloatArray, FloatA
 def unit_vector(lat: float, lng: float) -> tuple[float, float, float]:
     p, lam = math.radians(lat), math.radians(lng)
     return math.cos(p) * math.cos(lam), math.cos(p) * math.sin(lam), math.sin(p)
-
-
-def metres_to_radians(metres: float) -> float:
-    return metres / EARTH_RADIUS_M

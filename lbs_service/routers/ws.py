@@ -72,6 +72,13 @@ def _start_forwarding(websocket: WebSocket, subscriber: Subscriber) -> asyncio.T
     return task
 
 
+async def _stop_forwarding(services: Services, sender: asyncio.Task[None], subscriber: Subscriber) -> None:
+    sender.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sender
+    await services.hub.unsubscribe(subscriber)
+
+
 async def _send(websocket: WebSocket, body: dict[str, object]) -> None:
     await websocket.send_text(orjson.dumps(body).decode())
 
@@ -105,10 +112,7 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
     except WebSocketDisconnect:
         pass
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
-        await services.hub.unsubscribe(subscriber)
+        await _stop_forwarding(services, sender, subscriber)
         await engine.release(principal.subject, state)
 
 
@@ -154,10 +158,7 @@ async def staff_socket(
     except WebSocketDisconnect:
         pass
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
-        await services.hub.unsubscribe(subscriber)
+        await _stop_forwarding(services, sender, subscriber)
 
 
 def _first_error(error: Exception) -> str:

@@ -141,10 +141,6 @@ class StoreRepository:
             query = select(StoreChange.seq, StoreChange.store_id).where(StoreChange.seq > seq)
             return [(s, i) for s, i in session.execute(query.order_by(StoreChange.seq).limit(limit))]
 
-    def oldest_change(self) -> int | None:
-        with self.db.session() as session:
-            return session.scalar(select(func.min(StoreChange.seq)))
-
     def prune_changes(self, keep_after_seq: int) -> int:
         with self.db.transaction() as session:
             result = session.execute(delete(StoreChange).where(StoreChange.seq <= keep_after_seq))
