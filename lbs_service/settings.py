@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # wsproto holds an idle socket in ~30 KB against ~65 KB for websockets-sansio (measured: lbs bench ws).
     ws_impl: Literal["wsproto", "websockets-sansio", "websockets"] = "wsproto"
     ws_queue_limit: int = Field(1000, ge=10, description="messages a slow websocket may fall behind")
+    member_tiers: dict[str, int] = Field(default_factory=lambda: {"silver": 3, "gold": 10},
+                                         description="tier -> visits (redemptions and pickups) needed")
     change_feed_poll_s: float = Field(0.25, gt=0, le=1.0)
     cors_origins: list[str] = []
 

@@ -14,8 +14,10 @@ from lbs_service.settings import Settings
 from lbs_service.storage.migrate import upgrade
 
 REQUIRE_SERVICES = os.environ.get("LBS_REQUIRE_SERVICES") == "1"
-TABLES = ("coupons", "outbox", "promotions", "campaigns", "user_preferences", "consents", "store_changes", "stores",
-          "merchants")
+TABLES = (
+    "member_events", "idempotency_keys", "redemptions", "coupons", "outbox", "promotions", "campaigns",
+    "user_preferences", "consents", "store_changes", "stores", "merchants",
+)
 
 
 def _service_url(name: str) -> str:

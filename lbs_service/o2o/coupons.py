@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from lbs_service.errors import Conflict, NotFound
+from lbs_service.o2o.members import record_event
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Coupon
 
@@ -46,6 +47,7 @@ def claim(db: Database, campaign_id: int, user_id: str) -> Coupon:
                             claimed_at=now)
             session.add(coupon)
             session.flush()
+            record_event(session, user_id, "claim", None, {"coupon_id": coupon.id, "campaign_id": campaign_id})
             return coupon
     except IntegrityError:
         raise Conflict("you already hold this campaign's coupon") from None

@@ -1,18 +1,20 @@
 """SQLAlchemy 2 models. PostGIS-only parts (the geography column and its GiST index) live in
 the migrations, so the very same models run on the embedded SQLite file."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    TypeDecorator,
     UniqueConstraint,
     func,
 )
@@ -20,6 +22,24 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are aware and in UTC on the way in and out, on PostgreSQL and on SQLite alike
+    (SQLite stores no zone and would hand back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: say which zone it is in")
+        return None if value is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -31,7 +51,7 @@ class Merchant(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
 class Store(Base):
@@ -56,7 +76,7 @@ class Store(Base):
     lat: Mapped[float] = mapped_column(Float)
     lng: Mapped[float] = mapped_column(Float)
     h3_r9: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -69,7 +89,7 @@ class StoreChange(Base):
 
     seq: Mapped[int] = mapped_column(Id, primary_key=True)
     store_id: Mapped[int] = mapped_column(BigInteger)
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
 class ConsentRecord(Base):
@@ -82,7 +102,7 @@ class ConsentRecord(Base):
     user_id: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(String(64))  # "location_marketing", ...
     granted: Mapped[bool]
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
 class UserPreferences(Base):
@@ -103,14 +123,14 @@ class Campaign(Base):
     merchant_id: Mapped[int | None] = mapped_column(BigInteger)
     store_ids: Mapped[list[int] | None] = mapped_column(JSON)
     district: Mapped[str | None] = mapped_column(String(64))
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     budget: Mapped[int | None] = mapped_column(Integer)  # most claims (coupons) it may give
     per_user_limit: Mapped[int] = mapped_column(Integer, default=1)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     claimed: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
 class PromotionSent(Base):
@@ -124,7 +144,7 @@ class PromotionSent(Base):
     store_id: Mapped[int] = mapped_column(BigInteger)
     campaign_id: Mapped[int] = mapped_column(BigInteger)
     local_day: Mapped[str] = mapped_column(String(10))  # the user's own calendar day, for daily caps
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
 class OutboxMessage(Base):
@@ -137,8 +157,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     channel: Mapped[str] = mapped_column(String(220))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Coupon(Base):
@@ -152,5 +172,46 @@ class Coupon(Base):
     user_id: Mapped[str] = mapped_column(String(200), index=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="claimed")  # claimed | redeemed
-    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Redemption(Base):
+    """The proof a coupon was used: one row per coupon, whatever the concurrency."""
+
+    __tablename__ = "redemptions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"), unique=True)
+    store_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    staff: Mapped[str] = mapped_column(String(200))
+    redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class IdempotencyRecord(Base):
+    """A request made with an Idempotency-Key, and the response it got, for safe retries."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(300))  # who and where: the same key from others is another request
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class MemberEvent(Base):
+    """The append-only member log: arrival, claim, redeem, order, pickup, review."""
+
+    __tablename__ = "member_events"
+    __table_args__ = (Index("ix_member_events_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    store_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())

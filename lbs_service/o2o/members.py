@@ -1,0 +1,44 @@
+"""The member side: an append-only event log, a tier from configurable visit thresholds, and the
+context a store's staff see when the member approaches."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lbs_service.proximity.rules import targets
+from lbs_service.records import StoreRecord
+from lbs_service.storage.models import Campaign, Coupon, MemberEvent
+
+VISIT_KINDS = ("redeem", "pickup")
+
+
+def record_event(session: Session, user_id: str, kind: str, store_id: int | None = None,
+                 data: dict[str, Any] | None = None) -> None:
+    session.add(MemberEvent(user_id=user_id, store_id=store_id, kind=kind, data=data or {}, at=datetime.now(UTC)))
+
+
+def visits(session: Session, user_id: str) -> int:
+    query = select(func.count()).where(MemberEvent.user_id == user_id, MemberEvent.kind.in_(VISIT_KINDS))
+    return int(session.scalar(query) or 0)
+
+
+def tier_for(visit_count: int, thresholds: dict[str, int]) -> str:
+    """The highest tier whose visit threshold is reached; thresholds are configuration, not code."""
+    reached = [(minimum, name) for name, minimum in thresholds.items() if visit_count >= minimum]
+    return max(reached)[1] if reached else "member"
+
+
+def arrival_context(session: Session, user_id: str, store: StoreRecord, thresholds: dict[str, int],
+                    district: str | None = None) -> dict[str, Any]:
+    """What the staff prepare for: the member's tier and the coupons they hold that are valid here."""
+    now = datetime.now(UTC)
+    held = session.execute(
+        select(Coupon.id, Coupon.code, Campaign)
+        .join(Campaign, Campaign.id == Coupon.campaign_id)
+        .where(Coupon.user_id == user_id, Coupon.status == "claimed", Campaign.ends_at > now)
+    ).all()
+    coupons = [{"coupon_id": cid, "campaign_id": c.id, "title": c.title} for cid, _, c in held
+               if targets(c, store, district)]
+    return {"tier": tier_for(visits(session, user_id), thresholds), "coupons": coupons, "orders": []}

@@ -1,0 +1,89 @@
+"""Coupons in the user's hands (list, QR) and their redemption by a store's staff."""
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Path
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from lbs_service.auth import require_role
+from lbs_service.deps import PrincipalDep, ServicesDep
+from lbs_service.errors import Forbidden, NotFound
+from lbs_service.o2o import coupons
+from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token, qr_image
+from lbs_service.o2o.redemption import redeem
+from lbs_service.problems import problem
+from lbs_service.services import Services
+from lbs_service.storage.models import Coupon
+
+router = APIRouter(tags=["coupons"])
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class RedemptionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    code: Annotated[str, Field(min_length=4, max_length=2000)]
+
+
+def _own_coupon(services: Services, coupon_id: int, user_id: str) -> Coupon:
+    with services.db.session() as session:
+        coupon = session.get(Coupon, coupon_id)
+    if coupon is None or coupon.user_id != user_id:
+        raise NotFound(f"you hold no coupon {coupon_id}")  # someone else's coupon is not disclosed
+    return coupon
+
+
+@router.get("/v1/users/me/coupons")
+async def my_coupons(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    user = require_role(principal, "user")
+
+    def load() -> list[dict[str, Any]]:
+        with services.db.session() as session:
+            rows = session.scalars(select(Coupon).where(Coupon.user_id == user.subject).order_by(Coupon.id))
+            return [coupons.public(c) for c in rows]
+
+    return await asyncio.to_thread(load)
+
+
+@router.get("/v1/coupons/{coupon_id}/qr")
+async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coupon_id: RowId) -> dict[str, Any]:
+    """The short-lived payload the app draws as a QR code (refresh it before `expires_in`)."""
+    user = require_role(principal, "user")
+    coupon = await asyncio.to_thread(_own_coupon, services, coupon_id, user.subject)
+    return {"payload": mint_qr_token(services.settings, coupon.id, user.subject), "expires_in": QR_TTL_S,
+            "code": coupon.code}
+
+
+@router.get("/v1/coupons/{coupon_id}/qr.{kind}", response_class=Response,
+            responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}})
+async def coupon_qr_image(services: ServicesDep, principal: PrincipalDep, coupon_id: RowId,
+                          kind: Literal["svg", "png"]) -> Response:
+    user = require_role(principal, "user")
+    coupon = await asyncio.to_thread(_own_coupon, services, coupon_id, user.subject)
+    image = qr_image(mint_qr_token(services.settings, coupon.id, user.subject), kind)
+    media = "image/svg+xml" if kind == "svg" else "image/png"
+    return Response(image, media_type=media, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/v1/stores/{store_id}/redemptions", response_model=None)
+async def redeem_coupon(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    store_id: RowId,
+    body: RedemptionBody,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+) -> JSONResponse | Response:
+    """Staff of this store redeem a coupon by its code or its scanned QR payload."""
+    staff = require_role(principal, "staff", "operator")
+    if staff.role == "staff" and staff.store_id != store_id:
+        raise Forbidden("this token is for another store")
+    store = services.catalog.records.get(store_id)
+    if store is None:
+        raise NotFound(f"no open store with id {store_id}")
+    outcome = await asyncio.to_thread(redeem, services.db, services.settings, store, staff.subject, body.code,
+                                      idempotency_key)
+    if outcome.status == 200:
+        return JSONResponse(outcome.body)
+    return problem(outcome.status, outcome.body["title"], outcome.body["detail"])
