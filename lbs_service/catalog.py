@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from geo_index import RadiusIndex
 from lbs_service.records import RECORDS, StoreRecord
@@ -123,12 +122,13 @@ class StoreCatalog:
         radius_m: float,
         limit: int,
         categories: Iterable[str] | None = None,
-        open_at: datetime | None = None,
+        keep: Callable[[StoreRecord], bool] | None = None,
     ) -> tuple[list[Hit], int]:
-        """Stores within radius_m, nearest first; also how many matched before the limit."""
-        result = self.index.nearby(lat, lng, radius_m, None if open_at else limit, categories)
-        hits = [Hit(self.records[int(i)], float(d)) for i, d in zip(result.ids, result.distances_m, strict=True)]
-        if open_at is None:
+        """Stores within radius_m (passing `keep`, if given), nearest first; also how many matched in all."""
+        result = self.index.nearby(lat, lng, radius_m, None if keep else limit, categories)
+        if keep is None:
+            hits = [Hit(self.records[int(i)], float(d)) for i, d in zip(result.ids, result.distances_m, strict=True)]
             return hits, result.matched
-        open_hits = [h for h in hits if h.record.open_at(open_at)]
-        return open_hits[:limit], len(open_hits)
+        kept = [Hit(record, float(d)) for i, d in zip(result.ids.tolist(), result.distances_m.tolist(), strict=True)
+                if keep(record := self.records[i])]
+        return kept[:limit], len(kept)

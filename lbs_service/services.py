@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from lbs_service.catalog import StoreCatalog
+from lbs_service.o2o.payments import PaymentProvider, SimulatedProvider
 from lbs_service.proximity.engine import ProximityEngine
 from lbs_service.proximity.outbox import OutboxRelay
 from lbs_service.settings import Settings
@@ -23,6 +24,7 @@ class Services:
     hub: Hub
     relay: OutboxRelay
     engine: ProximityEngine
+    payments: PaymentProvider
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
@@ -41,7 +43,7 @@ class Services:
         hub = Hub(broker, queue_limit=settings.ws_queue_limit)
         relay = OutboxRelay(db, hub)
         engine = ProximityEngine(settings, db, catalog, fences, relay)
-        return cls(settings, db, stores, catalog, hub, relay, engine)
+        return cls(settings, db, stores, catalog, hub, relay, engine, SimulatedProvider(settings))
 
     async def start(self) -> None:
         await self.hub.start()

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from lbs_service.proximity.rules import targets
 from lbs_service.records import StoreRecord
-from lbs_service.storage.models import Campaign, Coupon, MemberEvent
+from lbs_service.storage.models import Campaign, Coupon, MemberEvent, Order
 
 VISIT_KINDS = ("redeem", "pickup")
 
@@ -41,4 +41,12 @@ def arrival_context(session: Session, user_id: str, store: StoreRecord, threshol
     ).all()
     coupons = [{"coupon_id": cid, "campaign_id": c.id, "title": c.title} for cid, _, c in held
                if targets(c, store, district)]
-    return {"tier": tier_for(visits(session, user_id), thresholds), "coupons": coupons, "orders": []}
+    return {"tier": tier_for(visits(session, user_id), thresholds), "coupons": coupons,
+            "orders": waiting_orders(session, user_id, store.id)}
+
+
+def waiting_orders(session: Session, user_id: str, store_id: int) -> list[dict[str, Any]]:
+    """Pickup orders the member has waiting at this store (paid, or ready on the counter)."""
+    rows = session.scalars(select(Order).where(Order.user_id == user_id, Order.store_id == store_id,
+                                               Order.status.in_(("paid", "ready"))).order_by(Order.id))
+    return [{"order_id": o.id, "status": o.status, "total_cents": o.total_cents} for o in rows]

@@ -44,7 +44,7 @@ def request_hash(store_id: int, code: str) -> str:
 def _find_coupon(session: Session, settings: Settings, code: str) -> Coupon | Outcome:
     if looks_like_qr(code):
         try:
-            coupon_id, holder = read_qr_token(settings, code)
+            coupon_id, holder = read_qr_token(settings, code, "coupon")
         except InvalidInput as error:
             return _problem(422, "Invalid code", error.detail)
         coupon = session.get(Coupon, coupon_id)

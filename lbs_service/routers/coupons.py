@@ -52,7 +52,7 @@ async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coup
     """The short-lived payload the app draws as a QR code (refresh it before `expires_in`)."""
     user = require_role(principal, "user")
     coupon = await asyncio.to_thread(_own_coupon, services, coupon_id, user.subject)
-    return {"payload": mint_qr_token(services.settings, coupon.id, user.subject), "expires_in": QR_TTL_S,
+    return {"payload": mint_qr_token(services.settings, "coupon", coupon.id, user.subject), "expires_in": QR_TTL_S,
             "code": coupon.code}
 
 
@@ -62,7 +62,7 @@ async def coupon_qr_image(services: ServicesDep, principal: PrincipalDep, coupon
                           kind: Literal["svg", "png"]) -> Response:
     user = require_role(principal, "user")
     coupon = await asyncio.to_thread(_own_coupon, services, coupon_id, user.subject)
-    image = qr_image(mint_qr_token(services.settings, coupon.id, user.subject), kind)
+    image = qr_image(mint_qr_token(services.settings, "coupon", coupon.id, user.subject), kind)
     media = "image/svg+xml" if kind == "svg" else "image/png"
     return Response(image, media_type=media, headers={"Cache-Control": "no-store"})
 

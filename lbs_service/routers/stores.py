@@ -1,6 +1,7 @@
 """Store finder (nearby, details) and the operators' store registry."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -11,7 +12,8 @@ from geo_index import Datum, convert, parse_datum
 from lbs_service.deps import OperatorDep, ServicesDep
 from lbs_service.errors import InvalidInput
 from lbs_service.geojson import geojson_response, store_feature
-from lbs_service.records import record_of
+from lbs_service.o2o.stock import stock_of
+from lbs_service.records import StoreRecord, record_of
 from lbs_service.schemas import StoreCreate, StoreUpdate
 from lbs_service.storage.postgis_nearby import nearby_postgis
 
@@ -41,24 +43,29 @@ async def nearby(
     open_now: bool | None = None,
     crs: CrsParam = "wgs84",
     engine: Literal["memory", "postgis"] = "memory",
+    sku: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="only stores with this SKU in stock")] = None,
 ) -> Response:
     """Stores within radius_m of a point, nearest first, with great-circle distances."""
     datum = parse_datum(crs)
     qlat, qlng = convert(lat, lng, datum, Datum.WGS84)
     categories = _categories(category)
     now = datetime.now(UTC)
-    open_at = now if open_now else None
+    in_stock = None if sku is None else await asyncio.to_thread(stock_of, services.db, sku)
+    keep = _filter(now if open_now else None, in_stock)
     if engine == "memory":
-        hits, matched = services.catalog.nearby(qlat, qlng, radius_m, limit, categories, open_at)
+        hits, matched = services.catalog.nearby(qlat, qlng, radius_m, limit, categories, keep)
         pairs = [(h.record, h.distance_m) for h in hits]
     else:
         if not services.db.is_postgres:
             raise InvalidInput("engine=postgis needs LBS_DATABASE_URL to point at PostGIS")
         rows = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, radius_m, categories)
-        if open_at is not None:
-            rows = [(r, d) for r, d in rows if r.open_at(open_at)]
+        if keep is not None:
+            rows = [(r, d) for r, d in rows if keep(r)]
         matched, pairs = len(rows), rows[:limit]
     features = [store_feature(record, datum, now, distance) for record, distance in pairs]
+    if in_stock is not None:
+        for feature, (record, _) in zip(features, pairs, strict=True):
+            feature["properties"]["quantity"] = in_stock[record.id]
     body = {
         "type": "FeatureCollection",
         "features": features,
@@ -66,6 +73,17 @@ async def nearby(
         "numberReturned": len(features),
     }
     return geojson_response(body)
+
+
+def _filter(open_at: datetime | None, in_stock: dict[int, int] | None) -> Callable[[StoreRecord], bool] | None:
+    """The extra conditions a store must meet, or None when there are none (the fast path)."""
+    if open_at is None and in_stock is None:
+        return None
+
+    def keep(record: StoreRecord) -> bool:
+        return (open_at is None or record.open_at(open_at)) and (in_stock is None or record.id in in_stock)
+
+    return keep
 
 
 def _to_wgs84(fields: dict[str, Any], crs: str) -> dict[str, Any]:

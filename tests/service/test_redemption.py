@@ -82,10 +82,11 @@ def test_qr_payload_redeems_and_an_expired_one_is_refused(sqlite_settings):
         stranger = bearer(sqlite_settings, "user", "x")
         assert client.get(f"/v1/coupons/{coupon.id}/qr.svg", headers=stranger).status_code == 404
         staff = bearer(sqlite_settings, "staff", "s1", a)
-        stale = mint_qr_token(sqlite_settings, coupon.id, "holder", ttl_s=-5)  # a screenshot from a while ago
+        stale = mint_qr_token(sqlite_settings, "coupon", coupon.id, "holder", ttl_s=-5)  # a screenshot from a while ago
         refused = client.post(f"/v1/stores/{a}/redemptions", json={"code": stale}, headers=staff)
         assert refused.status_code == 422 and "expired" in refused.json()["detail"]
-        forged = mint_qr_token(sqlite_settings.model_copy(update={"secret_key": "y" * 40}), coupon.id, "holder")
+        other_secret = sqlite_settings.model_copy(update={"secret_key": "y" * 40})
+        forged = mint_qr_token(other_secret, "coupon", coupon.id, "holder")
         assert client.post(f"/v1/stores/{a}/redemptions", json={"code": forged}, headers=staff).status_code == 422
         fresh = client.get(f"/v1/coupons/{coupon.id}/qr", headers=holder).json()["payload"]
         assert client.post(f"/v1/stores/{a}/redemptions", json={"code": fresh}, headers=staff).status_code == 200

@@ -1,0 +1,217 @@
+"""The catalogue, stock per store, and orders paid online and picked up in the store."""
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Path
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from lbs_service.auth import Principal, require_role
+from lbs_service.deps import PrincipalDep, ServicesDep
+from lbs_service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lbs_service.o2o import orders
+from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token, qr_image
+from lbs_service.services import Services
+from lbs_service.storage.models import Order, OrderLine, Sku, Stock, Store
+
+router = APIRouter(tags=["orders"])
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SkuBody(_Strict):
+    merchant_id: Annotated[int, Field(ge=1)]
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    price_cents: Annotated[int, Field(ge=0, le=100_000_000)]
+
+
+class StockBody(_Strict):
+    quantity: Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class LineBody(_Strict):
+    sku_id: Annotated[int, Field(ge=1)]
+    quantity: Annotated[int, Field(ge=1, le=1000)]
+
+
+class OrderBody(_Strict):
+    store_id: Annotated[int, Field(ge=1)]
+    lines: Annotated[list[LineBody], Field(min_length=1, max_length=100)]
+
+
+class CodeBody(_Strict):
+    code: Annotated[str, Field(min_length=4, max_length=2000)]
+
+
+class PaymentCallback(_Strict):
+    ref: Annotated[str, Field(min_length=1, max_length=64)]
+    status: Literal["paid"]
+
+
+def _merchant_of_store(services: Services, store_id: int) -> int:
+    with services.db.session() as session:
+        merchant = session.scalar(select(Store.merchant_id).where(Store.id == store_id))
+    if merchant is None:
+        raise NotFound(f"no store with id {store_id}")
+    return merchant
+
+
+def _may_manage_store(services: Services, principal: Principal, store_id: int) -> None:
+    if principal.role == "operator" or (principal.role == "staff" and principal.store_id == store_id):
+        return
+    if principal.role == "merchant" and principal.merchant_id == _merchant_of_store(services, store_id):
+        return
+    raise Forbidden("this token cannot manage that store")
+
+
+@router.post("/v1/skus", status_code=201)
+async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBody) -> dict[str, Any]:
+    own_merchant = principal.role == "merchant" and principal.merchant_id == body.merchant_id
+    if not (principal.role == "operator" or own_merchant):
+        raise Forbidden("only the operator or that merchant adds to its catalogue")
+
+    def create() -> dict[str, Any]:
+        try:
+            with services.db.transaction() as session:
+                sku = Sku(**body.model_dump())
+                session.add(sku)
+                session.flush()
+                return {"id": sku.id, **body.model_dump()}
+        except IntegrityError:
+            raise Conflict(f"no merchant {body.merchant_id}, or it already has sku {body.code!r}") from None
+
+    return await asyncio.to_thread(create)
+
+
+@router.put("/v1/stores/{store_id}/stock/{sku_id}")
+async def set_stock(services: ServicesDep, principal: PrincipalDep, store_id: RowId, sku_id: RowId,
+                    body: StockBody) -> dict[str, Any]:
+    def write() -> dict[str, Any]:
+        _may_manage_store(services, principal, store_id)
+        with services.db.transaction() as session:
+            sku = session.get(Sku, sku_id)
+            if sku is None or sku.merchant_id != _merchant_of_store(services, store_id):
+                raise InvalidInput(f"store {store_id} does not sell sku {sku_id}")
+            session.merge(Stock(store_id=store_id, sku_id=sku_id, quantity=body.quantity))
+        return {"store_id": store_id, "sku_id": sku_id, "quantity": body.quantity}
+
+    return await asyncio.to_thread(write)
+
+
+@router.get("/v1/stores/{store_id}/stock")
+async def list_stock(services: ServicesDep, store_id: RowId) -> list[dict[str, Any]]:
+    def read() -> list[dict[str, Any]]:
+        with services.db.session() as session:
+            rows = session.execute(select(Stock.sku_id, Sku.code, Sku.name, Sku.price_cents, Stock.quantity)
+                                   .join(Sku, Sku.id == Stock.sku_id).where(Stock.store_id == store_id)
+                                   .order_by(Sku.code)).all()
+        return [{"sku_id": i, "code": c, "name": n, "price_cents": p, "quantity": q} for i, c, n, p, q in rows]
+
+    return await asyncio.to_thread(read)
+
+
+@router.post("/v1/orders", status_code=201)
+async def place_order(services: ServicesDep, principal: PrincipalDep, body: OrderBody) -> dict[str, Any]:
+    user = require_role(principal, "user")
+    lines = [orders.Line(line.sku_id, line.quantity) for line in body.lines]
+    return await asyncio.to_thread(orders.place, services.db, services.payments, user.subject, body.store_id, lines)
+
+
+def _visible_order(services: Services, principal: Principal, order_id: int) -> tuple[Order, list[OrderLine]]:
+    with services.db.session() as session:
+        order = session.get(Order, order_id)
+        lines = list(session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)))
+    if order is None or not (
+        (principal.role == "user" and order.user_id == principal.subject)
+        or (principal.role == "staff" and order.store_id == principal.store_id)
+        or principal.role == "operator"
+    ):
+        raise NotFound(f"no order {order_id} for you")  # others' orders are not disclosed
+    return order, lines
+
+
+@router.get("/v1/orders/{order_id}")
+async def get_order(services: ServicesDep, principal: PrincipalDep, order_id: RowId) -> dict[str, Any]:
+    order, lines = await asyncio.to_thread(_visible_order, services, principal, order_id)
+    return orders.public(order, lines)
+
+
+async def _apply_payment(services: Services, ref: str) -> dict[str, Any]:
+    result = await asyncio.to_thread(orders.confirm_payment, services.db, services.settings, ref)
+    services.relay.wake()
+    return result
+
+
+@router.post("/v1/payments/callback")
+async def payment_callback(services: ServicesDep, body: PaymentCallback,
+                           x_signature: Annotated[str, Header(min_length=1, max_length=200)]) -> dict[str, Any]:
+    """The provider tells us an order is paid; signed, and safe to deliver more than once."""
+    event = services.payments.verify(body.model_dump(), x_signature)
+    return await _apply_payment(services, event.ref)
+
+
+@router.post("/v1/payments/simulated/{ref}/pay")
+async def simulated_pay(services: ServicesDep, principal: PrincipalDep, ref: str) -> dict[str, Any]:
+    """The simulated provider's checkout: it charges, then calls back as a real provider would."""
+    user = require_role(principal, "user")
+
+    def owner() -> str | None:
+        with services.db.session() as session:
+            return session.scalar(select(Order.user_id).where(Order.payment_ref == ref))
+
+    if await asyncio.to_thread(owner) != user.subject:
+        raise NotFound("no payment of yours with this reference")
+    callback = {"ref": ref, "status": "paid"}
+    sign = getattr(services.payments, "sign", None)
+    if sign is None:
+        raise NotFound("the configured payment provider is not the simulated one")
+    event = services.payments.verify(callback, sign(callback))
+    return await _apply_payment(services, event.ref)
+
+
+@router.post("/v1/orders/{order_id}/ready")
+async def order_ready(services: ServicesDep, principal: PrincipalDep, order_id: RowId) -> dict[str, Any]:
+    staff = require_role(principal, "staff", "operator")
+    return await asyncio.to_thread(orders.mark_ready, services.db, order_id, staff.store_id)
+
+
+@router.post("/v1/stores/{store_id}/pickups")
+async def pickup(services: ServicesDep, principal: PrincipalDep, store_id: RowId, body: CodeBody) -> dict[str, Any]:
+    staff = require_role(principal, "staff", "operator")
+    if staff.role == "staff" and staff.store_id != store_id:
+        raise Forbidden("this token is for another store")
+    return await asyncio.to_thread(orders.pick_up, services.db, services.settings, store_id, body.code)
+
+
+@router.post("/v1/orders/{order_id}/cancel")
+async def cancel_order(services: ServicesDep, principal: PrincipalDep, order_id: RowId) -> dict[str, Any]:
+    who = require_role(principal, "user", "staff", "operator")
+    user_id = who.subject if who.role == "user" else None
+    store_id = who.store_id if who.role == "staff" else None
+    return await asyncio.to_thread(orders.cancel, services.db, services.payments, order_id, user_id, store_id)
+
+
+@router.get("/v1/orders/{order_id}/qr")
+async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order_id: RowId) -> dict[str, Any]:
+    user = require_role(principal, "user")
+    order, _ = await asyncio.to_thread(_visible_order, services, user, order_id)
+    return {"payload": mint_qr_token(services.settings, "order", order.id, user.subject), "expires_in": QR_TTL_S,
+            "pickup_code": order.pickup_code}
+
+
+@router.get("/v1/orders/{order_id}/qr.{kind}", response_class=Response,
+            responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}})
+async def order_qr_image(services: ServicesDep, principal: PrincipalDep, order_id: RowId,
+                         kind: Literal["svg", "png"]) -> Response:
+    user = require_role(principal, "user")
+    order, _ = await asyncio.to_thread(_visible_order, services, user, order_id)
+    image = qr_image(mint_qr_token(services.settings, "order", order.id, user.subject), kind)
+    return Response(image, media_type="image/svg+xml" if kind == "svg" else "image/png",
+                    headers={"Cache-Control": "no-store"})
