@@ -29,6 +29,7 @@ def store_feature(record: StoreRecord, crs: Datum, now: datetime, distance_m: fl
         "hours": record.hours,
         "timezone": record.timezone,
         "open_now": record.open_at(now),
+        "rating": record.rating,
     }
     if distance_m is not None:
         properties = {"distance_m": distance_m, **properties}

@@ -27,6 +27,14 @@ class StoreRecord:
     spans: Spans
     zone: ZoneInfo
     status: str = "open"
+    rating_count: int = 0
+    rating_sum: int = 0
+
+    @property
+    def rating(self) -> dict[str, float] | None:
+        if not self.rating_count:
+            return None
+        return {"average": round(self.rating_sum / self.rating_count, 2), "count": self.rating_count}
 
     def open_at(self, at: datetime) -> bool:
         return self.status == "open" and is_open(self.spans, self.zone, at)
@@ -60,7 +68,8 @@ class RecordFactory:
         hours, spans = self._schedule(row.hours_json)
         zone = self._zone(row.timezone)
         return StoreRecord(row.id, row.merchant_id, row.source_id, row.name, sys.intern(row.category), row.address,
-                           row.phone, hours, sys.intern(row.timezone), row.lat, row.lng, spans, zone, status)
+                           row.phone, hours, sys.intern(row.timezone), row.lat, row.lng, spans, zone, status,
+                           row.rating_count, row.rating_sum)
 
     def from_store(self, store: Store) -> StoreRecord:
         """From an ORM Store (single-store paths: details, writes, the postgis engine)."""
@@ -68,7 +77,7 @@ class RecordFactory:
         _, spans = self._schedule(hours_json)
         return StoreRecord(store.id, store.merchant_id, store.source_id, store.name, store.category, store.address,
                            store.phone, store.hours, store.timezone, store.lat, store.lng, spans,
-                           self._zone(store.timezone), store.status)
+                           self._zone(store.timezone), store.status, store.rating_count or 0, store.rating_sum or 0)
 
 
 RECORDS = RecordFactory()

@@ -1,4 +1,4 @@
-"""Coupons in the user's hands (list, QR) and their redemption by a store's staff."""
+"""Coupons in the user's hands (list, QR), their redemption by a store's staff, and reviews after the visit."""
 
 import asyncio
 from typing import Annotated, Any, Literal
@@ -14,6 +14,7 @@ from lbs_service.errors import Forbidden, NotFound
 from lbs_service.o2o import coupons
 from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token, qr_image
 from lbs_service.o2o.redemption import redeem
+from lbs_service.o2o.reviews import write_review
 from lbs_service.problems import problem
 from lbs_service.services import Services
 from lbs_service.storage.models import Coupon
@@ -87,3 +88,19 @@ async def redeem_coupon(
     if outcome.status == 200:
         return JSONResponse(outcome.body)
     return problem(outcome.status, outcome.body["title"], outcome.body["detail"])
+
+
+class ReviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    rating: Annotated[int, Field(ge=1, le=5)]
+    text: Annotated[str, Field(max_length=2000)] = ""
+
+
+@router.post("/v1/stores/{store_id}/reviews", status_code=201)
+async def review_store(services: ServicesDep, principal: PrincipalDep, store_id: RowId,
+                       body: ReviewBody) -> dict[str, Any]:
+    """A rating after your own visit (a redeemed coupon or a picked-up order here), one per visit."""
+    user = require_role(principal, "user")
+    result = await asyncio.to_thread(write_review, services.db, user.subject, store_id, body.rating, body.text)
+    await services.catalog.refresh()
+    return result

@@ -76,6 +76,8 @@ class Store(Base):
     lat: Mapped[float] = mapped_column(Float)
     lng: Mapped[float] = mapped_column(Float)
     h3_r9: Mapped[int] = mapped_column(BigInteger)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -263,3 +265,19 @@ class OrderLine(Base):
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)
     price_cents: Mapped[int] = mapped_column(Integer)
+
+
+class Review(Base):
+    """A rating after a visit: one per redemption or pickup, by the member who made it."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("visit_kind", "visit_id", name="uq_reviews_visit"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), index=True)
+    store_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    visit_kind: Mapped[str] = mapped_column(String(16))  # redemption | pickup
+    visit_id: Mapped[int] = mapped_column(BigInteger)
+    rating: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())

@@ -149,7 +149,8 @@ class StoreRepository:
     def open_store_rows(self, ids: Sequence[int] | None = None) -> Iterator[Any]:
         """Open stores as plain rows (no ORM objects), streamed: a worker loads a million of them at start."""
         columns = (Store.id, Store.merchant_id, Store.source_id, Store.name, Store.category, Store.address,
-                   Store.phone, cast(Store.hours, Text).label("hours_json"), Store.timezone, Store.lat, Store.lng)
+                   Store.phone, cast(Store.hours, Text).label("hours_json"), Store.timezone, Store.lat, Store.lng,
+                   Store.rating_count, Store.rating_sum)
         query = select(*columns).where(Store.status == "open")
         if ids is not None:
             query = query.where(Store.id.in_(ids))

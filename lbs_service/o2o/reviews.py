@@ -1,0 +1,52 @@
+"""Reviews only after the member's own visit (a redemption or a pickup at that store), one per visit.
+
+The store's running rating lives on the store row and goes through the change feed, so every
+worker shows it in nearby answers without asking the database per request.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from lbs_service.errors import Conflict, Forbidden
+from lbs_service.o2o.members import record_event
+from lbs_service.storage.db import Database
+from lbs_service.storage.models import Coupon, Order, Redemption, Review, Store, StoreChange
+
+
+def _visits(session: Any, user_id: str, store_id: int) -> list[tuple[str, int]]:
+    """The member's visits to this store, oldest first: ("redemption", id) and ("pickup", order id)."""
+    redeemed = session.execute(
+        select(Redemption.id, Redemption.redeemed_at).join(Coupon, Coupon.id == Redemption.coupon_id)
+        .where(Coupon.user_id == user_id, Redemption.store_id == store_id)).all()
+    picked = session.execute(select(Order.id, Order.picked_up_at).where(
+        Order.user_id == user_id, Order.store_id == store_id, Order.status == "picked_up")).all()
+    visits = [("redemption", i, at) for i, at in redeemed] + [("pickup", i, at) for i, at in picked]
+    return [(kind, i) for kind, i, _ in sorted(visits, key=lambda v: v[2])]
+
+
+def write_review(db: Database, user_id: str, store_id: int, rating: int, text: str) -> dict[str, Any]:
+    try:
+        with db.transaction() as session:
+            rows = session.execute(select(Review.visit_kind, Review.visit_id).where(
+                Review.user_id == user_id, Review.store_id == store_id)).all()
+            reviewed = {(kind, visit) for kind, visit in rows}
+            open_visits = [v for v in _visits(session, user_id, store_id) if v not in reviewed]
+            if not open_visits:
+                has_any = bool(_visits(session, user_id, store_id))
+                raise Conflict("every visit here is reviewed already") if has_any else Forbidden(
+                    "reviews come after your own visit: a coupon redeemed or an order picked up here")
+            kind, visit_id = open_visits[0]
+            review = Review(user_id=user_id, store_id=store_id, visit_kind=kind, visit_id=visit_id, rating=rating,
+                            text=text, created_at=datetime.now(UTC))
+            session.add(review)
+            session.execute(update(Store).where(Store.id == store_id).values(
+                rating_count=Store.rating_count + 1, rating_sum=Store.rating_sum + rating))
+            session.add(StoreChange(store_id=store_id))  # workers refresh the store's rating
+            record_event(session, user_id, "review", store_id, {"rating": rating, "visit": kind})
+            session.flush()
+            return {"id": review.id, "store_id": store_id, "rating": rating, "text": text, "visit_kind": kind}
+    except IntegrityError:
+        raise Conflict("this visit is already reviewed") from None
