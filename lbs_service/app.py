@@ -10,7 +10,7 @@ from fastapi_offline import FastAPIOffline
 
 from lbs_service import problems
 from lbs_service.access_log import AccessLogMiddleware
-from lbs_service.routers import campaigns, coupons, health, orders, stores, users, ws
+from lbs_service.routers import campaigns, coupons, health, orders, reports, stores, users, ws
 from lbs_service.services import Services
 from lbs_service.settings import Settings, get_settings
 
@@ -48,5 +48,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns.router)
     app.include_router(coupons.router)
     app.include_router(orders.router)
+    app.include_router(reports.router)
     app.include_router(ws.router)
     return app

@@ -20,6 +20,8 @@ token_app = typer.Typer(help="Print signed bearer tokens.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(token_app, name="token")
+report_app = typer.Typer(help="Reports for operators and merchants.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 err = Console(stderr=True)
 
 
@@ -309,4 +311,33 @@ def bench_ws(
     Console().print(table)
     if json_path:
         write_json(report, json_path)
+
+
+@report_app.command("rebates")
+def report_rebates(
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="also write the report as CSV")] = None,
+    merchant_id: Annotated[int | None, typer.Option(help="only this merchant's outlets")] = None,
+) -> None:
+    """Monthly outlet volume, star tier and rebate (refunds excluded, each order counted once)."""
+    import re
+
+    from lbs_service.o2o.rebates import gradient_from, monthly_report, to_csv
+    from lbs_service.storage.db import Database
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        err.print("[red]--month is YYYY-MM[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    rows = monthly_report(Database(settings), month, gradient_from(settings.rebate_gradient), merchant_id)
+    table = Table(title=f"outlet rebates, {month}")
+    for column in ("store", "name", "orders", "redemptions", "volume", "stars", "rate", "rebate"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(str(r.store_id), r.name, str(r.orders), str(r.redemptions), f"{r.volume_cents / 100:,.2f}",
+                      "★" * r.stars, f"{r.rate_bp / 100:.2f} %", f"{r.rebate_cents / 100:,.2f}")
+    Console().print(table)
+    if csv_path:
+        csv_path.write_text(to_csv(rows), encoding="utf-8")
+        err.print(f"written: {csv_path}")
 

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     ws_queue_limit: int = Field(1000, ge=10, description="messages a slow websocket may fall behind")
     member_tiers: dict[str, int] = Field(default_factory=lambda: {"silver": 3, "gold": 10},
                                          description="tier -> visits (redemptions and pickups) needed")
+    rebate_gradient: list[tuple[int, int, int]] = Field(
+        default_factory=lambda: [(0, 1, 0), (100_000, 2, 50), (1_000_000, 3, 100), (5_000_000, 4, 150),
+                                 (20_000_000, 5, 200)],
+        description="[min monthly volume in cents, stars, rebate in basis points], rising")
     change_feed_poll_s: float = Field(0.25, gt=0, le=1.0)
     cors_origins: list[str] = []
 
