@@ -1,17 +1,20 @@
 """The member side: an append-only event log, a tier from configurable visit thresholds, and the
 context a store's staff see when the member approaches."""
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from h3.api import basic_int as h3i
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lbs_service.proximity.rules import targets
 from lbs_service.records import StoreRecord
-from lbs_service.storage.models import Campaign, Coupon, MemberEvent, Order
+from lbs_service.storage.models import Campaign, Coupon, MemberEvent, Order, Store
 
 VISIT_KINDS = ("redeem", "pickup")
+HOME_AREA_RESOLUTION = 7
 
 
 def record_event(session: Session, user_id: str, kind: str, store_id: int | None = None,
@@ -50,3 +53,23 @@ def waiting_orders(session: Session, user_id: str, store_id: int) -> list[dict[s
     rows = session.scalars(select(Order).where(Order.user_id == user_id, Order.store_id == store_id,
                                                Order.status.in_(("paid", "ready"))).order_by(Order.id))
     return [{"order_id": o.id, "status": o.status, "total_cents": o.total_cents} for o in rows]
+
+
+def profile(session: Session, user_id: str, thresholds: dict[str, int]) -> dict[str, Any]:
+    """Tier and tags derived from the member's events: favourite categories, and a home area no
+    finer than an H3 res-7 cell (about 5 km²), from the stores they use most."""
+    rows = session.execute(
+        select(Store.category, Store.h3_r9).join(MemberEvent, MemberEvent.store_id == Store.id)
+        .where(MemberEvent.user_id == user_id)
+    ).all()
+    categories = Counter(category for category, _ in rows)
+    areas = Counter(h3i.cell_to_parent(cell, HOME_AREA_RESOLUTION) for _, cell in rows)
+    count = visits(session, user_id)
+    return {
+        "tier": tier_for(count, thresholds),
+        "visits": count,
+        "tags": {
+            "favourite_categories": [c for c, _ in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))[:3]],
+            "home_area": h3i.int_to_str(areas.most_common(1)[0][0]) if areas else None,
+        },
+    }

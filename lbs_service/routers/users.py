@@ -12,6 +12,7 @@ from lbs_service.auth import Principal, require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import InvalidInput
 from lbs_service.hours import parse_timezone
+from lbs_service.o2o.members import profile
 from lbs_service.proximity.fixes import LocationBatch
 from lbs_service.proximity.rules import LOCATION_MARKETING
 from lbs_service.storage.models import ConsentRecord, UserPreferences
@@ -106,3 +107,15 @@ async def post_locations(services: ServicesDep, user: UserDep, body: LocationBat
             dropped[outcome.dropped] = dropped.get(outcome.dropped, 0) + 1
     return {"accepted": sum(o.dropped is None for o in outcomes), "dropped": dropped,
             "arrivals": [store for o in outcomes for store in o.arrivals]}
+
+
+@router.get("/profile")
+async def get_profile(services: ServicesDep, user: UserDep) -> dict[str, Any]:
+    """Your member tier and the tags derived from your visits (what the O2O flow knows of you)."""
+
+    def load() -> dict[str, Any]:
+        with services.db.session() as session:
+            return profile(session, user.subject, services.settings.member_tiers)
+
+    return await asyncio.to_thread(load)
+

@@ -45,3 +45,24 @@ def test_a_second_worker_shows_the_new_rating(sqlite_settings):
                 break
             time.sleep(0.02)
         assert {f["id"]: f["properties"]["rating"] for f in near["features"]}[str(a)] == {"average": 2.0, "count": 1}
+
+
+def test_full_loop_then_profile(sqlite_settings):
+    """claim -> redeem -> review, and the member profile that grows from it."""
+    from h3.api import basic_int as h3i
+
+    from lbs_service.storage.models import Store
+
+    db, (a, *_), coupon = setup_coupon(sqlite_settings)
+    with client_for(sqlite_settings) as client:
+        holder = bearer(sqlite_settings, "user", "holder")
+        assert client.get("/v1/users/me/profile", headers=holder).json()["tags"]["favourite_categories"] == []
+        client.post(f"/v1/stores/{a}/redemptions", json={"code": coupon.code},
+                    headers=bearer(sqlite_settings, "staff", "s1", a))
+        assert client.post(f"/v1/stores/{a}/reviews", headers=holder, json={"rating": 5}).status_code == 201
+        profile = client.get("/v1/users/me/profile", headers=holder).json()
+    with db.session() as session:
+        store = session.get(Store, a)
+    assert profile["visits"] == 1 and profile["tier"] == "member"
+    assert profile["tags"]["favourite_categories"] == [store.category]
+    assert profile["tags"]["home_area"] == h3i.int_to_str(h3i.cell_to_parent(store.h3_r9, 7))
