@@ -10,6 +10,7 @@ from fastapi_offline import FastAPIOffline
 
 from lbs_service import problems
 from lbs_service.access_log import AccessLogMiddleware
+from lbs_service.o2o.orders import expire_unpaid
 from lbs_service.routers import campaigns, coupons, health, orders, reports, stores, users, ws
 from lbs_service.services import Services
 from lbs_service.settings import Settings, get_settings
@@ -27,11 +28,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await services.start()
         app.state.services = services
         follower = asyncio.create_task(services.catalog.follow(settings.change_feed_poll_s))
+        sweeper = asyncio.create_task(_expire_unpaid_orders(services))
         try:
             yield
         finally:
             services.catalog.stop()
             await follower
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await services.close()
 
     app = FastAPIOffline(
@@ -51,3 +56,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(ws.router)
     return app
+
+
+async def _expire_unpaid_orders(services: Services, every_s: float = 30.0) -> None:
+    """Give back the stock of orders nobody paid for (each worker sweeps; cancelling twice is refused)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.shield(asyncio.to_thread(expire_unpaid, services.db, services.payments,
+                                                   services.settings.order_payment_timeout_s))
+        except Exception:  # a database blip: the next sweep retries
+            log.exception("expiring unpaid orders failed")
+

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
         default_factory=lambda: [(0, 1, 0), (100_000, 2, 50), (1_000_000, 3, 100), (5_000_000, 4, 150),
                                  (20_000_000, 5, 200)],
         description="[min monthly volume in cents, stars, rebate in basis points], rising")
+    order_payment_timeout_s: float = Field(900.0, gt=0, description="unpaid orders are cancelled after this")
     change_feed_poll_s: float = Field(0.25, gt=0, le=1.0)
     cors_origins: list[str] = []
 

@@ -8,7 +8,7 @@ twice pays once. A paid order reaches the store's consoles through the outbox.
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -163,3 +163,19 @@ def cancel(db: Database, provider: PaymentProvider, order_id: int, user_id: str 
         if refund:
             provider.refund(order.payment_ref, order.total_cents)
         return public(order, lines)
+
+
+def expire_unpaid(db: Database, provider: PaymentProvider, older_than_s: float) -> list[int]:
+    """Cancel orders left unpaid too long, so they stop holding stock; returns their ids."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    with db.session() as session:
+        stale = list(session.scalars(select(Order.id).where(Order.status == "pending", Order.created_at < cutoff)))
+    expired = []
+    for order_id in stale:
+        try:
+            cancel(db, provider, order_id, None, None)
+            expired.append(order_id)
+        except Conflict:
+            pass  # paid or cancelled meanwhile: nothing to do
+    return expired
+

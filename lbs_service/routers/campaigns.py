@@ -31,7 +31,8 @@ class CampaignCreate(BaseModel):
     starts_at: Timestamp
     ends_at: Timestamp
     budget: Annotated[int, Field(ge=1)] | None = None
-    per_user_limit: Annotated[int, Field(ge=1, le=1000)] = 1
+    # One coupon per user per campaign, enforced by a unique constraint: the only limit offered.
+    per_user_limit: Annotated[int, Field(ge=1, le=1)] = 1
     priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
 
     @model_validator(mode="after")

@@ -157,3 +157,20 @@ async def test_console_hears_of_a_paid_order_once_and_sees_it_on_arrival(sqlite_
                 arrival = await receive(console)
             assert arrival["context"]["orders"] == [{"order_id": placed["id"], "status": "paid", "total_cents": 1999}]
             assert arrival["user_ref"] == paid["user_ref"]
+
+
+def test_unpaid_orders_expire_and_give_their_stock_back(sqlite_settings):
+    from lbs_service.o2o.orders import expire_unpaid
+    from lbs_service.o2o.payments import SimulatedProvider
+
+    with client_for(sqlite_settings) as client:
+        (a, *_), sku = shop(sqlite_settings, client)
+        user = auth(sqlite_settings, "user", "sam")
+        unpaid = order(client, user, a, sku, 2).json()
+        paid = order(client, user, a, sku, 1).json()
+        client.post(f"/v1/payments/simulated/{paid['payment']['ref']}/pay", headers=user)
+    db = Database(sqlite_settings)
+    assert quantity(sqlite_settings, a, sku) == 2
+    assert expire_unpaid(db, SimulatedProvider(sqlite_settings), older_than_s=3600) == []  # not stale yet
+    assert expire_unpaid(db, SimulatedProvider(sqlite_settings), older_than_s=-1) == [unpaid["id"]]
+    assert quantity(sqlite_settings, a, sku) == 4
