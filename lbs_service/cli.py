@@ -155,15 +155,18 @@ def import_stores(
 
 @app.command()
 def demo(stores: Annotated[int, typer.Option(min=2000)] = 2400) -> None:
-    """Load a generated sample city (Nanjing): merchants and clustered stores with hours."""
-    from lbs_service.demo import demo_stores
+    """Load a generated sample city (Nanjing): merchants, clustered stores with hours, campaigns, stock."""
+    from lbs_service.demo import demo_extras, demo_stores
     from lbs_service.storage.db import Database
     from lbs_service.storage.stores import StoreRepository
 
-    repository = StoreRepository(Database(_settings()))
+    db = Database(_settings())
+    repository = StoreRepository(db)
     for merchant, rows in demo_stores(stores).items():
         inserted, updated = repository.upsert_many(merchant, rows)
         err.print(f"{merchant}: {inserted} new, {updated} updated stores")
+    campaigns, stocked = demo_extras(db)
+    err.print(f"{campaigns} campaigns added; {stocked} stock rows set")
 
 
 def _print_token(

@@ -1,4 +1,5 @@
-"""`lbs demo`: a generated sample city (Nanjing) so a new user sees everything work.
+"""`lbs demo`: a generated sample city (Nanjing) so a new user sees everything work: merchants,
+clustered stores with hours, running campaigns, and a catalogue with stock.
 
 Stores cluster like a real city: dense Gaussian cores at the commercial centres, district
 sub-centres, and a thin halo. The generator is seeded, so every demo is the same city.
@@ -6,7 +7,10 @@ sub-centres, and a thin halo. The generator is seeded, so every demo is the same
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lbs_service.storage.db import Database
 
 # (name, lat, lng, spread in degrees, weight): WGS-84 centres of Nanjing's busy districts.
 CENTRES = (
@@ -74,3 +78,55 @@ def demo_stores(count: int = 2400, seed: int = 20241) -> dict[str, list[dict[str
 def _later(closes: str) -> str:
     hour = min(24, int(closes[:2]) + 1)
     return f"{hour:02d}:{closes[3:]}" if hour < 24 else "24:00"
+
+
+CAMPAIGNS = (
+    # (title, level, merchant or None, priority)
+    ("City O2O week: 10% off at any outlet", "platform", None, 1),
+    ("Free data top-up when you visit a telecom hall", "merchant", "City Telecom", 5),
+    ("Second coffee free", "merchant", "Bean & Brew", 3),
+)
+CATALOGUE = (
+    # (merchant, code, name, price in cents, share of its stores that stock it)
+    ("City Telecom", "CABLE-USBC", "USB-C charging cable", 3900, 0.6),
+    ("City Telecom", "SIM-5G", "5G SIM card", 0, 0.9),
+    ("Jinling Mart", "WATER-550", "Mineral water 550 ml", 200, 0.95),
+    ("Green Cross", "MASK-10", "Face masks, pack of 10", 1500, 0.7),
+)
+
+
+def demo_extras(db: "Database", seed: int = 20241) -> tuple[int, int]:
+    """Campaigns running for a month from now, and a catalogue with stock: returns (campaigns, stock rows)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from lbs_service.storage.models import Campaign, Merchant, Sku, Stock, Store
+
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        merchants = dict(session.execute(select(Merchant.name, Merchant.id)).all())
+        existing = set(session.scalars(select(Campaign.title)))
+        added = 0
+        for title, level, merchant, priority in CAMPAIGNS:
+            if title in existing or (merchant and merchant not in merchants):
+                continue
+            session.add(Campaign(title=title, level=level, merchant_id=merchants.get(merchant) if merchant else None,
+                                 starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=30), budget=5000,
+                                 per_user_limit=1, priority=priority, claimed=0, created_by="demo"))
+            added += 1
+        stocked = 0
+        for merchant, code, name, price, share in CATALOGUE:
+            if merchant not in merchants:
+                continue
+            sku = session.scalar(select(Sku).where(Sku.merchant_id == merchants[merchant], Sku.code == code))
+            if sku is None:
+                sku = Sku(merchant_id=merchants[merchant], code=code, name=name, price_cents=price)
+                session.add(sku)
+                session.flush()
+            for store_id in session.scalars(select(Store.id).where(Store.merchant_id == merchants[merchant])):
+                if rng.random() < share:
+                    session.merge(Stock(store_id=store_id, sku_id=sku.id, quantity=rng.randint(1, 40)))
+                    stocked += 1
+    return added, stocked

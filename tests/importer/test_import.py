@@ -140,3 +140,14 @@ def test_bad_options_are_refused_before_anything_is_written(sqlite_settings, tmp
 def test_several_workers_without_redis_are_refused(sqlite_settings):
     run = lbs(sqlite_settings, "serve", "--workers", "2")
     assert run.returncode == 2 and "LBS_REDIS_URL" in run.stderr
+
+
+def test_demo_loads_a_city_with_campaigns_and_stock(sqlite_settings):
+    from lbs_service.storage.models import Campaign, Merchant, Stock, Store
+
+    assert lbs(sqlite_settings, "demo").returncode == 0
+    assert lbs(sqlite_settings, "demo").returncode == 0  # idempotent
+    with Database(sqlite_settings).session() as session:
+        assert session.query(Store).count() >= 2000 and session.query(Merchant).count() >= 2
+        assert session.query(Campaign).count() == 3 and session.query(Stock).count() > 500
+        assert {s.category for s in session.query(Store)} >= {"cafe", "telecom_hall", "convenience"}
