@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from geo_index import RadiusIndex
+from geo_index.regions import RegionIndex
 from lbs_service.records import RECORDS, StoreRecord
 from lbs_service.storage.stores import StoreRepository
 
@@ -41,6 +42,9 @@ class StoreCatalog:
         self.seq = 0
         self.load_seconds = 0.0
         self._stopping = asyncio.Event()
+        self.regions = RegionIndex()
+        self._regions_version: tuple[int, str] | None = None
+        self._district_cache: dict[tuple[int, float, float], str | None] = {}
 
     # ---- loading and following the feed (database work runs in threads) -------------
     def load(self) -> None:
@@ -48,6 +52,7 @@ class StoreCatalog:
         seq = self.repository.latest_change()  # read first: changes racing the load get replayed
         records = [RECORDS.from_values(row) for row in self.repository.open_store_rows()]
         self._install(records)
+        self.load_regions()
         self.seq = seq
         self.load_seconds = time.perf_counter() - started
         log.info("store index loaded: %d stores in %.2f s", len(records), self.load_seconds)
@@ -57,6 +62,25 @@ class StoreCatalog:
             [r.id for r in records], [r.lat for r in records], [r.lng for r in records], [r.category for r in records]
         )
         self.index, self.records = index, {r.id: r for r in records}
+
+    def load_regions(self) -> bool:
+        """(Re)load district polygons when they changed; True if they did."""
+        version = self.repository.districts_version()
+        if version == self._regions_version:
+            return False
+        self.regions = RegionIndex.from_geojson(self.repository.district_geometries())
+        self._district_cache = {}
+        self._regions_version = version
+        return True
+
+    def district_of(self, store: StoreRecord) -> str | None:
+        """The district polygon the store stands in (by position, so a moved store is looked up again)."""
+        key = (store.id, store.lat, store.lng)
+        if key not in self._district_cache:
+            if len(self._district_cache) > 200_000:
+                self._district_cache.clear()
+            self._district_cache[key] = self.regions.region_of(store.lat, store.lng)
+        return self._district_cache[key]
 
     def fetch_changes(self) -> ChangeBatch | None:
         changes = self.repository.changes_after(self.seq, _FEED_BATCH)
@@ -109,6 +133,8 @@ class StoreCatalog:
             try:
                 await self.refresh()
                 polls += 1
+                if polls % 40 == 0:  # boundaries change rarely: look every ten seconds or so
+                    await asyncio.to_thread(self.load_regions)
                 if polls % 1200 == 0 and self.seq > _FEED_KEEP:
                     await asyncio.to_thread(self.repository.prune_changes, self.seq - _FEED_KEEP)
             except Exception:  # a database blip must not kill the follower; the next poll retries

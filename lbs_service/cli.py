@@ -153,6 +153,32 @@ def import_stores(
         raise typer.Exit(1)
 
 
+@import_app.command("boundaries")
+def import_boundaries(
+    path: Path,
+    code_field: Annotated[str, typer.Option(help="the property that identifies a district")] = "adcode",
+    crs: Annotated[str, typer.Option(help="datum of the file: wgs84, gcj02 or bd09")] = "wgs84",
+) -> None:
+    """Upsert district polygons (GeoJSON Polygon/MultiPolygon) by code; region campaigns target them."""
+    from lbs_service.importer.boundaries import import_boundaries as run_import
+    from lbs_service.storage.db import Database
+
+    try:
+        datum = parse_datum(crs)
+    except ValueError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    if not path.is_file():
+        err.print(f"[red]no such file: {path}[/red]")
+        raise typer.Exit(2)
+    result = run_import(Database(_settings()), path, code_field, datum)
+    Console().print(f"{len(result.imported)} districts imported: {', '.join(result.imported[:20])}")
+    for number, reason in result.rejected:
+        err.print(f"  feature {number}: {reason}")
+    if result.rejected:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(stores: Annotated[int, typer.Option(min=2000)] = 2400) -> None:
     """Load a generated sample city (Nanjing): merchants, clustered stores with hours, campaigns, stock."""

@@ -24,7 +24,7 @@ from lbs_service.proximity.rules import targets
 from lbs_service.records import StoreRecord
 from lbs_service.settings import Settings
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Campaign, Coupon, IdempotencyRecord, Redemption, Store
+from lbs_service.storage.models import Campaign, Coupon, IdempotencyRecord, Redemption
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,14 @@ def _find_coupon(session: Session, settings: Settings, code: str) -> Coupon | Ou
     return coupon if coupon is not None else _problem(404, "Not found", "no coupon has this code")
 
 
-def _redeem(session: Session, settings: Settings, store: StoreRecord, staff: str, code: str) -> Outcome:
+def _redeem(session: Session, settings: Settings, store: StoreRecord, district: str | None, staff: str,
+            code: str) -> Outcome:
     found = _find_coupon(session, settings, code)
     if isinstance(found, Outcome):
         return found
     campaign = session.get(Campaign, found.campaign_id)
     now = datetime.now(UTC)
     assert campaign is not None
-    district = (session.scalar(select(Store.attributes).where(Store.id == store.id)) or {}).get("district")
     if not targets(campaign, store, district):
         return _problem(403, "Forbidden", f"this coupon is not valid at store {store.id}")
     if campaign.ends_at <= now:
@@ -79,17 +79,18 @@ def _redeem(session: Session, settings: Settings, store: StoreRecord, staff: str
                          "title": campaign.title, "store_id": store.id, "redeemed_at": now.isoformat()})
 
 
-def redeem(db: Database, settings: Settings, store: StoreRecord, staff: str, code: str, key: str | None) -> Outcome:
+def redeem(db: Database, settings: Settings, store: StoreRecord, district: str | None, staff: str, code: str,
+           key: str | None) -> Outcome:
     if key is None:
         with db.transaction() as session:
-            return _redeem(session, settings, store, staff, code)
+            return _redeem(session, settings, store, district, staff, code)
     scope, digest = f"redeem:{store.id}:{staff}", request_hash(store.id, code)
     try:
         with db.transaction() as session:
             record = IdempotencyRecord(scope=scope, key=key, request_hash=digest, status_code=0, response={})
             session.add(record)
             session.flush()  # takes the key (and waits for a concurrent holder of it)
-            outcome = _redeem(session, settings, store, staff, code)
+            outcome = _redeem(session, settings, store, district, staff, code)
             record.status_code, record.response = outcome.status, outcome.body
             return outcome
     except IntegrityError:

@@ -126,7 +126,8 @@ class ProximityEngine:
                                  {"distance_m": round(arrival.distance_m)})
                 metrics.count("lbs_arrivals_total", len(arrivals))
                 offer, suppressed = choose_offer(
-                    session, user_id, [Entered(a.store, a.distance_m) for a in arrivals], at, self.caps)
+                    session, user_id, [Entered(a.store, a.distance_m) for a in arrivals], at, self.caps,
+                    self.catalog.district_of)
                 for _, reason in suppressed:
                     metrics.count("lbs_promotions_suppressed_total", reason=str(reason))
                 if offer is None:
@@ -148,5 +149,6 @@ class ProximityEngine:
             "user_ref": user_ref(self.settings.secret_key, arrival.store.id, user_id),
             "distance_m": round(arrival.distance_m, 1),
             "eta_s": None if arrival.eta_s is None else round(arrival.eta_s),
-            "context": arrival_context(session, user_id, arrival.store, self.settings.member_tiers),
+            "context": arrival_context(session, user_id, arrival.store, self.settings.member_tiers,
+                                       self.catalog.district_of(arrival.store)),
         }

@@ -7,6 +7,7 @@ budget left and whose coupon the user does not already hold unredeemed, minus th
 by campaign priority. Every store left out gets a reason.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
@@ -16,9 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lbs_service.records import StoreRecord
-from lbs_service.storage.models import Campaign, ConsentRecord, Coupon, PromotionSent, Store, UserPreferences
+from lbs_service.storage.models import Campaign, ConsentRecord, Coupon, PromotionSent, UserPreferences
 
 LOCATION_MARKETING = "location_marketing"
+DistrictOf = Callable[[StoreRecord], str | None]  # the district polygon a store stands in
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
@@ -86,13 +88,8 @@ def targets(campaign: Campaign, store: StoreRecord, district: str | None) -> boo
     return campaign.level == "region" and district is not None and campaign.district == district
 
 
-def _districts(session: Session, store_ids: list[int]) -> dict[int, str | None]:
-    rows = session.execute(select(Store.id, Store.attributes).where(Store.id.in_(store_ids)))
-    return {i: (attributes or {}).get("district") for i, attributes in rows}
-
-
 def choose_offer(
-    session: Session, user_id: str, entered: list[Entered], at: datetime, caps: Caps
+    session: Session, user_id: str, entered: list[Entered], at: datetime, caps: Caps, district_of: DistrictOf
 ) -> tuple[Offer | None, list[tuple[int, Suppressed]]]:
     """The one offer for this fix (or none) and why every other entered store got none."""
     if not entered:
@@ -117,11 +114,11 @@ def choose_offer(
     held = set(session.scalars(select(Coupon.campaign_id).where(Coupon.user_id == user_id,
                                                                  Coupon.status == "claimed")))
     campaigns = active_campaigns(session, at)
-    districts = _districts(session, everyone) if any(c.level == "region" for c in campaigns) else {}
     suppressed: list[tuple[int, Suppressed]] = []
     candidates: list[tuple[float, int, Entered, Campaign]] = []
     for e in entered:
-        targeting = [c for c in campaigns if targets(c, e.store, districts.get(e.store.id))]
+        district = district_of(e.store) if any(c.level == "region" for c in campaigns) else None
+        targeting = [c for c in campaigns if targets(c, e.store, district)]
         with_budget = [c for c in targeting if c.budget is None or c.claimed < c.budget]
         not_held = [c for c in with_budget if c.id not in held]
         if not e.store.open_at(at):

@@ -108,14 +108,13 @@ def _list(services: Services, store_id: int | None) -> list[dict[str, Any]]:
         campaigns = active_campaigns(session, now)
         if store_id is None:
             return [public(c) for c in campaigns]
-        store = session.get(Store, store_id)
-        if store is None:
+        if session.get(Store, store_id) is None:
             raise NotFound(f"no store with id {store_id}")
-        record = services.catalog.records.get(store_id)
-        if record is None:
-            return []
-        district = (store.attributes or {}).get("district")
-        return [public(c) for c in campaigns if targets(c, record, district)]
+    record = services.catalog.records.get(store_id)
+    if record is None:
+        return []  # closed for good: no campaign applies
+    district = services.catalog.district_of(record)
+    return [public(c) for c in campaigns if targets(c, record, district)]
 
 
 @router.get("")

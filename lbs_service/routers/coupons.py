@@ -83,8 +83,9 @@ async def redeem_coupon(
     store = services.catalog.records.get(store_id)
     if store is None:
         raise NotFound(f"no open store with id {store_id}")
-    outcome = await asyncio.to_thread(redeem, services.db, services.settings, store, staff.subject, body.code,
-                                      idempotency_key)
+    district = services.catalog.district_of(store)
+    outcome = await asyncio.to_thread(redeem, services.db, services.settings, store, district, staff.subject,
+                                      body.code, idempotency_key)
     if outcome.status == 200:
         return JSONResponse(outcome.body)
     return problem(outcome.status, outcome.body["title"], outcome.body["detail"])

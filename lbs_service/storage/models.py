@@ -281,3 +281,16 @@ class Review(Base):
     rating: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(String(2000), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class District(Base):
+    """An administrative boundary (WGS-84 GeoJSON), e.g. a city district by its adcode."""
+
+    __tablename__ = "districts"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(200))
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())

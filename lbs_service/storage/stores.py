@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lbs_service.errors import Conflict, NotFound
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Merchant, Store, StoreChange
+from lbs_service.storage.models import District, Merchant, Store, StoreChange
 
 H3_STORAGE_RESOLUTION = 9
 _UPSERT_CHUNK = 1000
@@ -156,3 +156,14 @@ class StoreRepository:
             query = query.where(Store.id.in_(ids))
         with self.db.engine.connect() as connection:
             yield from connection.execution_options(stream_results=True, yield_per=50_000).execute(query)
+
+    # ---- districts ------------------------------------------------------------------
+    def districts_version(self) -> tuple[int, str]:
+        with self.db.session() as session:
+            count, latest = session.execute(select(func.count(), func.max(District.updated_at))).one()
+            return int(count), str(latest)
+
+    def district_geometries(self) -> list[tuple[str, dict[str, Any]]]:
+        with self.db.session() as session:
+            return [(code, geometry) for code, geometry in session.execute(select(District.code, District.geometry))]
+
