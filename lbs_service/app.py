@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 from lbs_service import problems
 from lbs_service.access_log import AccessLogMiddleware
 from lbs_service.o2o.orders import expire_unpaid
-from lbs_service.routers import campaigns, coupons, health, orders, reports, stores, users, ws
+from lbs_service.routers import campaigns, coupons, coverage, health, orders, reports, stores, users, ws
 from lbs_service.services import Services
 from lbs_service.settings import Settings, get_settings
 
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await services.start()
         app.state.services = services
         follower = asyncio.create_task(services.catalog.follow(settings.change_feed_poll_s))
-        sweeper = asyncio.create_task(_expire_unpaid_orders(services))
+        sweeper = asyncio.create_task(_housekeeping(services))
         try:
             yield
         finally:
@@ -54,17 +54,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(coupons.router)
     app.include_router(orders.router)
     app.include_router(reports.router)
+    app.include_router(coverage.router)
     app.include_router(ws.router)
     return app
 
 
-async def _expire_unpaid_orders(services: Services, every_s: float = 30.0) -> None:
-    """Give back the stock of orders nobody paid for (each worker sweeps; cancelling twice is refused)."""
+async def _housekeeping(services: Services, every_s: float = 10.0) -> None:
+    """Write buffered demand, expire old demand, give back the stock of orders nobody paid for.
+
+    Every worker does it; each step is safe to run twice (inserts ignore repeats, a cancelled
+    order cannot be cancelled again).
+    """
+    rounds = 0
     while True:
         await asyncio.sleep(every_s)
+        rounds += 1
         try:
-            await asyncio.shield(asyncio.to_thread(expire_unpaid, services.db, services.payments,
-                                                   services.settings.order_payment_timeout_s))
-        except Exception:  # a database blip: the next sweep retries
-            log.exception("expiring unpaid orders failed")
+            await asyncio.shield(asyncio.to_thread(services.demand.flush))
+            if rounds % 3 == 0:
+                await asyncio.shield(asyncio.to_thread(expire_unpaid, services.db, services.payments,
+                                                       services.settings.order_payment_timeout_s))
+            if rounds % 360 == 0:
+                await asyncio.shield(asyncio.to_thread(services.demand.expire, services.settings.demand_retention_days))
+        except Exception:  # a database blip: the next round retries
+            log.exception("housekeeping failed")
 

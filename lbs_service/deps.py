@@ -36,3 +36,14 @@ def get_operator(principal: PrincipalDep) -> Principal:
 
 
 OperatorDep = Annotated[Principal, Depends(get_operator)]
+
+
+def get_optional_principal(
+    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal | None:
+    """Who is asking, when they say so; anonymous otherwise (a bad token is still refused)."""
+    return None if credentials is None else read_token(services.settings, credentials.credentials)
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+

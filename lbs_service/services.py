@@ -1,7 +1,9 @@
 """The objects one worker shares between requests, built once at start-up."""
 
+import asyncio
 from dataclasses import dataclass
 
+from lbs_service.analytics.demand import DemandRecorder
 from lbs_service.catalog import StoreCatalog
 from lbs_service.o2o.payments import PaymentProvider, SimulatedProvider
 from lbs_service.proximity.engine import ProximityEngine
@@ -25,6 +27,7 @@ class Services:
     relay: OutboxRelay
     engine: ProximityEngine
     payments: PaymentProvider
+    demand: DemandRecorder
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
@@ -42,14 +45,16 @@ class Services:
             broker, fences = InProcessBroker(retention=settings.stream_retention), InProcessFenceStore()
         hub = Hub(broker, queue_limit=settings.ws_queue_limit)
         relay = OutboxRelay(db, hub)
-        engine = ProximityEngine(settings, db, catalog, fences, relay)
-        return cls(settings, db, stores, catalog, hub, relay, engine, SimulatedProvider(settings))
+        demand = DemandRecorder(db, settings.secret_key)
+        engine = ProximityEngine(settings, db, catalog, fences, relay, demand)
+        return cls(settings, db, stores, catalog, hub, relay, engine, SimulatedProvider(settings), demand)
 
     async def start(self) -> None:
         await self.hub.start()
         await self.relay.start()
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.demand.flush)  # what was seen before shutdown still counts
         await self.relay.close()
         await self.hub.close()
         self.db.dispose()

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
                                  (20_000_000, 5, 200)],
         description="[min monthly volume in cents, stars, rebate in basis points], rising")
     order_payment_timeout_s: float = Field(900.0, gt=0, description="unpaid orders are cancelled after this")
+    demand_retention_days: int = Field(90, ge=1, description="demand rows (cell, day, user hash) kept this long")
+    demand_min_users: int = Field(5, ge=1, description="k: cells with fewer distinct users are suppressed")
     change_feed_poll_s: float = Field(0.25, gt=0, le=1.0)
     cors_origins: list[str] = []
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from geo_index.fences import Enter, FenceConfig, Fix, UserFences, eta_s, step
 from lbs_service import metrics
+from lbs_service.analytics.demand import DemandRecorder
 from lbs_service.catalog import StoreCatalog
 from lbs_service.o2o.members import arrival_context, record_event
 from lbs_service.proximity.context import user_ref
@@ -55,13 +56,14 @@ def fence_config(settings: Settings) -> FenceConfig:
 
 class ProximityEngine:
     def __init__(self, settings: Settings, db: Database, catalog: StoreCatalog, fences: FenceStore,
-                 relay: OutboxRelay, caps: Caps | None = None) -> None:
+                 relay: OutboxRelay, demand: DemandRecorder, caps: Caps | None = None) -> None:
         self.settings = settings
         self.config = fence_config(settings)
         self.db = db
         self.catalog = catalog
         self.fences = fences
         self.relay = relay
+        self.demand = demand
         self.caps = caps or Caps()
         self._checkpointed: dict[str, float] = {}  # user -> ts of the last fix checkpointed, for live users
 
@@ -75,6 +77,8 @@ class ProximityEngine:
         fences_before = (frozenset(state.inside), frozenset(state.pending))
         for fix in fixes:
             outcome, arrivals = self._evaluate(state, fix)
+            if outcome.dropped is None:
+                self.demand.saw(user_id, fix.lat, fix.lng, datetime.fromtimestamp(fix.ts, UTC))
             outcomes.append(outcome)
             if arrivals:
                 entered.append((fix, arrivals))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from geo_index import Datum, convert, parse_datum
-from lbs_service.deps import OperatorDep, ServicesDep
+from lbs_service.deps import OperatorDep, OptionalPrincipalDep, ServicesDep
 from lbs_service.errors import InvalidInput
 from lbs_service.geojson import geojson_response, store_feature
 from lbs_service.o2o.stock import stock_of
@@ -35,6 +35,7 @@ def _categories(raw: str | None) -> list[str] | None:
 @router.get("/nearby", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
 async def nearby(
     services: ServicesDep,
+    principal: OptionalPrincipalDep,
     lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
     lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
     radius_m: Annotated[float, Query(ge=1, le=50_000, allow_inf_nan=False)] = 1000,
@@ -62,6 +63,8 @@ async def nearby(
         if keep is not None:
             rows = [(r, d) for r, d in rows if keep(r)]
         matched, pairs = len(rows), rows[:limit]
+    if matched == 0 and principal is not None and principal.role == "user":
+        services.demand.saw(principal.subject, qlat, qlng, now)  # a search that found nothing is unmet demand
     features = [store_feature(record, datum, now, distance) for record, distance in pairs]
     if in_stock is not None:
         for feature, (record, _) in zip(features, pairs, strict=True):

@@ -294,3 +294,17 @@ class District(Base):
     province: Mapped[str | None] = mapped_column(String(200))
     geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class DemandCell(Base):
+    """A user was seen (a fix, or a search that found nothing) in an H3 res-9 cell on a day.
+
+    No coordinates, no user id: a salted hash that only counts distinct users; rows expire.
+    """
+
+    __tablename__ = "demand_cells"
+
+    cell9: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    user_hash: Mapped[str] = mapped_column(String(16), primary_key=True)
+    cell8: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -1,0 +1,1 @@
+"""Planner analytics: demand from users' whereabouts (coarse, anonymised) and coverage by stores."""

@@ -1,0 +1,115 @@
+"""Coverage of a district or a bounding box, as GeoJSON cells or CSV rows, for planners."""
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from h3.api import basic_int as h3i
+from shapely.geometry import box, shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
+
+from geo_index.coverage import Coverage, cells_in, coverage
+from lbs_service.analytics.demand import demand_by_cell
+from lbs_service.catalog import StoreCatalog
+from lbs_service.errors import InvalidInput, NotFound
+from lbs_service.storage.db import Database
+from lbs_service.storage.models import District
+
+MAX_CELLS = 400_000
+NEAR_FACTOR = 5  # nearest distances are reported up to 5 x the service radius
+_METRES_PER_DEGREE = 111_195.0
+
+
+@dataclass(frozen=True)
+class CoverageRequest:
+    districts: tuple[str, ...]  # empty: use the bbox
+    bbox: tuple[float, float, float, float] | None  # min lng, min lat, max lng, max lat
+    resolution: int
+    radius_m: float
+    demand_days: int
+    min_users: int
+
+
+def areas_of(db: Database, request: CoverageRequest) -> list[BaseGeometry]:
+    if request.districts:
+        with db.session() as session:
+            found = {d.code: d for d in session.scalars(select(District).where(District.code.in_(request.districts)))}
+        missing = [code for code in request.districts if code not in found]
+        if missing:
+            raise NotFound(f"no district {missing[0]!r}: import boundaries with `lbs import boundaries`")
+        return [shape(found[code].geometry) for code in request.districts]
+    assert request.bbox is not None
+    min_lng, min_lat, max_lng, max_lat = request.bbox
+    if not (min_lng < max_lng and min_lat < max_lat):
+        raise InvalidInput("bbox is min_lng,min_lat,max_lng,max_lat with min < max")
+    return [box(min_lng, min_lat, max_lng, max_lat)]
+
+
+def compute(db: Database, catalog: StoreCatalog, request: CoverageRequest) -> tuple[Coverage, dict[int, int]]:
+    areas = areas_of(db, request)
+    cos_lat = math.cos(math.radians(areas[0].centroid.y))
+    square_degrees = sum(a.area for a in areas)
+    expected = square_degrees * cos_lat * _METRES_PER_DEGREE**2 / h3i.average_hexagon_area(request.resolution, "m^2")
+    if expected > MAX_CELLS * 1.5:  # refuse before the polyfill, not after
+        raise InvalidInput(f"about {expected:,.0f} cells: ask for a smaller area or res=8 (at most {MAX_CELLS:,})")
+    cells = cells_in(areas, request.resolution)
+    if len(cells) > MAX_CELLS:
+        raise InvalidInput(f"{len(cells):,} cells: ask for a smaller area or res=8 (at most {MAX_CELLS:,})")
+    near_m = request.radius_m * NEAR_FACTOR
+    lats, lngs = _stores_around(catalog, areas, near_m)
+    result = coverage(cells, lats, lngs, request.radius_m, near_m)
+    demand = demand_by_cell(db, request.resolution, request.demand_days, request.min_users)
+    return result, demand
+
+
+def _stores_around(catalog: StoreCatalog, areas: list[BaseGeometry],
+                   margin_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Stores inside the areas' bounding box grown by the margin: outside ones still serve border cells."""
+    bounds = np.array([a.bounds for a in areas])
+    min_lng, min_lat = bounds[:, 0].min(), bounds[:, 1].min()
+    max_lng, max_lat = bounds[:, 2].max(), bounds[:, 3].max()
+    dlat = margin_m / _METRES_PER_DEGREE
+    dlng = dlat / max(0.01, math.cos(math.radians(max(abs(min_lat), abs(max_lat)))))
+    records = [r for r in catalog.records.values()
+               if min_lat - dlat <= r.lat <= max_lat + dlat and min_lng - dlng <= r.lng <= max_lng + dlng]
+    return np.array([r.lat for r in records]), np.array([r.lng for r in records])
+
+
+def cell_rows(result: Coverage, demand: dict[int, int]) -> list[dict[str, Any]]:
+    rows = []
+    for i, cell in enumerate(result.cells.tolist()):
+        nearest = result.nearest_m[i]
+        rows.append({"cell": h3i.int_to_str(cell), "lat": round(float(result.lats[i]), 6),
+                     "lng": round(float(result.lngs[i]), 6),
+                     "nearest_m": None if math.isnan(nearest) else round(float(nearest), 1),
+                     "stores_within": int(result.stores_within[i]), "covered": bool(result.stores_within[i] > 0),
+                     "demand": demand.get(cell)})
+    return rows
+
+
+def to_geojson(rows: list[dict[str, Any]], request: CoverageRequest) -> dict[str, Any]:
+    features = []
+    for row in rows:
+        ring = [[lng, lat] for lat, lng in h3i.cell_to_boundary(h3i.str_to_int(row["cell"]))]
+        ring.append(ring[0])
+        properties = {k: v for k, v in row.items() if k not in ("lat", "lng")}
+        features.append({"type": "Feature", "id": row["cell"], "geometry": {"type": "Polygon", "coordinates": [ring]},
+                         "properties": properties})
+    covered = sum(r["covered"] for r in rows)
+    return {"type": "FeatureCollection", "features": features, "numberMatched": len(rows),
+            "numberReturned": len(rows), "summary": {
+                "cells": len(rows), "covered": covered, "resolution": request.resolution,
+                "radius_m": request.radius_m, "demand_days": request.demand_days, "min_users": request.min_users}}
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["cell", "lat", "lng", "nearest_m", "stores_within", "covered",
+                                                "demand"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
