@@ -13,6 +13,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 
 from geo_index.coverage import Coverage, cells_in, coverage
+from geo_index.siting import suggest_sites
 from lbs_service.analytics.demand import demand_by_cell
 from lbs_service.catalog import StoreCatalog
 from lbs_service.errors import InvalidInput, NotFound
@@ -32,6 +33,7 @@ class CoverageRequest:
     radius_m: float
     demand_days: int
     min_users: int
+    extra_sites: tuple[tuple[float, float], ...] = ()  # what-if: candidate outlets as (lat, lng)
 
 
 def areas_of(db: Database, request: CoverageRequest) -> list[BaseGeometry]:
@@ -61,6 +63,9 @@ def compute(db: Database, catalog: StoreCatalog, request: CoverageRequest) -> tu
         raise InvalidInput(f"{len(cells):,} cells: ask for a smaller area or res=8 (at most {MAX_CELLS:,})")
     near_m = request.radius_m * NEAR_FACTOR
     lats, lngs = _stores_around(catalog, areas, near_m)
+    if request.extra_sites:
+        lats = np.concatenate((lats, [lat for lat, _ in request.extra_sites]))
+        lngs = np.concatenate((lngs, [lng for _, lng in request.extra_sites]))
     result = coverage(cells, lats, lngs, request.radius_m, near_m)
     demand = demand_by_cell(db, request.resolution, request.demand_days, request.min_users)
     return result, demand
@@ -113,3 +118,38 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def demand_summary(result: Coverage, demand: dict[int, int]) -> dict[str, int]:
+    covered = uncovered = 0
+    for i, cell in enumerate(result.cells.tolist()):
+        users = demand.get(cell, 0)
+        if result.stores_within[i] > 0:
+            covered += users
+        else:
+            uncovered += users
+    return {"total": covered + uncovered, "covered": covered, "uncovered": uncovered}
+
+
+def gaps_and_sites(result: Coverage, demand: dict[int, int], radius_m: float, top: int,
+                   sites: int) -> dict[str, Any]:
+    """Uncovered cells ranked by their demand, and greedy site suggestions that would cover most of it."""
+    positions = [i for i, cell in enumerate(result.cells.tolist())
+                 if result.stores_within[i] == 0 and demand.get(cell, 0) > 0]
+    ranked = sorted(positions, key=lambda i: (-demand[int(result.cells[i])], int(result.cells[i])))
+    gaps = [{"cell": h3i.int_to_str(int(result.cells[i])), "demand": demand[int(result.cells[i])],
+             "nearest_m": None if math.isnan(result.nearest_m[i]) else round(float(result.nearest_m[i]), 1),
+             "lat": round(float(result.lats[i]), 6), "lng": round(float(result.lngs[i]), 6)} for i in ranked[:top]]
+    if not positions:
+        return {"gaps": [], "suggestions": [], "demand": demand_summary(result, demand)}
+    gap_lats, gap_lngs = result.lats[positions], result.lngs[positions]
+    # Candidate sites: every cell of the area within the radius of some gap (the gaps "cover" them).
+    reach = coverage(result.cells, gap_lats, gap_lngs, radius_m, radius_m)
+    candidates = np.flatnonzero(reach.stores_within > 0)
+    picked = suggest_sites(result.lats[candidates], result.lngs[candidates], gap_lats, gap_lngs,
+                           np.array([demand[int(result.cells[i])] for i in positions]), radius_m, sites)
+    suggestions = [{"lat": round(s.lat, 6), "lng": round(s.lng, 6), "gained_demand": s.gained,
+                    "cell": h3i.int_to_str(h3i.latlng_to_cell(s.lat, s.lng, h3i.get_resolution(int(result.cells[0]))))}
+                   for s in picked]
+    return {"gaps": gaps, "suggestions": suggestions, "demand": demand_summary(result, demand)}
+

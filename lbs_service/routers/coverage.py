@@ -6,7 +6,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from lbs_service.analytics.coverage_report import CoverageRequest, cell_rows, compute, to_csv, to_geojson
+from lbs_service.analytics.coverage_report import (
+    CoverageRequest,
+    cell_rows,
+    compute,
+    gaps_and_sites,
+    to_csv,
+    to_geojson,
+)
 from lbs_service.auth import require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import InvalidInput
@@ -30,27 +37,58 @@ def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     return min_lng, min_lat, max_lng, max_lat
 
 
+def _sites(raw: str | None) -> tuple[tuple[float, float], ...]:
+    """What-if outlets: "lat,lng;lat,lng" (at most 50)."""
+    if not raw:
+        return ()
+    sites = []
+    for pair in raw.split(";"):
+        try:
+            lat, lng = (float(v) for v in pair.split(","))
+        except ValueError:
+            raise InvalidInput("add is lat,lng;lat,lng ...") from None
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            raise InvalidInput(f"add: {pair} is not a position")
+        sites.append((lat, lng))
+    if len(sites) > 50:
+        raise InvalidInput("add takes at most 50 sites")
+    return tuple(sites)
+
+
+def _request(services: Any, district: str | None, bbox: str | None, res: int, radius_m: float,
+             add: str | None) -> CoverageRequest:
+    if (district is None) == (bbox is None):
+        raise InvalidInput("give exactly one of district and bbox")
+    codes = tuple(c.strip() for c in district.split(",") if c.strip()) if district else ()
+    if district is not None and not codes:
+        raise InvalidInput("district names at least one code")
+    settings = services.settings
+    return CoverageRequest(codes, _bbox(bbox), res, radius_m, settings.demand_retention_days,
+                           settings.demand_min_users, _sites(add))
+
+
+District = Annotated[str | None, Query(min_length=1, max_length=600, description="codes, comma-separated")]
+Bbox = Annotated[str | None, Query(max_length=200, description="min_lng,min_lat,max_lng,max_lat")]
+Resolution = Annotated[int, Query(ge=8, le=9, description="H3 resolution: 8 or 9")]
+Radius = Annotated[float, Query(ge=50, le=10_000, allow_inf_nan=False)]
+WhatIf = Annotated[str | None, Query(max_length=2000, description="what-if outlets: lat,lng;lat,lng")]
+
+
 @router.get("/v1/coverage", response_model=None, responses={200: {"content": {"application/geo+json": {}}}})
 async def get_coverage(
     services: ServicesDep,
     principal: PrincipalDep,
-    district: Annotated[str | None, Query(min_length=1, max_length=600, description="codes, comma-separated")] = None,
-    bbox: Annotated[str | None, Query(max_length=200, description="min_lng,min_lat,max_lng,max_lat")] = None,
-    res: Annotated[int, Query(ge=8, le=9, description="H3 resolution: 8 or 9")] = 9,
-    radius_m: Annotated[float, Query(ge=50, le=10_000, allow_inf_nan=False)] = 1000,
+    district: District = None,
+    bbox: Bbox = None,
+    res: Resolution = 9,
+    radius_m: Radius = 1000,
     format: Literal["geojson", "csv"] = "geojson",
+    add: WhatIf = None,
 ) -> Response:
     """Cells of a district or a bbox with nearest_m, stores_within, covered and demand (distinct users,
     suppressed below k)."""
     require_role(principal, "operator", "merchant")
-    if (district is None) == (bbox is None):
-        raise InvalidInput("give exactly one of district and bbox")
-    settings = services.settings
-    codes = tuple(c.strip() for c in district.split(",") if c.strip()) if district else ()
-    if district is not None and not codes:
-        raise InvalidInput("district names at least one code")
-    request = CoverageRequest(codes, _bbox(bbox), res, radius_m, settings.demand_retention_days,
-                              settings.demand_min_users)
+    request = _request(services, district, bbox, res, radius_m, add)
 
     def build() -> Any:
         result, demand = compute(services.db, services.catalog, request)
@@ -61,3 +99,27 @@ async def get_coverage(
     if format == "csv":
         return Response(body, media_type="text/csv")
     return geojson_response(body)
+
+
+@router.get("/v1/coverage/gaps")
+async def get_gaps(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    district: District = None,
+    bbox: Bbox = None,
+    res: Resolution = 9,
+    radius_m: Radius = 1000,
+    top: Annotated[int, Query(ge=1, le=1000)] = 50,
+    suggest: Annotated[int, Query(ge=0, le=50)] = 5,
+    add: WhatIf = None,
+) -> dict[str, Any]:
+    """Uncovered cells ranked by demand, greedy site suggestions, and demand covered (with `add`: what if)."""
+    require_role(principal, "operator", "merchant")
+    request = _request(services, district, bbox, res, radius_m, add)
+
+    def build() -> dict[str, Any]:
+        result, demand = compute(services.db, services.catalog, request)
+        return gaps_and_sites(result, demand, radius_m, top, suggest)
+
+    return await asyncio.to_thread(build)
+

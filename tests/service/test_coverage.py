@@ -108,3 +108,27 @@ def test_exports_and_refusals(sqlite_settings, tmp_path):
     run = lbs(sqlite_settings, "coverage", "--district", "320106", "--geojson", str(out))
     assert run.returncode == 0 and "cells at res 9" in run.stderr
     assert json.loads(out.read_text())["features"] and not math.isnan(len(out.read_text()))
+
+
+def test_gaps_suggestions_and_what_if(sqlite_settings):
+    seed(sqlite_settings, count=100)  # stores around (32.05, 118.78), sd ~2 km
+    db = Database(sqlite_settings)
+    recorder = DemandRecorder(db, sqlite_settings.secret_key)
+    now = datetime.now(UTC)
+    unserved = (32.12, 118.86)  # ~10 km north-east: no store near
+    for n in range(8):
+        recorder.saw(f"fan-{n}", *unserved, now)
+    recorder.flush()
+    params = {"bbox": "118.70,32.00,118.90,32.15", "res": 8, "radius_m": 1000, "suggest": 3}
+    with client_for(sqlite_settings) as client:
+        op = auth(sqlite_settings, "operator", "op")
+        before = client.get("/v1/coverage/gaps", params=params, headers=op).json()
+        gap = before["gaps"][0]
+        assert gap["cell"] == h3i.int_to_str(h3i.latlng_to_cell(*unserved, 8)) and gap["demand"] == 8
+        assert before["demand"] == {"total": 8, "covered": 0, "uncovered": 8}
+        site = before["suggestions"][0]
+        assert site["gained_demand"] == 8 and len(before["suggestions"]) == 1  # nothing else to gain
+        what_if = client.get("/v1/coverage/gaps", params={**params, "add": f"{site['lat']},{site['lng']}"},
+                             headers=op).json()
+        assert what_if["demand"] == {"total": 8, "covered": 8, "uncovered": 0} and what_if["gaps"] == []
+        assert client.get("/v1/coverage/gaps", params={**params, "add": "91,0"}, headers=op).status_code == 422
