@@ -14,6 +14,7 @@ from lbs_service.o2o.orders import expire_unpaid
 from lbs_service.routers import campaigns, coupons, coverage, health, orders, reports, stores, users, ws
 from lbs_service.services import Services
 from lbs_service.settings import Settings, get_settings
+from lbs_service.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(coverage.router)
     app.include_router(ws.router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app
 
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The test command: PostGIS and Redis from Debian's packages when missing, both on loopback,
-# a fresh test database, then lint, types, import contracts and the whole suite.
+# The test command: PostGIS, Redis and chromium (for page tests) from Debian's packages when missing,
+# PostgreSQL and Redis on loopback, a fresh test database, then lint, types, import contracts and the suite.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 PG_VERSION=15
-apt_install "postgresql-$PG_VERSION" "postgresql-$PG_VERSION-postgis-3" redis-server
+apt_install "postgresql-$PG_VERSION" "postgresql-$PG_VERSION-postgis-3" redis-server chromium
 
 # PostgreSQL: installing PostGIS can restart or stop the server; start it if it is down.
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

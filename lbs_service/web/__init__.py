@@ -1,0 +1,1 @@
+"""Pages served by the app itself: no CDN, no third-party code committed."""

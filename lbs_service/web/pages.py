@@ -1,0 +1,26 @@
+"""The pages people use. Each is a static HTML file plus its own script; data comes from the API."""
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC = Path(__file__).parent / "static"
+router = APIRouter(include_in_schema=False)
+# The pages talk to this app only; no third-party origin may load anything into them.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+                               "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=STATIC)
+
+
+@router.get("/console")
+async def console() -> FileResponse:
+    return FileResponse(STATIC / "console.html", headers=SECURITY_HEADERS)

@@ -1,0 +1,51 @@
+"""Debian's chromium driven by Playwright, as DEVELOPERS.md says: no downloaded browser, no network
+beyond the app (every request to another host is refused and recorded)."""
+
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        from tests.conftest import REQUIRE_SERVICES
+
+        if REQUIRE_SERVICES:
+            pytest.fail("/usr/bin/chromium is missing: scripts/test.sh installs Debian's chromium")
+        pytest.skip("/usr/bin/chromium is missing (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, host: str, path: str):
+    """A page that may only talk to the app; anything else is aborted and noted in page.foreign."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.foreign = []
+
+    def only_the_app(route):
+        url = route.request.url
+        if url.startswith((f"http://{host}/", f"ws://{host}/")):
+            route.continue_()
+        else:
+            page.foreign.append(url)
+            route.abort()
+
+    context.route("**/*", only_the_app)
+    page.goto(f"http://{host}{path}")
+    return page
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
