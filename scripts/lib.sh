@@ -37,3 +37,14 @@ ensure_venv() {
     touch "$stamp"
   fi
 }
+
+ensure_node_modules() {
+  # Front-end libraries from the npm registry, exactly as package-lock.json pins them.
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  local stamp="$ROOT/node_modules/.installed-$(sha256sum "$ROOT/package-lock.json" | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "installing front-end packages (npm ci)" >&2
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    touch "$stamp"
+  fi
+}

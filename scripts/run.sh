@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_venv
+ensure_node_modules
 "$VENV/bin/lbs" db upgrade
 "$VENV/bin/lbs" demo
 exec "$VENV/bin/lbs" serve --host "${LBS_HOST:-127.0.0.1}" --port "${LBS_PORT:-8000}" --workers "${LBS_WORKERS:-1}"

@@ -32,6 +32,7 @@ as_postgres -d postgres -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" -c "C
 as_postgres -d "$TEST_DB" -c "CREATE EXTENSION IF NOT EXISTS postgis"
 
 ensure_venv
+ensure_node_modules
 export LBS_TEST_DATABASE_URL="postgresql://lbs:lbs@127.0.0.1:5432/$TEST_DB"
 export LBS_TEST_REDIS_URL="redis://127.0.0.1:6379/9"
 export LBS_REQUIRE_SERVICES=1

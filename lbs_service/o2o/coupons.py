@@ -21,7 +21,8 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a t
 
 
 def new_code() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(10))
+    """C + 9 characters: never confused with a pickup code (P + 9) at the till."""
+    return "C" + "".join(secrets.choice(_ALPHABET) for _ in range(9))
 
 
 def public(coupon: Coupon) -> dict[str, Any]:

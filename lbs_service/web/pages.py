@@ -7,11 +7,13 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 STATIC = Path(__file__).parent / "static"
+# maplibre-gl comes from the npm registry (package.json), installed beside the project by the set-up.
+VENDOR_MAPLIBRE = Path(__file__).resolve().parents[2] / "node_modules" / "maplibre-gl" / "dist"
 router = APIRouter(include_in_schema=False)
 # The pages talk to this app only; no third-party origin may load anything into them.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
-                               "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+                               "style-src 'self' 'unsafe-inline'; worker-src 'self'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
@@ -19,6 +21,15 @@ SECURITY_HEADERS = {
 
 def static_files() -> StaticFiles:
     return StaticFiles(directory=STATIC)
+
+
+def vendor_files() -> StaticFiles | None:
+    return StaticFiles(directory=VENDOR_MAPLIBRE) if VENDOR_MAPLIBRE.is_dir() else None
+
+
+@router.get("/")
+async def finder() -> FileResponse:
+    return FileResponse(STATIC / "finder.html", headers=SECURITY_HEADERS)
 
 
 @router.get("/console")

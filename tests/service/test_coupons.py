@@ -81,3 +81,11 @@ def test_claim_endpoint(sqlite_settings):
         staff = {"Authorization": f"Bearer {token(sqlite_settings, 'staff', 's', 1)}"}
         assert client.post(f"/v1/campaigns/{cid}/claim", headers=staff).status_code == 403
         assert client.post("/v1/campaigns/0/claim", headers=user).status_code == 422
+
+
+def test_coupon_and_pickup_codes_cannot_be_confused():
+    from lbs_service.o2o.coupons import new_code
+    from lbs_service.o2o.orders import _pickup_code
+
+    assert all(new_code().startswith("C") and len(new_code()) == 10 for _ in range(200))
+    assert all(_pickup_code().startswith("P") for _ in range(200))

@@ -67,7 +67,9 @@ def test_console_live_ack_reload_and_redeem(sqlite_settings, browser):
         assert two.query_selector(f"{card}.acked[data-alert-id='{alert_id}']") is not None  # the ack replays too
         one.fill("#redeem-code", coupon.code)
         one.click("#redeem-form button")
-        one.wait_for_selector("[data-testid=redeem-result][data-ok=true]", timeout=3000)
+        one.wait_for_selector("[data-testid=redeem-result][data-ok]", timeout=3000)
+        assert one.get_attribute("[data-testid=redeem-result]", "data-ok") == "true", (
+            coupon.code, one.inner_text("[data-testid=redeem-result]"))
         assert "Free latte" in one.inner_text("[data-testid=redeem-result]")
         screenshot(two, "console-after-reload")
         assert one.foreign == [] and two.foreign == []  # the page asked nothing of any other host

@@ -162,7 +162,7 @@
   $("redeem-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const code = $("redeem-code").value.trim();
-    const isPickup = /^P[A-Z0-9]{9}$/.test(code) && !code.startsWith("LBSQR");
+    const isPickup = /^P[A-Z0-9]{9}$/i.test(code);  // pickup codes start with P, coupon codes with C
     const path = isPickup ? `/v1/stores/${storeId}/pickups` : `/v1/stores/${storeId}/redemptions`;
     const response = await api(path, { code }, { "Idempotency-Key": crypto.randomUUID() });
     const body = await response.json();
