@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 from lbs_service import problems
 from lbs_service.access_log import AccessLogMiddleware
 from lbs_service.o2o.orders import expire_unpaid
-from lbs_service.routers import campaigns, coupons, coverage, health, orders, reports, stores, users, ws
+from lbs_service.routers import campaigns, coupons, coverage, districts, health, orders, reports, stores, users, ws
 from lbs_service.services import Services
 from lbs_service.settings import Settings, get_settings
 from lbs_service.web import pages
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(reports.router)
     app.include_router(coverage.router)
+    app.include_router(districts.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")

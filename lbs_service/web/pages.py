@@ -32,6 +32,11 @@ async def finder() -> FileResponse:
     return FileResponse(STATIC / "finder.html", headers=SECURITY_HEADERS)
 
 
+@router.get("/planner")
+async def planner() -> FileResponse:
+    return FileResponse(STATIC / "planner.html", headers=SECURITY_HEADERS)
+
+
 @router.get("/console")
 async def console() -> FileResponse:
     return FileResponse(STATIC / "console.html", headers=SECURITY_HEADERS)

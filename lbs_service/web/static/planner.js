@@ -1,0 +1,126 @@
+"use strict";
+// The planner: H3 cells of a district coloured by coverage, demand or gaps, with district
+// boundaries, stores, greedy site suggestions, what-if candidates added by clicking, and exports.
+// Cells are computed by the server and arrive as GeoJSON polygons.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const TOKEN_KEY = "lbs-planner-token";
+  const params = new URLSearchParams(location.search);
+  if (params.get("token")) {
+    sessionStorage.setItem(TOKEN_KEY, params.get("token"));
+    history.replaceState(null, "", location.pathname);
+  }
+  const auth = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+  const candidates = [];
+  const THEMES = {
+    coverage: { property: "stores_within", stops: [[0, "#d73027", "no store within reach"], [1, "#fee08b", "1 store"],
+      [3, "#66bd63", "3+ stores"], [8, "#1a9850", "8+ stores"]] },
+    demand: { property: "demand", stops: [[0, "#f7fbff", "no data / suppressed"], [5, "#9ecae1", "5+ users"],
+      [20, "#4292c6", "20+ users"], [50, "#08519c", "50+ users"]] },
+    gaps: { property: "gap", stops: [[0, "#eeeeee", "covered or no demand"], [1, "#d73027", "uncovered demand"]] },
+  };
+  maplibregl.setWorkerUrl("/vendor/maplibre-gl/maplibre-gl-csp-worker.js");
+  const map = new maplibregl.Map({
+    container: "map",
+    style: { version: 8, sources: {}, layers: [{ id: "land", type: "background", paint: { "background-color": "#f2efe9" } }] },
+    center: [116.4, 39.95], zoom: 9, attributionControl: false,
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
+
+  map.on("load", async () => {
+    const empty = { type: "FeatureCollection", features: [] };
+    for (const id of ["cells", "districts", "sites", "candidates"]) map.addSource(id, { type: "geojson", data: empty });
+    map.addLayer({ id: "cells", type: "fill", source: "cells", paint: { "fill-opacity": 0.65, "fill-color": "#ccc" } });
+    map.addLayer({ id: "districts", type: "line", source: "districts", paint: { "line-color": "#233554", "line-width": 1.2 } });
+    map.addLayer({ id: "sites", type: "circle", source: "sites",
+      paint: { "circle-radius": 7, "circle-color": "#7b3294", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
+    map.addLayer({ id: "candidates", type: "circle", source: "candidates",
+      paint: { "circle-radius": 6, "circle-color": "#000", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
+    const boundaries = await (await fetch("/v1/districts.geojson")).json();
+    map.getSource("districts").setData(boundaries);
+    const districts = await (await fetch("/v1/districts")).json();
+    $("district").replaceChildren(...districts.map((d) => new Option(`${d.name} (${d.code})`, d.code)));
+    if (params.get("district")) $("district").value = params.get("district");
+    for (const id of ["district", "res"]) $(id).addEventListener("change", () => { candidates.length = 0; load(); });
+    $("theme").addEventListener("change", paint);
+    document.body.dataset.mapReady = "true";
+    if (districts.length) await load();
+  });
+
+  map.on("click", (event) => {
+    candidates.push([event.lngLat.lat, event.lngLat.lng]);
+    load();
+  });
+  $("clear-what-if").addEventListener("click", () => { candidates.length = 0; load(); });
+
+  function query(extra = {}) {
+    const q = new URLSearchParams({ district: $("district").value, res: $("res").value, ...extra });
+    if (candidates.length) q.set("add", candidates.map(([lat, lng]) => `${lat.toFixed(6)},${lng.toFixed(6)}`).join(";"));
+    return q;
+  }
+
+  let cells = { type: "FeatureCollection", features: [] };
+
+  async function load() {
+    $("summary").textContent = "Computing…";
+    const [coverage, gaps] = await Promise.all([
+      fetch(`/v1/coverage?${query()}`, { headers: auth }),
+      fetch(`/v1/coverage/gaps?${query({ suggest: 5 })}`, { headers: auth }),
+    ]);
+    if (!coverage.ok) { $("summary").textContent = (await coverage.json()).detail; return; }
+    cells = await coverage.json();
+    const gapInfo = gaps.ok ? await gaps.json() : { gaps: [], suggestions: [], demand: {} };
+    const gapCells = new Set(gapInfo.gaps.map((g) => g.cell));
+    for (const feature of cells.features) feature.properties.gap = gapCells.has(feature.properties.cell) ? 1 : 0;
+    map.getSource("cells").setData(cells);
+    $("cell-count").textContent = String(cells.features.length);
+    const s = cells.summary;
+    const d = gapInfo.demand || {};
+    $("summary").textContent = `${s.covered} of ${s.cells} cells within ${s.radius_m} m of a store`
+      + (d.total ? `; demand covered ${d.covered} of ${d.total} users` : "") + ".";
+    map.getSource("sites").setData({ type: "FeatureCollection", features: gapInfo.suggestions.map((site) => ({
+      type: "Feature", geometry: { type: "Point", coordinates: [site.lng, site.lat] }, properties: site })) });
+    $("suggestions").replaceChildren(...gapInfo.suggestions.map((site) => {
+      const item = document.createElement("li");
+      item.textContent = `${site.lat.toFixed(4)}, ${site.lng.toFixed(4)}: +${site.gained_demand} users`;
+      return item;
+    }));
+    map.getSource("candidates").setData({ type: "FeatureCollection", features: candidates.map(([lat, lng]) => ({
+      type: "Feature", geometry: { type: "Point", coordinates: [lng, lat] }, properties: {} })) });
+    $("what-if").replaceChildren(...candidates.map(([lat, lng]) => {
+      const item = document.createElement("li");
+      item.textContent = `${lat.toFixed(4)}, ${lng.toFixed(4)}`;
+      return item;
+    }));
+    const bounds = new maplibregl.LngLatBounds();
+    for (const feature of cells.features) for (const point of feature.geometry.coordinates[0]) bounds.extend(point);
+    if (!candidates.length && !bounds.isEmpty()) map.fitBounds(bounds, { padding: 20, duration: 0 });
+    paint();
+  }
+
+  function paint() {
+    const theme = THEMES[$("theme").value];
+    const steps = ["step", ["coalesce", ["get", theme.property], 0], theme.stops[0][1]];
+    for (const [value, color] of theme.stops.slice(1)) steps.push(value, color);
+    if (map.getLayer("cells")) map.setPaintProperty("cells", "fill-color", steps);
+    $("legend").replaceChildren(...theme.stops.map(([, color, label]) => {
+      const row = document.createElement("div");
+      const swatch = document.createElement("span");
+      swatch.style.background = color;
+      row.append(swatch, label);
+      return row;
+    }));
+  }
+
+  async function download(format) {
+    const response = await fetch(`/v1/coverage?${query({ format })}`, { headers: auth });
+    const blob = await response.blob();
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `coverage-${$("district").value}-res${$("res").value}.${format === "csv" ? "csv" : "geojson"}`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  }
+  $("export-geojson").addEventListener("click", () => download("geojson"));
+  $("export-csv").addEventListener("click", () => download("csv"));
+})();
