@@ -24,7 +24,7 @@ async def list_districts(services: ServicesDep) -> list[dict[str, Any]]:
     return await asyncio.to_thread(load)
 
 
-GEOJSON_RESPONSE = {200: {"content": {"application/geo+json": {}}}}
+GEOJSON_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"application/geo+json": {}}}}
 
 
 @router.get("/v1/districts.geojson", response_class=Response, responses=GEOJSON_RESPONSE)
