@@ -184,7 +184,7 @@ def import_boundaries(
 @app.command()
 def demo(stores: Annotated[int, typer.Option(min=2000)] = 2400) -> None:
     """Load a generated sample city (Nanjing): merchants, clustered stores with hours, campaigns, stock."""
-    from lbs_service.demo import demo_extras, demo_stores
+    from lbs_service.demo import demo_demand, demo_districts, demo_extras, demo_stores
     from lbs_service.storage.db import Database
     from lbs_service.storage.stores import StoreRepository
 
@@ -195,6 +195,7 @@ def demo(stores: Annotated[int, typer.Option(min=2000)] = 2400) -> None:
         err.print(f"{merchant}: {inserted} new, {updated} updated stores")
     campaigns, stocked = demo_extras(db)
     err.print(f"{campaigns} campaigns added; {stocked} stock rows set")
+    err.print(f"{demo_districts(db)} demo districts; {demo_demand(db, _settings().secret_key)} demand sightings")
 
 
 def _print_token(

@@ -130,3 +130,43 @@ def demo_extras(db: "Database", seed: int = 20241) -> tuple[int, int]:
                     session.merge(Stock(store_id=store_id, sku_id=sku.id, quantity=rng.randint(1, 40)))
                     stocked += 1
     return added, stocked
+
+
+def demo_districts(db: "Database") -> int:
+    """Nine rectangular demo districts over the demo city, so the planner has something to show.
+
+    Invented for the demo (codes DEMO-1..9): real boundaries come from `lbs import boundaries`.
+    """
+    from shapely.geometry import box, mapping
+
+    from lbs_service.storage.models import District
+
+    south, west, north, east = 31.90, 118.58, 32.20, 119.00
+    rows, cols = 3, 3
+    with db.transaction() as session:
+        for r in range(rows):
+            for c in range(cols):
+                lat0 = south + (north - south) * r / rows
+                lng0 = west + (east - west) * c / cols
+                cell = box(lng0, lat0, lng0 + (east - west) / cols, lat0 + (north - south) / rows)
+                number = r * cols + c + 1
+                session.merge(District(code=f"DEMO-{number}", name=f"Demo district {number}", city="Nanjing (demo)",
+                                       geometry=mapping(cell)))
+    return rows * cols
+
+
+def demo_demand(db: "Database", secret: str, users: int = 3000, seed: int = 20241) -> int:
+    """Seeded sightings of synthetic users, as the demand recorder would keep them (cell, day, hash)."""
+    from datetime import UTC, datetime
+
+    from lbs_service.analytics.demand import DemandRecorder
+
+    rng = random.Random(seed)
+    recorder = DemandRecorder(db, secret)
+    now = datetime.now(UTC)
+    hotspots = [(32.00, 118.90), (32.13, 118.70), (31.95, 118.62)] + [(c[1], c[2]) for c in CENTRES[:4]]
+    for n in range(users):
+        lat0, lng0 = rng.choice(hotspots)
+        for _ in range(rng.randint(1, 4)):
+            recorder.saw(f"demo-user-{n}", rng.gauss(lat0, 0.01), rng.gauss(lng0, 0.01), now)
+    return recorder.flush()

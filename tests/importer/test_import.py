@@ -151,3 +151,6 @@ def test_demo_loads_a_city_with_campaigns_and_stock(sqlite_settings):
         assert session.query(Store).count() >= 2000 and session.query(Merchant).count() >= 2
         assert session.query(Campaign).count() == 3 and session.query(Stock).count() > 500
         assert {s.category for s in session.query(Store)} >= {"cafe", "telecom_hall", "convenience"}
+        from lbs_service.storage.models import DemandCell, District
+
+        assert session.query(District).count() == 9 and session.query(DemandCell).count() > 1000

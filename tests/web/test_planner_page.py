@@ -31,6 +31,12 @@ def test_planner_cells_what_if_and_export(sqlite_settings, browser, tmp_path):
         count.filter(has_text=str(len(expected["features"]))).wait_for(timeout=10000)
         assert int(count.inner_text()) == len(expected["features"]) > 100
         assert 0 < expected["summary"]["covered"] < expected["summary"]["cells"]  # partly covered: room for a site
+        stores_shown = page.locator("[data-testid=store-count]")
+        for _ in range(50):  # the store layer fills in after the cells
+            if stores_shown.inner_text() != "0":
+                break
+            page.wait_for_timeout(100)
+        assert 0 < int(stores_shown.inner_text()) <= 60
         summary_before = page.inner_text("#summary")
         box = page.locator("#map").bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # a what-if outlet

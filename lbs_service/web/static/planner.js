@@ -29,9 +29,13 @@
 
   map.on("load", async () => {
     const empty = { type: "FeatureCollection", features: [] };
-    for (const id of ["cells", "districts", "sites", "candidates"]) map.addSource(id, { type: "geojson", data: empty });
+    for (const id of ["cells", "districts", "stores", "sites", "candidates"]) {
+      map.addSource(id, { type: "geojson", data: empty });
+    }
     map.addLayer({ id: "cells", type: "fill", source: "cells", paint: { "fill-opacity": 0.65, "fill-color": "#ccc" } });
     map.addLayer({ id: "districts", type: "line", source: "districts", paint: { "line-color": "#233554", "line-width": 1.2 } });
+    map.addLayer({ id: "stores", type: "circle", source: "stores",
+      paint: { "circle-radius": 3, "circle-color": "#233554", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
     map.addLayer({ id: "sites", type: "circle", source: "sites",
       paint: { "circle-radius": 7, "circle-color": "#7b3294", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
     map.addLayer({ id: "candidates", type: "circle", source: "candidates",
@@ -94,8 +98,23 @@
     }));
     const bounds = new maplibregl.LngLatBounds();
     for (const feature of cells.features) for (const point of feature.geometry.coordinates[0]) bounds.extend(point);
+    await showStores(bounds);
     if (!candidates.length && !bounds.isEmpty()) map.fitBounds(bounds, { padding: 20, duration: 0 });
     paint();
+  }
+
+  async function showStores(bounds) {
+    // The stores around the district: the nearest 1,000 to its centre within the farthest corner.
+    if (bounds.isEmpty()) return;
+    const centre = bounds.getCenter();
+    const corner = bounds.getNorthEast();
+    const reach = Math.min(50000, Math.ceil(centre.distanceTo(corner)) + 1000);
+    const query = new URLSearchParams({ lat: centre.lat, lng: centre.lng, radius_m: reach, limit: 1000 });
+    const response = await fetch(`/v1/stores/nearby?${query}`);
+    if (!response.ok) return;
+    const stores = await response.json();
+    map.getSource("stores").setData(stores);
+    $("store-count").textContent = String(stores.numberReturned);
   }
 
   function paint() {
