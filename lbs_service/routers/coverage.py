@@ -3,7 +3,7 @@
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from lbs_service.analytics.coverage_report import (
@@ -55,8 +55,17 @@ def _sites(raw: str | None) -> tuple[tuple[float, float], ...]:
     return tuple(sites)
 
 
-def _request(services: Any, district: str | None, bbox: str | None, res: int, radius_m: float,
-             add: str | None) -> CoverageRequest:
+def planning_request(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    district: Annotated[str | None, Query(min_length=1, max_length=600, description="codes, comma-separated")] = None,
+    bbox: Annotated[str | None, Query(max_length=200, description="min_lng,min_lat,max_lng,max_lat")] = None,
+    res: Annotated[int, Query(ge=8, le=9, description="H3 resolution: 8 or 9")] = 9,
+    radius_m: Annotated[float, Query(ge=50, le=10_000, allow_inf_nan=False)] = 1000,
+    add: Annotated[str | None, Query(max_length=2000, description="what-if outlets: lat,lng;lat,lng")] = None,
+) -> CoverageRequest:
+    """The area, resolution, radius and what-if sites both planning endpoints take (planners only)."""
+    require_role(principal, "operator", "merchant")
     if (district is None) == (bbox is None):
         raise InvalidInput("give exactly one of district and bbox")
     codes = tuple(c.strip() for c in district.split(",") if c.strip()) if district else ()
@@ -67,28 +76,15 @@ def _request(services: Any, district: str | None, bbox: str | None, res: int, ra
                            settings.demand_min_users, _sites(add))
 
 
-District = Annotated[str | None, Query(min_length=1, max_length=600, description="codes, comma-separated")]
-Bbox = Annotated[str | None, Query(max_length=200, description="min_lng,min_lat,max_lng,max_lat")]
-Resolution = Annotated[int, Query(ge=8, le=9, description="H3 resolution: 8 or 9")]
-Radius = Annotated[float, Query(ge=50, le=10_000, allow_inf_nan=False)]
-WhatIf = Annotated[str | None, Query(max_length=2000, description="what-if outlets: lat,lng;lat,lng")]
+PlanningRequest = Annotated[CoverageRequest, Depends(planning_request)]
 
 
 @router.get("/v1/coverage", response_model=None, responses={200: {"content": {"application/geo+json": {}}}})
 async def get_coverage(
-    services: ServicesDep,
-    principal: PrincipalDep,
-    district: District = None,
-    bbox: Bbox = None,
-    res: Resolution = 9,
-    radius_m: Radius = 1000,
-    format: Literal["geojson", "csv"] = "geojson",
-    add: WhatIf = None,
+    services: ServicesDep, request: PlanningRequest, format: Literal["geojson", "csv"] = "geojson"
 ) -> Response:
     """Cells of a district or a bbox with nearest_m, stores_within, covered and demand (distinct users,
     suppressed below k)."""
-    require_role(principal, "operator", "merchant")
-    request = _request(services, district, bbox, res, radius_m, add)
 
     def build() -> Any:
         result, demand = compute(services.db, services.catalog, request)
@@ -104,22 +100,15 @@ async def get_coverage(
 @router.get("/v1/coverage/gaps")
 async def get_gaps(
     services: ServicesDep,
-    principal: PrincipalDep,
-    district: District = None,
-    bbox: Bbox = None,
-    res: Resolution = 9,
-    radius_m: Radius = 1000,
+    request: PlanningRequest,
     top: Annotated[int, Query(ge=1, le=1000)] = 50,
     suggest: Annotated[int, Query(ge=0, le=50)] = 5,
-    add: WhatIf = None,
 ) -> dict[str, Any]:
     """Uncovered cells ranked by demand, greedy site suggestions, and demand covered (with `add`: what if)."""
-    require_role(principal, "operator", "merchant")
-    request = _request(services, district, bbox, res, radius_m, add)
 
     def build() -> dict[str, Any]:
         result, demand = compute(services.db, services.catalog, request)
-        return gaps_and_sites(result, demand, radius_m, top, suggest)
+        return gaps_and_sites(result, demand, request.radius_m, top, suggest)
 
     return await asyncio.to_thread(build)
 
