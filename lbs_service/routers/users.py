@@ -101,6 +101,7 @@ async def post_locations(services: ServicesDep, user: UserDep, body: LocationBat
     engine = services.engine
     state = await engine.load_state(user.subject)
     outcomes = await engine.process(user.subject, state, [f.to_fix() for f in body.fixes])
+    await engine.release(user.subject, state)  # no socket stays here: leave an exact checkpoint, keep no memory
     dropped: dict[str, int] = {}
     for outcome in outcomes:
         if outcome.dropped:
