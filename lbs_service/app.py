@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
-    vendor = pages.vendor_files()
+    vendor = pages.vendor_files(settings.node_modules_dir)
     if vendor is not None:  # without `npm ci` the finder says the map library is missing
         app.mount("/vendor/maplibre-gl", vendor, name="maplibre")
     return app

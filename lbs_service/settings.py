@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me-in-production"
 DEFAULT_SQLITE_PATH = Path.home() / ".local" / "share" / "lbs" / "lbs.sqlite3"
+# Where `npm ci` put the front-end libraries: beside the project in a checkout.
+DEFAULT_NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
 
 
 class Settings(BaseSettings):
@@ -46,6 +48,7 @@ class Settings(BaseSettings):
     demand_min_users: int = Field(5, ge=1, description="k: cells with fewer distinct users are suppressed")
     change_feed_poll_s: float = Field(0.25, gt=0, le=1.0)
     cors_origins: list[str] = []
+    node_modules_dir: Path = Field(DEFAULT_NODE_MODULES, description="front-end libraries installed by npm ci")
 
     @field_validator("database_url")
     @classmethod

@@ -7,8 +7,6 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 STATIC = Path(__file__).parent / "static"
-# maplibre-gl comes from the npm registry (package.json), installed beside the project by the set-up.
-VENDOR_MAPLIBRE = Path(__file__).resolve().parents[2] / "node_modules" / "maplibre-gl" / "dist"
 router = APIRouter(include_in_schema=False)
 # The pages talk to this app only; no third-party origin may load anything into them.
 SECURITY_HEADERS = {
@@ -23,8 +21,10 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=STATIC)
 
 
-def vendor_files() -> StaticFiles | None:
-    return StaticFiles(directory=VENDOR_MAPLIBRE) if VENDOR_MAPLIBRE.is_dir() else None
+def vendor_files(node_modules: Path) -> StaticFiles | None:
+    """maplibre-gl from the npm registry (package.json), installed by the set-up with npm ci."""
+    dist = node_modules / "maplibre-gl" / "dist"
+    return StaticFiles(directory=dist) if dist.is_dir() else None
 
 
 @router.get("/")

@@ -1,7 +1,7 @@
 """Alembic environment: runs migrations online against the configured URL."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from lbs_service.storage.models import Base
 
@@ -16,6 +16,9 @@ def run_migrations_online() -> None:
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together run `lbs db upgrade` at once: one migrates, the others wait.
+                connection.execute(text("SELECT pg_advisory_xact_lock(5516629)"))
             context.run_migrations()
 
 
