@@ -2,6 +2,7 @@
 context a store's staff see when the member approaches."""
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,26 +34,31 @@ def tier_for(visit_count: int, thresholds: dict[str, int]) -> str:
     return max(reached)[1] if reached else "member"
 
 
-def arrival_context(session: Session, user_id: str, store: StoreRecord, thresholds: dict[str, int],
-                    district: str | None = None) -> dict[str, Any]:
-    """What the staff prepare for: the member's tier and the coupons they hold that are valid here."""
+def arrival_contexts(session: Session, user_id: str, stores: list[StoreRecord], thresholds: dict[str, int],
+                     district_of: Callable[[StoreRecord], str | None]) -> dict[int, dict[str, Any]]:
+    """What each store's staff prepare for: the member's tier, the coupons they hold that are valid
+    there, and their orders waiting there. Three queries for all the stores one fix enters."""
     now = datetime.now(UTC)
     held = session.execute(
-        select(Coupon.id, Coupon.code, Campaign)
+        select(Coupon.id, Campaign)
         .join(Campaign, Campaign.id == Coupon.campaign_id)
         .where(Coupon.user_id == user_id, Coupon.status == "claimed", Campaign.ends_at > now)
+        .order_by(Coupon.id)
     ).all()
-    coupons = [{"coupon_id": cid, "campaign_id": c.id, "title": c.title} for cid, _, c in held
-               if targets(c, store, district)]
-    return {"tier": tier_for(visits(session, user_id), thresholds), "coupons": coupons,
-            "orders": waiting_orders(session, user_id, store.id)}
-
-
-def waiting_orders(session: Session, user_id: str, store_id: int) -> list[dict[str, Any]]:
-    """Pickup orders the member has waiting at this store (paid, or ready on the counter)."""
-    rows = session.scalars(select(Order).where(Order.user_id == user_id, Order.store_id == store_id,
-                                               Order.status.in_(("paid", "ready"))).order_by(Order.id))
-    return [{"order_id": o.id, "status": o.status, "total_cents": o.total_cents} for o in rows]
+    tier = tier_for(visits(session, user_id), thresholds)
+    orders = session.scalars(select(Order).where(Order.user_id == user_id, Order.store_id.in_([s.id for s in stores]),
+                                                 Order.status.in_(("paid", "ready"))).order_by(Order.id)).all()
+    contexts = {}
+    for store in stores:
+        district = district_of(store) if any(c.level == "region" for _, c in held) else None
+        contexts[store.id] = {
+            "tier": tier,
+            "coupons": [{"coupon_id": cid, "campaign_id": c.id, "title": c.title} for cid, c in held
+                        if targets(c, store, district)],
+            "orders": [{"order_id": o.id, "status": o.status, "total_cents": o.total_cents} for o in orders
+                       if o.store_id == store.id],
+        }
+    return contexts
 
 
 def profile(session: Session, user_id: str, thresholds: dict[str, int]) -> dict[str, Any]:

@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from geo_index.fences import Enter, FenceConfig, Fix, UserFences, eta_s, step
 from lbs_service import metrics
 from lbs_service.analytics.demand import DemandRecorder
 from lbs_service.catalog import StoreCatalog
-from lbs_service.o2o.members import arrival_context, record_event
+from lbs_service.o2o.members import arrival_contexts, record_event
 from lbs_service.proximity.context import user_ref
 from lbs_service.proximity.outbox import OutboxRelay, enqueue
 from lbs_service.proximity.rules import Caps, Entered, choose_offer
@@ -124,8 +122,11 @@ class ProximityEngine:
         with self.db.transaction() as session:
             for fix, arrivals in entered:
                 at = datetime.fromtimestamp(fix.ts, UTC)
+                contexts = arrival_contexts(session, user_id, [a.store for a in arrivals], self.settings.member_tiers,
+                                            self.catalog.district_of)
                 for arrival in arrivals:
-                    enqueue(session, store_channel(arrival.store.id), self._alert(session, user_id, arrival, at))
+                    alert = self._alert(user_id, arrival, at, contexts[arrival.store.id])
+                    enqueue(session, store_channel(arrival.store.id), alert)
                     record_event(session, user_id, "arrival", arrival.store.id,
                                  {"distance_m": round(arrival.distance_m)})
                 metrics.count("lbs_arrivals_total", len(arrivals))
@@ -144,7 +145,7 @@ class ProximityEngine:
                     "distance_m": round(offer.distance_m, 1)})
                 metrics.count("lbs_promotions_sent_total")
 
-    def _alert(self, session: Session, user_id: str, arrival: Arrival, at: datetime) -> dict[str, Any]:
+    def _alert(self, user_id: str, arrival: Arrival, at: datetime, context: dict[str, Any]) -> dict[str, Any]:
         """The staff alert: who (a pseudonym), how far, how soon. Never where the customer is."""
         return {
             "type": "arrival",
@@ -153,6 +154,5 @@ class ProximityEngine:
             "user_ref": user_ref(self.settings.secret_key, arrival.store.id, user_id),
             "distance_m": round(arrival.distance_m, 1),
             "eta_s": None if arrival.eta_s is None else round(arrival.eta_s),
-            "context": arrival_context(session, user_id, arrival.store, self.settings.member_tiers,
-                                       self.catalog.district_of(arrival.store)),
+            "context": context,
         }

@@ -160,3 +160,20 @@ async def test_claim_then_arrival_shows_the_coupon_then_redeem_counts_a_visit(sq
             await user.send(fix(lat + 0.001, lng))
             second = await receive(console)
             assert second["context"] == {"tier": "silver", "coupons": [], "orders": []}
+
+
+def test_one_fix_into_two_stores_gives_each_its_own_context(sqlite_settings):
+    from lbs_service.o2o.members import arrival_contexts
+    from lbs_service.records import record_of
+    from lbs_service.storage.models import Order, Store
+
+    db, (a, b, *_), coupon = setup_coupon(sqlite_settings)  # the coupon is valid at a only
+    with db.transaction() as session:
+        session.add(Order(user_id="holder", store_id=b, status="ready", total_cents=500, payment_ref="r1",
+                          pickup_code="PTESTCODE1", created_at=datetime.now(UTC)))
+    with db.session() as session:
+        stores = [record_of(session.get(Store, a)), record_of(session.get(Store, b))]
+        contexts = arrival_contexts(session, "holder", stores, {"silver": 1}, lambda store: None)
+    assert [c["coupon_id"] for c in contexts[a]["coupons"]] == [coupon.id] and contexts[a]["orders"] == []
+    assert contexts[b]["coupons"] == [] and [o["order_id"] for o in contexts[b]["orders"]] == [1]
+    assert contexts[a]["tier"] == contexts[b]["tier"] == "member"
