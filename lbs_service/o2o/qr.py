@@ -47,3 +47,4 @@ def qr_image(payload: str, kind: str) -> bytes:
     buffer = io.BytesIO()
     segno.make(payload, error="m").save(buffer, kind=kind, scale=6, border=2)
     return buffer.getvalue()
+

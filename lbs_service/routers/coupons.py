@@ -12,10 +12,11 @@ from lbs_service.auth import require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden, NotFound
 from lbs_service.o2o import coupons
-from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token, qr_image
+from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
 from lbs_service.o2o.redemption import redeem
 from lbs_service.o2o.reviews import write_review
 from lbs_service.problems import problem
+from lbs_service.routers.qr import qr_response
 from lbs_service.services import Services
 from lbs_service.storage.models import Coupon
 
@@ -63,9 +64,8 @@ async def coupon_qr_image(services: ServicesDep, principal: PrincipalDep, coupon
                           kind: Literal["svg", "png"]) -> Response:
     user = require_role(principal, "user")
     coupon = await asyncio.to_thread(_own_coupon, services, coupon_id, user.subject)
-    image = qr_image(mint_qr_token(services.settings, "coupon", coupon.id, user.subject), kind)
-    media = "image/svg+xml" if kind == "svg" else "image/png"
-    return Response(image, media_type=media, headers={"Cache-Control": "no-store"})
+    return qr_response(mint_qr_token(services.settings, "coupon", coupon.id, user.subject), kind)
+
 
 
 @router.post("/v1/stores/{store_id}/redemptions", response_model=None)

@@ -13,7 +13,8 @@ from lbs_service.auth import Principal, require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lbs_service.o2o import orders
-from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token, qr_image
+from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
+from lbs_service.routers.qr import qr_response
 from lbs_service.services import Services
 from lbs_service.storage.models import Order, OrderLine, Sku, Stock, Store
 
@@ -212,6 +213,4 @@ async def order_qr_image(services: ServicesDep, principal: PrincipalDep, order_i
                          kind: Literal["svg", "png"]) -> Response:
     user = require_role(principal, "user")
     order, _ = await asyncio.to_thread(_visible_order, services, user, order_id)
-    image = qr_image(mint_qr_token(services.settings, "order", order.id, user.subject), kind)
-    return Response(image, media_type="image/svg+xml" if kind == "svg" else "image/png",
-                    headers={"Cache-Control": "no-store"})
+    return qr_response(mint_qr_token(services.settings, "order", order.id, user.subject), kind)

@@ -11,7 +11,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: sync Playwright holds an event loop that async tests after it need
 def browser():
     if not CHROMIUM.exists():
         from tests.conftest import REQUIRE_SERVICES

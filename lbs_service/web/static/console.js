@@ -5,12 +5,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const TOKEN_KEY = "lbs-staff-token";
-  const params = new URLSearchParams(location.search);
-  if (params.get("token")) {
-    sessionStorage.setItem(TOKEN_KEY, params.get("token"));
-    history.replaceState(null, "", location.pathname); // keep the credential out of the address bar
-  }
-  const token = sessionStorage.getItem(TOKEN_KEY);
+  const { token } = lbsSession(TOKEN_KEY);
   const claims = readClaims(token);
   if (!claims || claims.role !== "staff" || claims.store_id == null) {
     $("signin").hidden = false;

@@ -4,13 +4,7 @@
 // QR; signed-in users also get live promotions. Everything comes from this app's own API.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const TOKEN_KEY = "lbs-user-token";
-  const params = new URLSearchParams(location.search);
-  if (params.get("token")) {
-    sessionStorage.setItem(TOKEN_KEY, params.get("token"));
-    history.replaceState(null, "", location.pathname);
-  }
-  const token = sessionStorage.getItem(TOKEN_KEY);
+  const { token, params } = lbsSession("lbs-user-token");
   const auth = token ? { Authorization: `Bearer ${token}` } : {};
   const state = { point: null, category: null, stores: [] };
   const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];

@@ -4,13 +4,8 @@
 // Cells are computed by the server and arrive as GeoJSON polygons.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const TOKEN_KEY = "lbs-planner-token";
-  const params = new URLSearchParams(location.search);
-  if (params.get("token")) {
-    sessionStorage.setItem(TOKEN_KEY, params.get("token"));
-    history.replaceState(null, "", location.pathname);
-  }
-  const auth = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+  const { token, params } = lbsSession("lbs-planner-token");
+  const auth = { Authorization: `Bearer ${token || ""}` };
   const candidates = [];
   const THEMES = {
     coverage: { property: "stores_within", stops: [[0, "#d73027", "no store within reach"], [1, "#fee08b", "1 store"],
