@@ -153,7 +153,8 @@ class StoreCatalog:
         """Stores within radius_m (passing `keep`, if given), nearest first; also how many matched in all."""
         result = self.index.nearby(lat, lng, radius_m, None if keep else limit, categories)
         if keep is None:
-            hits = [Hit(self.records[int(i)], float(d)) for i, d in zip(result.ids, result.distances_m, strict=True)]
+            records = self.records
+            hits = [Hit(records[i], d) for i, d in zip(result.ids.tolist(), result.distances_m.tolist(), strict=True)]
             return hits, result.matched
         kept = [Hit(record, float(d)) for i, d in zip(result.ids.tolist(), result.distances_m.tolist(), strict=True)
                 if keep(record := self.records[i])]

@@ -1,7 +1,7 @@
 """`lbs bench`: each benchmark runs our engine and its competitors in the same run."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +18,21 @@ def _bench_urls(database_url: str | None, redis_url: str | None) -> tuple[str | 
             redis_url or os.environ.get("LBS_BENCH_REDIS_URL") or os.environ.get("LBS_REDIS_URL"))
 
 
+def _save(report: dict[str, Any], path: Path | None) -> None:
+    if path:
+        from lbs_service.bench.nearby import write_json
+
+        write_json(report, path)
+        err.print(f"raw results: {path}")
+
+
+def _need(url: str | None, what: str) -> str:
+    if not url:
+        err.print(f"[red]this benchmark needs {what}: give its URL (see --help)[/red]")
+        raise typer.Exit(2)
+    return url
+
+
 @bench_app.command("nearby")
 def bench_nearby(
     stores: Annotated[int, typer.Option(min=1000)] = 1_000_000,
@@ -31,7 +46,7 @@ def bench_nearby(
     """In-memory index vs exact PostGIS vs Redis GEOSEARCH: same stores, same queries, same run."""
     import logging
 
-    from lbs_service.bench.nearby import NearbyBenchConfig, run_nearby, write_json
+    from lbs_service.bench.nearby import NearbyBenchConfig, run_nearby
 
     logging.basicConfig(level=logging.WARNING)
     db_url, r_url = _bench_urls(database_url, redis_url)
@@ -50,9 +65,7 @@ def bench_nearby(
         table.add_row(r["engine"], f"{r['qps']:,.0f}", f"{r['p50_ms']:.3f}", f"{r['p99_ms']:.3f}", exact, *ratios)
     Console().print(table)
     err.print(f"index memory: {report['memory_bytes_per_store']:.0f} bytes per store")
-    if json_path:
-        write_json(report, json_path)
-        err.print(f"raw results: {json_path}")
+    _save(report, json_path)
 
 
 @bench_app.command("push")
@@ -70,7 +83,6 @@ def bench_push(
     """Fixes/s through user websockets across 2 server processes, and fix-to-alert latency."""
     import tempfile
 
-    from lbs_service.bench.nearby import write_json
     from lbs_service.bench.push import PushBenchConfig, run_push
 
     db_url, r_url = _bench_urls(database_url, redis_url)
@@ -87,8 +99,7 @@ def bench_push(
     table.add_row(f"{report['fixes']:,}", f"{report['fixes_per_s']:,.0f}", str(report["alerts_timed"]),
                   f"{report['alert_p50_ms']:.1f}", f"{report['alert_p99_ms']:.1f}")
     Console().print(table)
-    if json_path:
-        write_json(report, json_path)
+    _save(report, json_path)
 
 
 @bench_app.command("ws")
@@ -99,7 +110,6 @@ def bench_ws(
     """Idle user websockets on one server process, and its resident memory."""
     import tempfile
 
-    from lbs_service.bench.nearby import write_json
     from lbs_service.bench.ws_capacity import run_ws
 
     with tempfile.TemporaryDirectory() as folder:
@@ -110,5 +120,128 @@ def bench_ws(
     table.add_row(f"{report['connections']:,}", f"{report['open_seconds']:.1f}", f"{report['server_rss_mb_idle']:.0f}",
                   f"{report['server_rss_mb_loaded']:.0f}", f"{report['kb_per_connection']:.1f}")
     Console().print(table)
-    if json_path:
-        write_json(report, json_path)
+    _save(report, json_path)
+
+
+@bench_app.command("http")
+def bench_http(
+    stores: Annotated[int, typer.Option(min=1000)] = 1_000_000,
+    rate: Annotated[float, typer.Option(min=1, help="offered requests/s for the latency run")] = 1_000.0,
+    runs: Annotated[int, typer.Option(min=1)] = 3,
+    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    database_url: Annotated[str | None, typer.Option(help="a PostGIS server (a scratch database is created)")] = None,
+) -> None:
+    """GET /v1/stores/nearby over HTTP: engine=memory against engine=postgis through the same endpoint."""
+    import tempfile
+
+    from lbs_service.bench.http_nearby import HttpBenchConfig, run_http
+
+    db_url = _need(_bench_urls(database_url, None)[0], "PostGIS")
+    config = HttpBenchConfig(db_url, stores=stores, rate=rate, runs=runs)
+    with tempfile.TemporaryDirectory() as folder:
+        report = run_http(config, Path(folder), say=lambda text: err.print(text))
+    table = Table(title=f"nearby over HTTP, {stores:,} stores, limit {config.limit}, median of {runs} runs")
+    for column in ("engine", "req/s", "p50 ms", "p99 ms", "× postgis", f"p99 ms at {rate:,.0f}/s", "exact"):
+        table.add_column(column, justify="right")
+    base = next(r["throughput"]["rps"] for r in report["results"] if r["engine"] == "postgis")
+    for r in report["results"]:
+        t, paced = r["throughput"], r["paced"]
+        table.add_row(r["engine"], f"{t['rps']:,.0f}", f"{t['p50_ms']:.2f}", f"{t['p99_ms']:.2f}",
+                      f"{t['rps'] / base:.1f}", f"{paced['p99_ms']:.2f}" if paced else "cannot carry it",
+                      "yes" if r["exact"] else f"no ({r['mismatched_queries']})")
+    Console().print(table)
+    _save(report, json_path)
+
+
+@bench_app.command("coverage")
+def bench_coverage(
+    res: Annotated[int, typer.Option(min=7, max=9)] = 9,
+    runs: Annotated[int, typer.Option(min=1)] = 3,
+    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    database_url: Annotated[str | None, typer.Option(help="PostGIS to compare with (default LBS_DATABASE_URL)")] = None,
+    shared_data: Annotated[Path, typer.Option(help="real data folder, used when present")] = Path("../shared/data"),
+) -> None:
+    """Beijing coverage at H3 res 9: our store-centric pass against PostGIS per cell, checked by brute force."""
+    from lbs_service.bench.coverage_bench import CoverageBenchConfig, run_coverage
+
+    config = CoverageBenchConfig(resolution=res, runs=runs, database_url=_bench_urls(database_url, None)[0],
+                                 shared_data=shared_data if shared_data.exists() else None)
+    report = run_coverage(config, say=lambda text: err.print(text))
+    table = Table(title=f"coverage: {report['params']['area']}, res {res}, {report['cells']:,} cells")
+    for column in ("engine", "seconds", "agreement"):
+        table.add_column(column, justify="right")
+    for r in report["results"]:
+        agree = ("exact" if r["exact"] else f"{r['mismatched_cells']} differ") if "exact" in r else \
+            f"{r['differs_from_memory']} cells differ from ours"
+        table.add_row(r["engine"], f"{r['seconds']:.1f}", agree)
+    Console().print(table)
+    _save(report, json_path)
+
+
+@bench_app.command("import")
+def bench_import(
+    rows: Annotated[int, typer.Option(min=100)] = 25_000,
+    runs: Annotated[int, typer.Option(min=1)] = 3,
+    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    database_url: Annotated[str | None, typer.Option(help="a PostGIS server (a scratch database is created)")] = None,
+) -> None:
+    """Rows/s of `lbs import stores` into PostGIS, new and again, against a bare COPY of the same rows."""
+    import tempfile
+
+    from lbs_service.bench.import_bench import ImportBenchConfig, run_import
+
+    config = ImportBenchConfig(_need(_bench_urls(database_url, None)[0], "PostGIS"), rows=rows, runs=runs)
+    with tempfile.TemporaryDirectory() as folder:
+        report = run_import(config, Path(folder), say=lambda text: err.print(text))
+    table = Table(title=f"import of {rows:,} rows, median of {runs} runs")
+    for column in ("path", "rows/s"):
+        table.add_column(column, justify="right")
+    for r in report["results"]:
+        table.add_row(r["engine"], f"{r['rows_per_s']:,.0f}")
+    Console().print(table)
+    _save(report, json_path)
+
+
+@bench_app.command("report")
+def bench_report(
+    results: Annotated[Path, typer.Option(help="folder of <benchmark>.json files")] = Path("bench-results"),
+    page: Annotated[Path, typer.Option(help="the page to (re)generate")] = Path("docs/BENCHMARKS.md"),
+) -> None:
+    """Regenerate the results part of docs/BENCHMARKS.md (tables, machine, chart) from the JSON files."""
+    from lbs_service.bench.report import write_page
+
+    try:
+        found = write_page(results, page)
+    except FileNotFoundError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    err.print(f"{page}: {', '.join(found)}")
+
+
+@bench_app.command("all")
+def bench_all(
+    results: Annotated[Path, typer.Option(help="where the JSON files go")] = Path("bench-results"),
+    page: Annotated[Path, typer.Option(help="the page regenerated at the end")] = Path("docs/BENCHMARKS.md"),
+    quick: Annotated[bool, typer.Option(help="100k stores, fewer runs and fixes: minutes, not an hour")] = False,
+    database_url: Annotated[str | None, typer.Option(help="PostGIS (default LBS_DATABASE_URL)")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="Redis (default LBS_REDIS_URL)")] = None,
+) -> None:
+    """Every benchmark with the issue's sizes, one JSON file each, then the results page."""
+    import resource
+
+    db_url, r_url = _bench_urls(database_url, redis_url)
+    _need(db_url, "PostGIS")
+    _need(r_url, "Redis")
+    stores, runs = (100_000, 1) if quick else (1_000_000, 3)
+    # The server needs a descriptor per socket plus its own; the hard limit caps what one process can hold.
+    ws_connections = min(2_000 if quick else 20_000, resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 1_000)
+    shared = Path("../shared/data")
+    bench_nearby(stores=stores, queries=2_000, runs=runs, radius_m=1000.0, json_path=results / "nearby.json",
+                 database_url=db_url, redis_url=r_url)
+    bench_http(stores=stores, rate=1_000.0, runs=runs, json_path=results / "http.json", database_url=db_url)
+    bench_push(fences=25_000, users=200, fixes_per_user=50 if quick else 150, consoles=300, rate=2_000.0,
+               json_path=results / "push.json", database_url=db_url, redis_url=r_url, shared_data=shared)
+    bench_ws(connections=ws_connections, json_path=results / "ws.json")
+    bench_coverage(res=9, runs=runs, json_path=results / "coverage.json", database_url=db_url, shared_data=shared)
+    bench_import(rows=25_000, runs=runs, json_path=results / "import.json", database_url=db_url)
+    bench_report(results=results, page=page)

@@ -30,6 +30,11 @@ TEST_DB=lbs_test
 as_postgres -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lbs') THEN CREATE ROLE lbs LOGIN PASSWORD 'lbs' CREATEDB; END IF; END \$\$;"
 as_postgres -d postgres -c "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" -c "CREATE DATABASE $TEST_DB OWNER lbs"
 as_postgres -d "$TEST_DB" -c "CREATE EXTENSION IF NOT EXISTS postgis"
+# The benchmarks' own scratch databases are cloned from this (tests/bench run them as lbs, not a superuser).
+if ! as_postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'template_postgis'" | grep -q 1; then
+  as_postgres -d postgres -c "CREATE DATABASE template_postgis IS_TEMPLATE true"
+  as_postgres -d template_postgis -c "CREATE EXTENSION IF NOT EXISTS postgis"
+fi
 
 ensure_venv
 ensure_node_modules

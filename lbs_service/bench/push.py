@@ -25,6 +25,7 @@ import numpy as np
 import psycopg
 from websockets.asyncio.client import ClientConnection, connect
 
+from lbs_service.bench.scratch import scratch_database
 from lbs_service.bench.synthetic import clustered_points
 from lbs_service.bench.timing import machine
 
@@ -41,17 +42,6 @@ class PushBenchConfig:
     consoles: int = 300
     rate: float = 0.0  # target fixes/s over all users; 0: as fast as the servers take them
     shared_data: Path | None = None
-
-
-def _scratch_database(server_url: str, name: str) -> str:
-    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {name}")
-    base = plain.rsplit("/", 1)[0]
-    with psycopg.connect(f"{base}/{name}", autocommit=True) as db:
-        db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    return f"{base}/{name}"
 
 
 def _store_file(config: PushBenchConfig, folder: Path) -> tuple[Path, str]:
@@ -179,7 +169,7 @@ async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str],
 def run_push(config: PushBenchConfig, folder: Path, say: Any = print) -> dict[str, Any]:
     from lbs_service.bench.ports import free_port
 
-    database = _scratch_database(config.database_url, "lbs_bench_push")
+    database = scratch_database(config.database_url, "lbs_bench_push")
     prefix = f"lbsbench{os.getpid()}"
     env = {"LBS_DATABASE_URL": database, "LBS_REDIS_URL": config.redis_url, "LBS_FENCE_DWELL_S": "0",
            "LBS_RATE_LIMITS": "off", "LBS_REDIS_PREFIX": prefix}

@@ -55,7 +55,7 @@ def _sites(raw: str | None) -> tuple[tuple[float, float], ...]:
     return tuple(sites)
 
 
-def planning_request(
+async def planning_request(
     services: ServicesDep,
     principal: PrincipalDep,
     district: Annotated[str | None, Query(min_length=1, max_length=600, description="codes, comma-separated")] = None,

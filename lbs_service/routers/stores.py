@@ -59,10 +59,13 @@ async def nearby(
     else:
         if not services.db.is_postgres:
             raise InvalidInput("engine=postgis needs LBS_DATABASE_URL to point at PostGIS")
-        rows = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, radius_m, categories)
-        if keep is not None:
+        if keep is None:  # the database counts and ships only the first `limit`
+            pairs, matched = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, radius_m, categories,
+                                                     limit)
+        else:  # hours and stock are decided here, so every candidate comes back
+            rows, _ = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, radius_m, categories)
             rows = [(r, d) for r, d in rows if keep(r)]
-        matched, pairs = len(rows), rows[:limit]
+            matched, pairs = len(rows), rows[:limit]
     if matched == 0 and principal is not None and principal.role == "user":
         services.demand.saw(principal.subject, qlat, qlng, now)  # a search that found nothing is unmet demand
     features = [store_feature(record, datum, now, distance) for record, distance in pairs]

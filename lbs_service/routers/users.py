@@ -20,7 +20,7 @@ from lbs_service.storage.models import ConsentRecord, UserPreferences
 router = APIRouter(prefix="/v1/users/me", tags=["users"])
 
 
-def get_user(principal: PrincipalDep) -> Principal:
+async def get_user(principal: PrincipalDep) -> Principal:
     return require_role(principal, "user")
 
 

@@ -13,19 +13,24 @@ from lbs_service.storage.models import Store
 
 
 def nearby_postgis(
-    db: Database, lat: float, lng: float, radius_m: float, categories: Sequence[str] | None
-) -> list[tuple[StoreRecord, float]]:
-    """Every open store within radius_m, nearest first (ties by id), with its distance."""
+    db: Database, lat: float, lng: float, radius_m: float, categories: Sequence[str] | None, limit: int | None = None
+) -> tuple[list[tuple[StoreRecord, float]], int]:
+    """Open stores within radius_m, nearest first (ties by id), with distances: the first `limit` of them
+    (all when None) and how many there are in all, counted by the database rather than shipped."""
     geog = literal_column("stores.geog", Geography(geometry_type="POINT", srid=4326))
     here = func.ST_SetSRID(func.ST_MakePoint(lng, lat), 4326).cast(Geography(srid=4326))
     distance = func.ST_Distance(geog, here, False).label("distance_m")
     query = (
-        select(Store, distance)
-        .where(Store.status == "open", func.ST_DWithin(geog, here, radius_m, False))
+        select(Store, distance, func.count().over().label("matched"))
+        # ST_DWithin picks candidates through the index; the distance test makes the edge agree with the sphere.
+        .where(Store.status == "open", func.ST_DWithin(geog, here, radius_m, False), distance <= radius_m)
         .order_by(distance, Store.id)
     )
     if categories is not None:
         query = query.where(Store.category.in_(list(categories)))
+    if limit is not None:
+        query = query.limit(limit)
     with db.session() as session:
         rows = session.execute(query).all()
-    return [(record_of(store), float(d)) for store, d in rows if d <= radius_m]
+    matched = int(rows[0].matched) if rows else 0
+    return [(record_of(store), float(d)) for store, d, _ in rows], matched

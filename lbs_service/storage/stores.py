@@ -11,11 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lbs_service.errors import Conflict, NotFound
+from lbs_service.storage.bulk_upsert import copy_upsert
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import District, Merchant, Store, StoreChange
 
 H3_STORAGE_RESOLUTION = 9
-_UPSERT_CHUNK = 1000
+_UPSERT_CHUNK = 2000
 UPDATABLE = ("name", "category", "address", "phone", "hours", "timezone", "status", "attributes", "lat", "lng")
 
 
@@ -107,20 +108,29 @@ class StoreRepository:
                     {**row, "merchant_id": merchant_id, "h3_r9": h3_cell(row["lat"], row["lng"])}
                     for row in rows[begin : begin + _UPSERT_CHUNK]
                 ]
-                known = select(Store.source_id).where(
-                    Store.merchant_id == merchant_id, Store.source_id.in_([row["source_id"] for row in chunk])
-                )
-                existing = set(session.scalars(known))
-                ids = self._upsert_chunk(session, chunk)
-                session.execute(insert(StoreChange), [{"store_id": i} for i in ids])
-                fresh = sum(row["source_id"] not in existing for row in chunk)
+                if self.db.is_postgres:
+                    written = copy_upsert(session, merchant_id, chunk)
+                else:
+                    written = self._upsert_chunk(session, chunk)
+                self._record_changes(session, [i for i, _ in written])
+                fresh = sum(is_new for _, is_new in written)
                 inserted += fresh
                 updated += len(chunk) - fresh
         return inserted, updated
 
-    def _upsert_chunk(self, session: Session, chunk: list[dict[str, Any]]) -> list[int]:
-        # One single-row statement, compiled once and cached, run as an executemany: SQLAlchemy
-        # batches it into multi-row INSERTs itself ("insertmanyvalues"), still with RETURNING.
+    def _record_changes(self, session: Session, store_ids: list[int]) -> None:
+        if self.db.is_postgres:  # one statement, not one row each
+            session.execute(text("INSERT INTO store_changes (store_id) SELECT unnest(CAST(:ids AS bigint[]))"),
+                            {"ids": store_ids})
+        else:
+            session.execute(insert(StoreChange), [{"store_id": i} for i in store_ids])
+
+    def _upsert_chunk(self, session: Session, chunk: list[dict[str, Any]]) -> list[tuple[int, bool]]:
+        """The portable path (SQLite): which rows are new, then one cached single-row upsert as an executemany."""
+        known = select(Store.source_id).where(
+            Store.merchant_id == chunk[0]["merchant_id"], Store.source_id.in_([row["source_id"] for row in chunk])
+        )
+        existing = set(session.scalars(known))
         dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
         table = cast_table(Store.__table__)
         stmt = dialect_insert(table)
@@ -129,7 +139,7 @@ class StoreRepository:
             set_={key: stmt.excluded[key] for key in (*UPDATABLE, "h3_r9")} | {"updated_at": func.now()},
         )
         result = session.connection().execute(stmt.returning(table.c.id, sort_by_parameter_order=True), chunk)
-        return list(result.scalars())
+        return [(i, row["source_id"] not in existing) for i, row in zip(result.scalars(), chunk, strict=True)]
 
     # ---- change feed ----------------------------------------------------------------
     def latest_change(self) -> int:

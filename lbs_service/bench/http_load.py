@@ -1,0 +1,109 @@
+"""A small HTTP/1.1 load generator over keep-alive connections, lean enough that one core drives
+a few thousand requests a second (a general-purpose client spends more per request than the
+endpoint under test).
+
+Two shapes: closed loop (each connection sends its next request when the last one is answered:
+the server's throughput) and open loop (requests scheduled at a fixed rate, latency counted from
+the scheduled time, so a slow answer delays the ones behind it and is not hidden).
+"""
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    errors: int  # non-200 answers or broken connections
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> "Connection":
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = next((int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")),
+                      0)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _summary(latencies: list[float], errors: int, seconds: float) -> LoadResult:
+    values = np.array(latencies) * 1e3 if latencies else np.array([float("nan")])
+    return LoadResult(len(latencies), errors, seconds, len(latencies) / seconds, float(np.median(values)),
+                      float(np.percentile(values, 99)), float(values.max()))
+
+
+async def closed_loop(host: str, port: int, paths: Sequence[str], concurrency: int) -> LoadResult:
+    connections = [await Connection.open(host, port) for _ in range(concurrency)]
+    latencies: list[float] = []
+    errors = 0
+    cursor = iter(paths)
+
+    async def worker(connection: Connection) -> None:
+        nonlocal errors
+        for path in cursor:  # a shared iterator: each path is sent once, by whichever connection is free
+            t0 = time.perf_counter()
+            status, _ = await connection.get(path)
+            latencies.append(time.perf_counter() - t0)
+            errors += status != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in connections))
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        connection.close()
+    return _summary(latencies, errors, elapsed)
+
+
+async def open_loop(host: str, port: int, paths: Sequence[str], rate: float, connections: int) -> LoadResult:
+    """Request i is due at start + i / rate; its latency runs from then, waiting for a free connection included."""
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(await Connection.open(host, port))
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(path: str, due: float) -> None:
+        nonlocal errors
+        connection = await idle.get()
+        try:
+            status, _ = await connection.get(path)
+            errors += status != 200
+        finally:
+            idle.put_nowait(connection)
+        latencies.append(time.perf_counter() - due)
+
+    started = time.perf_counter()
+    tasks = []
+    for i, path in enumerate(paths):
+        due = started + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(path, due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    while not idle.empty():
+        idle.get_nowait().close()
+    return _summary(latencies, errors, elapsed)

@@ -1,0 +1,164 @@
+"""`lbs bench http`: GET /v1/stores/nearby (limit 20) over HTTP, `engine=memory` against
+`engine=postgis` through the same FastAPI path, on one `lbs serve` process, with the load from this
+(second) process.
+
+Throughput is measured closed loop; latency at a fixed offered rate (default 1,000 requests/s) is
+measured open loop from each request's scheduled time. A sample of answers is checked against a
+brute-force great-circle scan: the first `limit` stores, their distances and numberMatched.
+"""
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from geo_index.sphere import great_circle_many_m
+from lbs_service.bench.http_load import LoadResult, closed_loop, open_loop
+from lbs_service.bench.import_bench import write_store_file
+from lbs_service.bench.nearby import QUERY_SEED, STORE_SEED
+from lbs_service.bench.ports import free_port
+from lbs_service.bench.scratch import scratch_database
+from lbs_service.bench.synthetic import clustered_points
+from lbs_service.bench.timing import machine
+
+ENGINES = ("memory", "postgis")
+
+
+@dataclass(frozen=True)
+class HttpBenchConfig:
+    database_url: str
+    stores: int = 1_000_000
+    limit: int = 20
+    radius_m: float = 1_000.0
+    rate: float = 1_000.0  # offered requests/s for the latency run
+    paced_requests: int = 10_000
+    throughput_requests: int = 3_000
+    concurrency: int = 8
+    runs: int = 3
+    exact_sample: int = 100
+
+
+def _load_stores(config: HttpBenchConfig, folder: Path, say: Callable[[str], None]) -> tuple[str, np.ndarray]:
+    """A scratch database holding the seeded stores (the same ones `lbs bench nearby` uses), imported
+    the way an operator would; returns its URL and the points in id order."""
+    from geo_index import Datum
+    from lbs_service.importer.normalize import ImportOptions
+    from lbs_service.importer.run import import_stores
+    from lbs_service.settings import Settings
+    from lbs_service.storage.db import Database
+    from lbs_service.storage.migrate import upgrade
+    from lbs_service.storage.stores import StoreRepository
+
+    database = scratch_database(config.database_url, "lbs_bench_http")
+    upgrade(Settings(database_url=database))
+    path = folder / "bench_http_stores.csv"
+    points = clustered_points(config.stores, STORE_SEED)
+    write_store_file(path, points)
+    db = Database(Settings(database_url=database))
+    started = time.perf_counter()
+    import_stores(path, StoreRepository(db), "bench", ImportOptions(Datum.WGS84, "UTC", "store"), {})
+    db.engine.dispose()
+    say(f"imported {config.stores:,} stores in {time.perf_counter() - started:.1f} s")
+    return database, points
+
+
+@contextmanager
+def _server(database: str, port: int) -> Iterator[None]:
+    env = {**os.environ, "LBS_DATABASE_URL": database, "LBS_REDIS_URL": "", "LBS_RATE_LIMITS": "off"}
+    process = subprocess.Popen([sys.executable, "-m", "lbs_service.cli", "serve", "--port", str(port), "--log-level",
+                                "warning"], env=env)
+    try:
+        for _ in range(900):
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            if process.poll() is not None:
+                raise RuntimeError("the server exited while starting")
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the server did not become ready")
+        yield
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _path(engine: str, lat: float, lng: float, config: HttpBenchConfig) -> str:
+    return (f"/v1/stores/nearby?lat={lat!r}&lng={lng!r}&radius_m={config.radius_m:g}&limit={config.limit}"
+            f"&engine={engine}")
+
+
+def _mismatches(port: int, engine: str, queries: np.ndarray, points: np.ndarray, config: HttpBenchConfig) -> int:
+    """Answers that differ from brute force: ids of the first `limit` (source ids map to seeded rows),
+    distances to 1 cm, numberMatched. Stores within 1 µm of the radius may go either way."""
+    wrong = 0
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        for lat, lng in queries.tolist():
+            body = client.get(_path(engine, lat, lng, config)).json()
+            d = great_circle_many_m(lat, lng, points[:, 0], points[:, 1])
+            inside = np.flatnonzero(d <= config.radius_m)
+            order = inside[np.lexsort((inside, d[inside]))][: config.limit]
+            edge = int((np.abs(d - config.radius_m) <= 1e-6).sum())
+            got_rows = [int(f["properties"]["source_id"][1:]) for f in body["features"]]
+            got_d = [f["properties"]["distance_m"] for f in body["features"]]
+            same = got_rows == order.tolist() and all(abs(a - b) <= 0.01 for a, b in zip(got_d, d[order], strict=False))
+            wrong += (not same and not edge) or abs(body["numberMatched"] - len(inside)) > edge
+    return wrong
+
+
+def _run_loads(port: int, queries: np.ndarray, config: HttpBenchConfig, say: Callable[[str], None]
+               ) -> dict[str, dict[str, list[LoadResult]]]:
+    points = queries.tolist()
+    measured: dict[str, dict[str, list[LoadResult]]] = {e: {"throughput": [], "paced": []} for e in ENGINES}
+    for run in range(config.runs):
+        for engine in ENGINES:
+            paths = [_path(engine, lat, lng, config) for lat, lng in points]
+            asyncio.run(closed_loop("127.0.0.1", port, paths[:300], config.concurrency))  # warm up
+            count = config.throughput_requests if engine == "memory" else max(300, config.throughput_requests // 10)
+            result = asyncio.run(closed_loop("127.0.0.1", port, paths[:count], config.concurrency))
+            measured[engine]["throughput"].append(result)
+            say(f"run {run + 1}/{config.runs} {engine}: {result.rps:,.0f} req/s closed loop "
+                f"(p50 {result.p50_ms:.1f} ms, {result.errors} errors)")
+            if result.rps >= config.rate * 1.1:  # an engine that cannot carry the rate would only build a queue
+                paced = asyncio.run(open_loop("127.0.0.1", port, (paths * 10)[: config.paced_requests], config.rate,
+                                              config.concurrency * 4))
+                measured[engine]["paced"].append(paced)
+                say(f"run {run + 1}/{config.runs} {engine}: at {config.rate:,.0f} req/s offered: "
+                    f"p50 {paced.p50_ms:.2f} ms, p99 {paced.p99_ms:.2f} ms, {paced.errors} errors")
+    return measured
+
+
+def _median(results: list[LoadResult]) -> dict[str, Any] | None:
+    if not results:
+        return None
+    return {"rps": statistics.median(r.rps for r in results), "p50_ms": statistics.median(r.p50_ms for r in results),
+            "p99_ms": statistics.median(r.p99_ms for r in results), "errors": sum(r.errors for r in results),
+            "runs": [asdict(r) for r in results]}
+
+
+def run_http(config: HttpBenchConfig, folder: Path, say: Callable[[str], None] = print) -> dict[str, Any]:
+    database, points = _load_stores(config, folder, say)
+    queries = clustered_points(2_000, QUERY_SEED)
+    port = free_port()
+    with _server(database, port):
+        say("server up")
+        wrong = {e: _mismatches(port, e, queries[: config.exact_sample], points, config) for e in ENGINES}
+        measured = _run_loads(port, queries, config, say)
+    results = []
+    for engine in ENGINES:
+        results.append({"engine": engine, "throughput": _median(measured[engine]["throughput"]),
+                        "paced": _median(measured[engine]["paced"]), "exact": wrong[engine] == 0,
+                        "mismatched_queries": wrong[engine], "checked_queries": config.exact_sample})
+    return {"benchmark": "http", "machine": machine(),
+            "params": {k: v for k, v in asdict(config).items() if k != "database_url"}, "results": results}
+
