@@ -7,6 +7,7 @@ distance to each cell centre. Nearest distances are reported up to `near_m`; a c
 than that from every store gets NaN ("more than near_m").
 """
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from h3.api import basic_int as h3i
 from shapely.geometry.base import BaseGeometry
 
 from geo_index.cover import DiskCover
-from geo_index.sphere import great_circle_many_m
+from geo_index.sphere import EARTH_RADIUS_M, great_circle_many_m
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,19 @@ def cells_in(areas: Iterable[BaseGeometry], resolution: int) -> npt.NDArray[np.u
     for area in areas:
         found.update(h3i.geo_to_cells(area, resolution))
     return np.array(sorted(found), dtype=np.uint64)
+
+
+def near_areas(areas: Iterable[BaseGeometry], lats: npt.NDArray[np.float64], lngs: npt.NDArray[np.float64],
+               margin_m: float) -> npt.NDArray[np.bool_]:
+    """Which points lie in the areas' bounding box grown by margin_m: the only stores that can reach
+    a cell of the areas within margin_m (outside ones still serve border cells)."""
+    bounds = np.array([a.bounds for a in areas])
+    min_lng, min_lat = bounds[:, 0].min(), bounds[:, 1].min()
+    max_lng, max_lat = bounds[:, 2].max(), bounds[:, 3].max()
+    dlat = np.degrees(margin_m / EARTH_RADIUS_M)
+    dlng = dlat / max(0.01, math.cos(math.radians(max(abs(min_lat - dlat), abs(max_lat + dlat)))))
+    return np.asarray((lats >= min_lat - dlat) & (lats <= max_lat + dlat)
+                      & (lngs >= min_lng - dlng) & (lngs <= max_lng + dlng))
 
 
 def coverage(

@@ -10,6 +10,9 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lbs_service import metrics
+from lbs_service.log_format import request_id_var
+
 log = logging.getLogger("lbs.access")
 
 
@@ -22,6 +25,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex[:16]
+        request_id_var.set(request_id)  # every line logged while serving it carries the id (JSON logs)
         started = time.perf_counter()
         status = 500
 
@@ -36,6 +40,8 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1e3
+            route = getattr(scope.get("route"), "path", "unmatched")  # the template: bounded label values
+            metrics.count("lbs_http_requests_total", method=scope["method"], route=route, status=str(status))
             log.info("%s %s %d %.1fms id=%s", scope["method"], scope["path"], status, elapsed_ms, request_id)
 
 

@@ -10,6 +10,7 @@ from fastapi_offline import FastAPIOffline
 
 from lbs_service import problems
 from lbs_service.access_log import AccessLogMiddleware
+from lbs_service.body_limit import BodyLimitMiddleware
 from lbs_service.o2o.orders import expire_unpaid
 from lbs_service.routers import campaigns, coupons, coverage, districts, health, orders, reports, stores, users, ws
 from lbs_service.services import Services
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(health.router)
     app.include_router(stores.router)

@@ -33,11 +33,14 @@ def _settings() -> "Settings":  # imported late: `lbs --help` stays fast
     return get_settings()
 
 
-def log_config(level: str) -> dict[str, Any]:
+def log_config(level: str, json_lines: bool = False) -> dict[str, Any]:
     """Uvicorn's logging plus our loggers (the access log among them), one line per record."""
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
+    if json_lines:
+        config["formatters"] = {name: {"()": "lbs_service.log_format.JsonFormatter"}
+                                for name in LOGGING_CONFIG["formatters"]}
     config["filters"] = {"no_query": {"()": "lbs_service.access_log.DropQueryStrings"}}
     config["handlers"] = {name: {**handler, "filters": ["no_query"]} for name, handler in
                           LOGGING_CONFIG["handlers"].items()}
@@ -68,7 +71,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
-        log_config=log_config(log_level),
+        log_config=log_config(log_level, settings.log_format == "json"),
         access_log=False,
         ws=settings.ws_impl,
         ws_ping_interval=20.0,  # protocol pings: a dead peer is dropped within ping interval + timeout

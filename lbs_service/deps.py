@@ -28,7 +28,9 @@ async def get_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("this needs a bearer token (lbs token ...)")
-    return read_token(services.settings, credentials.credentials)
+    principal = read_token(services.settings, credentials.credentials)
+    await services.limits.check("token", principal.subject)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -45,7 +47,11 @@ async def get_optional_principal(
     services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal | None:
     """Who is asking, when they say so; anonymous otherwise (a bad token is still refused)."""
-    return None if credentials is None else read_token(services.settings, credentials.credentials)
+    if credentials is None:
+        return None
+    principal = read_token(services.settings, credentials.credentials)
+    await services.limits.check("token", principal.subject)
+    return principal
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]

@@ -27,3 +27,21 @@ class Forbidden(DomainError):
 
 class Unauthorized(DomainError):
     title = "Unauthorized"
+
+
+class TooManyRequests(DomainError):
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = max(1, retry_after_s)
+
+
+class Unavailable(DomainError):
+    """A backing service (PostgreSQL, Redis) cannot be reached: try again shortly, nothing was done."""
+
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -10,7 +10,16 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_index import CoordinateError, UnknownDatum
-from lbs_service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
+from lbs_service.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
 from lbs_service.hours import HoursError
 
 log = logging.getLogger(__name__)
@@ -24,12 +33,27 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     CoordinateError: 422,
     UnknownDatum: 422,
     HoursError: 422,
+    TooManyRequests: 429,
+    Unavailable: 503,
 }
+OUTAGE_RETRY_AFTER_S = 5
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+def _outage_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean PostgreSQL or Redis is out of reach (not that the request was wrong): 503."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    return (RedisConnectionError, RedisTimeout, PoolTimeout, DBAPIError)
+
+
+def problem(status: int, title: str, detail: str, retry_after_s: int | None = None, **extra: Any) -> Response:
     body = {"type": "about:blank", "status": status, "title": title, "detail": detail, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
     return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json", headers=headers)
 
 
@@ -43,7 +67,26 @@ def _status_for(error: Exception) -> int:
 async def _domain_error(_: Request, error: Exception) -> Response:
     status = _status_for(error)
     title = error.title if isinstance(error, DomainError) else type(error).__name__
-    return problem(status, title, str(error))
+    retry_after = error.retry_after_s if isinstance(error, TooManyRequests | Unavailable) else None
+    return problem(status, title, str(error), retry_after)
+
+
+async def _outage(request: Request, error: Exception) -> Response:
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError) and not error.connection_invalidated and not _is_connection_error(error):
+        return await _unexpected(request, error)  # a query that failed on a live database is a bug, not an outage
+    log.warning("backing service unavailable on %s %s: %s", request.method, request.url.path,
+                type(error).__name__)
+    return problem(503, "Service unavailable", "a backing service is unreachable; nothing was done, try again",
+                   OUTAGE_RETRY_AFTER_S)
+
+
+def _is_connection_error(error: Exception) -> bool:
+    import psycopg
+
+    original = getattr(error, "orig", None)
+    return isinstance(original, psycopg.OperationalError | psycopg.InterfaceError)
 
 
 async def _validation_error(_: Request, error: Exception) -> Response:
@@ -69,6 +112,8 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 def install(app: FastAPI) -> None:
     for kind in STATUS_BY_ERROR:
         app.add_exception_handler(kind, _domain_error)
+    for kind in _outage_errors():
+        app.add_exception_handler(kind, _outage)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -8,6 +8,7 @@ from lbs_service.catalog import StoreCatalog
 from lbs_service.o2o.payments import PaymentProvider, SimulatedProvider
 from lbs_service.proximity.engine import ProximityEngine
 from lbs_service.proximity.outbox import OutboxRelay
+from lbs_service.rate_limits import DEFAULT_RULES, RateLimiter, Rule
 from lbs_service.settings import Settings
 from lbs_service.storage.db import Database
 from lbs_service.storage.stores import StoreRepository
@@ -28,6 +29,7 @@ class Services:
     engine: ProximityEngine
     payments: PaymentProvider
     demand: DemandRecorder
+    limits: RateLimiter
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
@@ -37,17 +39,22 @@ class Services:
         catalog = StoreCatalog(stores)
         broker: Broker
         fences: FenceStore
+        rules = {**DEFAULT_RULES, **{k: Rule(*v) for k, v in settings.rate_limit_rules.items()}}
+        limits = RateLimiter(rules, enabled=settings.rate_limits)
         if settings.redis_url:
             client = connect_redis(settings.redis_url)
             broker = RedisBroker(client, retention=settings.stream_retention, prefix=settings.redis_prefix)
-            fences = RedisFenceStore(client, prefix=settings.redis_prefix)
+            fences = RedisFenceStore(client, ttl_s=settings.fix_retention_s, prefix=settings.redis_prefix)
+            limits = RateLimiter(rules, client, settings.redis_prefix, settings.rate_limits)
         else:
-            broker, fences = InProcessBroker(retention=settings.stream_retention), InProcessFenceStore()
+            broker = InProcessBroker(retention=settings.stream_retention)
+            fences = InProcessFenceStore(settings.fix_retention_s)
         hub = Hub(broker, queue_limit=settings.ws_queue_limit)
         relay = OutboxRelay(db, hub)
         demand = DemandRecorder(db, settings.secret_key)
         engine = ProximityEngine(settings, db, catalog, fences, relay, demand)
-        return cls(settings, db, stores, catalog, hub, relay, engine, SimulatedProvider(settings), demand)
+        return cls(settings, db, stores, catalog, hub, relay, engine, SimulatedProvider(settings), demand,
+                   limits)
 
     async def start(self) -> None:
         await self.hub.start()

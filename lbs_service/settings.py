@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     fence_dwell_s: float = 0.0
     fence_max_accuracy_m: float = 200.0  # 0 disables the accuracy filter
     fence_max_speed_mps: float = 0.0
-    rate_limits: str = "on"
+    log_format: Literal["text", "json"] = Field("text", description="json: one object per line with request ids")
+    fix_retention_s: int = Field(24 * 3600, ge=60, description="raw fixes (the fence checkpoint) expire after this")
+    rate_limits: bool = Field(True, description="per-user limits on fixes, claims, redemptions, orders, requests")
+    rate_limit_rules: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description='overrides, action -> [limit, window_s], e.g. {"fix": [60, 10]}')
 
     stream_retention: int = Field(10_000, ge=10, description="messages kept per channel for replay")
     # wsproto holds an idle socket in ~30 KB against ~65 KB for websockets-sansio (measured: lbs bench ws).

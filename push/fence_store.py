@@ -1,5 +1,6 @@
 """Where a user's fence state is checkpointed, so a reconnect on any worker resumes it."""
 
+import time
 from typing import Any, Protocol
 
 import orjson
@@ -33,15 +34,26 @@ class FenceStore(Protocol):
 
 
 class InProcessFenceStore:
-    def __init__(self) -> None:
-        self._states: dict[str, bytes] = {}
+    """Checkpoints expire like the Redis keys do: a state saved more than ttl_s ago is gone."""
+
+    def __init__(self, ttl_s: float = 24 * 3600) -> None:
+        self.ttl_s = ttl_s
+        self._states: dict[str, tuple[float, bytes]] = {}
 
     async def load(self, user_id: str) -> UserFences | None:
-        raw = self._states.get(user_id)
-        return None if raw is None else load_state(raw)
+        saved = self._states.get(user_id)
+        if saved is None:
+            return None
+        if time.monotonic() - saved[0] > self.ttl_s:
+            del self._states[user_id]
+            return None
+        return load_state(saved[1])
 
     async def save(self, user_id: str, state: UserFences) -> None:
-        self._states[user_id] = dump_state(state)
+        now = time.monotonic()
+        if len(self._states) % 1024 == 0:  # now and then, drop everything expired (nobody will load it)
+            self._states = {k: v for k, v in self._states.items() if now - v[0] <= self.ttl_s}
+        self._states[user_id] = (now, dump_state(state))
 
     async def forget(self, user_id: str) -> None:
         self._states.pop(user_id, None)

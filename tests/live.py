@@ -27,7 +27,7 @@ def free_port() -> int:
 def live_server(settings: Settings) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                            ws_max_size=65536)
+                            ws=settings.ws_impl, ws_max_size=65536)  # as `lbs serve` runs it
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -43,8 +43,9 @@ def live_server(settings: Settings) -> Iterator[str]:
         thread.join(10)
 
 
-def token(settings: Settings, role: str, subject: str, store_id: int | None = None) -> str:
-    return mint_token(settings, Principal(role, subject, store_id))  # type: ignore[arg-type]
+def token(settings: Settings, role: str, subject: str, store_id: int | None = None,
+          merchant_id: int | None = None) -> str:
+    return mint_token(settings, Principal(role, subject, store_id, merchant_id))  # type: ignore[arg-type]
 
 
 def fix(lat: float, lng: float, ts: datetime | None = None, accuracy: float = 10.0) -> str:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 
@@ -13,11 +14,15 @@ from tests.live import free_port
 
 
 @contextlib.contextmanager
-def lbs_servers(env: dict[str, str], count: int = 2) -> Iterator[list[str]]:
+def lbs_servers(env: dict[str, str], count: int = 2, log_level: str = "warning",
+                log_path: Path | None = None) -> Iterator[list[str]]:
+    """`count` servers; with log_path, everything they log (stdout and stderr) goes to that file."""
     ports = [free_port() for _ in range(count)]
     full_env = {**os.environ, **env}
+    log_file = log_path.open("ab") if log_path else None
     procs = [subprocess.Popen([sys.executable, "-m", "lbs_service.cli", "serve", "--port", str(p), "--log-level",
-                               "warning"], env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               log_level], env=full_env, stdout=log_file or subprocess.DEVNULL,
+                              stderr=log_file or subprocess.PIPE)
              for p in ports]
     try:
         for port, proc in zip(ports, procs, strict=True):
@@ -40,3 +45,5 @@ def lbs_servers(env: dict[str, str], count: int = 2) -> Iterator[list[str]]:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if log_file:
+            log_file.close()

@@ -12,7 +12,7 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 
-from geo_index.coverage import Coverage, cells_in, coverage
+from geo_index.coverage import Coverage, cells_in, coverage, near_areas
 from geo_index.siting import suggest_sites
 from lbs_service.analytics.demand import demand_by_cell
 from lbs_service.catalog import StoreCatalog
@@ -73,15 +73,12 @@ def compute(db: Database, catalog: StoreCatalog, request: CoverageRequest) -> tu
 
 def _stores_around(catalog: StoreCatalog, areas: list[BaseGeometry],
                    margin_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Stores inside the areas' bounding box grown by the margin: outside ones still serve border cells."""
-    bounds = np.array([a.bounds for a in areas])
-    min_lng, min_lat = bounds[:, 0].min(), bounds[:, 1].min()
-    max_lng, max_lat = bounds[:, 2].max(), bounds[:, 3].max()
-    dlat = margin_m / _METRES_PER_DEGREE
-    dlng = dlat / max(0.01, math.cos(math.radians(max(abs(min_lat), abs(max_lat)))))
-    records = [r for r in catalog.records.values()
-               if min_lat - dlat <= r.lat <= max_lat + dlat and min_lng - dlng <= r.lng <= max_lng + dlng]
-    return np.array([r.lat for r in records]), np.array([r.lng for r in records])
+    records = list(catalog.records.values())
+    lats, lngs = np.array([r.lat for r in records]), np.array([r.lng for r in records])
+    if not records:
+        return lats, lngs
+    keep = near_areas(areas, lats, lngs, margin_m)
+    return lats[keep], lngs[keep]
 
 
 def cell_rows(result: Coverage, demand: dict[int, int]) -> list[dict[str, Any]]:

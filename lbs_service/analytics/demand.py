@@ -35,6 +35,11 @@ class DemandRecorder:
             cell = h3i.latlng_to_cell(lat, lng, DEMAND_RESOLUTION)
             self._buffer.add((cell, at.astimezone(UTC).date().isoformat(), self.user_hash(user_id)))
 
+    def forget(self, user_id: str) -> None:
+        """Drop what this worker buffered for the user (erasure); flushed rows are deleted by the caller."""
+        hashed = self.user_hash(user_id)
+        self._buffer = {row for row in self._buffer if row[2] != hashed}
+
     def flush(self) -> int:
         rows, self._buffer = self._buffer, set()
         if not rows:

@@ -46,6 +46,7 @@ class HttpBenchConfig:
     concurrency: int = 8
     runs: int = 3
     exact_sample: int = 100
+    scratch_name: str = "lbs_bench_http"  # the database this benchmark drops and creates
 
 
 def _load_stores(config: HttpBenchConfig, folder: Path, say: Callable[[str], None]) -> tuple[str, np.ndarray]:
@@ -59,7 +60,7 @@ def _load_stores(config: HttpBenchConfig, folder: Path, say: Callable[[str], Non
     from lbs_service.storage.migrate import upgrade
     from lbs_service.storage.stores import StoreRepository
 
-    database = scratch_database(config.database_url, "lbs_bench_http")
+    database = scratch_database(config.database_url, config.scratch_name)
     upgrade(Settings(database_url=database))
     path = folder / "bench_http_stores.csv"
     points = clustered_points(config.stores, STORE_SEED)
@@ -160,5 +161,6 @@ def run_http(config: HttpBenchConfig, folder: Path, say: Callable[[str], None] =
                         "paced": _median(measured[engine]["paced"]), "exact": wrong[engine] == 0,
                         "mismatched_queries": wrong[engine], "checked_queries": config.exact_sample})
     return {"benchmark": "http", "machine": machine(),
-            "params": {k: v for k, v in asdict(config).items() if k != "database_url"}, "results": results}
+            "params": {k: v for k, v in asdict(config).items() if k not in ("database_url", "scratch_name")},
+            "results": results}
 

@@ -112,6 +112,7 @@ def chart(reports: dict[str, dict[str, Any]], path: Path) -> bool:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     panels = [(name, [(r["engine"], r["qps"]) for r in reports["nearby"]["results"]], "queries/s")
               for name in ("nearby",) if name in reports]
@@ -127,6 +128,8 @@ def chart(reports: dict[str, dict[str, Any]], path: Path) -> bool:
         colours = ["#1b7f5a" if label.startswith("memory") else "#8a8f98" for label in labels]
         axis.barh(labels, values, color=colours)
         axis.set_xscale("log")
+        axis.set_xlim(left=min(values) / 3, right=max(values) * 3)
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel(f"{unit} (log scale)")
         axis.set_title(titles[name])
         axis.invert_yaxis()

@@ -7,6 +7,7 @@ checkpointed so a reconnect on another worker resumes it.
 """
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -74,7 +75,9 @@ class ProximityEngine:
         entered: list[tuple[Fix, list[Arrival]]] = []
         fences_before = (frozenset(state.inside), frozenset(state.pending))
         for fix in fixes:
+            started = time.perf_counter()
             outcome, arrivals = self._evaluate(state, fix)
+            metrics.observe("lbs_fence_eval_seconds", time.perf_counter() - started)
             if outcome.dropped is None:
                 self.demand.saw(user_id, fix.lat, fix.lng, datetime.fromtimestamp(fix.ts, UTC))
             outcomes.append(outcome)

@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.orm import Session
 
 from lbs_service import metrics
@@ -116,3 +116,12 @@ class OutboxRelay:
                 connection.commit()
         finally:
             connection.close()
+
+
+def outbox_backlog(db: Database) -> tuple[int, float]:
+    """Messages committed but not yet on the streams, and how long the oldest has waited (s)."""
+    with db.session() as session:
+        pending, oldest = session.execute(
+            select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.relayed_at.is_(None))).one()
+    lag = 0.0 if oldest is None else max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+    return int(pending), lag

@@ -131,6 +131,7 @@ async def claim_coupon(
 ) -> dict[str, Any]:
     """Claim this campaign's coupon (users only; one each, while the budget lasts)."""
     user = require_role(principal, "user")
+    await services.limits.check("claim", user.subject)
     coupon = await asyncio.to_thread(coupons.claim, services.db, campaign_id, user.subject)
     return coupons.public(coupon)
 

@@ -80,6 +80,7 @@ async def redeem_coupon(
     staff = require_role(principal, "staff", "operator")
     if staff.role == "staff" and staff.store_id != store_id:
         raise Forbidden("this token is for another store")
+    await services.limits.check("redeem", staff.subject)
     store = services.catalog.records.get(store_id)
     if store is None:
         raise NotFound(f"no open store with id {store_id}")

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from lbs_service import metrics
 from lbs_service.deps import ServicesDep
 from lbs_service.problems import problem
+from lbs_service.proximity.outbox import outbox_backlog
 from lbs_service.services import Services
 
 router = APIRouter(tags=["health"])
@@ -44,6 +45,8 @@ async def readyz(services: ServicesDep) -> dict[str, object] | Response:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def prometheus(services: ServicesDep) -> str:
+    pending, lag_s = await asyncio.to_thread(outbox_backlog, services.db)
     gauges = {"lbs_websocket_subscribers": float(services.hub.connections),
-              "lbs_stores_indexed": float(len(services.catalog.index))}
+              "lbs_stores_indexed": float(len(services.catalog.index)),
+              "lbs_outbox_pending": float(pending), "lbs_outbox_lag_seconds": lag_s}
     return metrics.render(gauges)

@@ -121,6 +121,7 @@ async def list_stock(services: ServicesDep, store_id: RowId) -> list[dict[str, A
 @router.post("/v1/orders", status_code=201)
 async def place_order(services: ServicesDep, principal: PrincipalDep, body: OrderBody) -> dict[str, Any]:
     user = require_role(principal, "user")
+    await services.limits.check("order", user.subject)
     lines = [orders.Line(line.sku_id, line.quantity) for line in body.lines]
     return await asyncio.to_thread(orders.place, services.db, services.payments, user.subject, body.store_id, lines)
 

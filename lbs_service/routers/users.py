@@ -13,6 +13,7 @@ from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import InvalidInput
 from lbs_service.hours import parse_timezone
 from lbs_service.o2o.members import profile
+from lbs_service.privacy import delete_location_rows, fence_summary, location_rows
 from lbs_service.proximity.fixes import LocationBatch
 from lbs_service.proximity.rules import LOCATION_MARKETING
 from lbs_service.storage.models import ConsentRecord, UserPreferences
@@ -98,6 +99,7 @@ async def put_preferences(services: ServicesDep, user: UserDep, body: Preference
 @router.post("/locations")
 async def post_locations(services: ServicesDep, user: UserDep, body: LocationBatch) -> dict[str, Any]:
     """A batch of fixes, with the same effect as sending them on the user websocket."""
+    await services.limits.check("fix", user.subject, len(body.fixes))
     engine = services.engine
     state = await engine.load_state(user.subject)
     outcomes = await engine.process(user.subject, state, [f.to_fix() for f in body.fixes])
@@ -120,3 +122,20 @@ async def get_profile(services: ServicesDep, user: UserDep) -> dict[str, Any]:
 
     return await asyncio.to_thread(load)
 
+
+
+@router.get("/location-data")
+async def export_location_data(services: ServicesDep, user: UserDep) -> dict[str, Any]:
+    """Everything we hold about where you have been (see privacy.py), to take away."""
+    state = await services.engine.fences.load(user.subject)
+    rows = await asyncio.to_thread(location_rows, services.db, services.demand, user.subject)
+    return {"user_id": user.subject, "fix_retention_s": services.settings.fix_retention_s,
+            "fence_state": fence_summary(state), **rows}
+
+
+@router.delete("/location-data")
+async def erase_location_data(services: ServicesDep, user: UserDep) -> dict[str, Any]:
+    """Erase it: the fence checkpoint, arrivals, promotions sent and demand rows. Coupons and orders stay."""
+    await services.engine.fences.forget(user.subject)
+    deleted = await asyncio.to_thread(delete_location_rows, services.db, services.demand, user.subject)
+    return {"deleted": {"fence_state": 1, **deleted}}

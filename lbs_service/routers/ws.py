@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from lbs_service.auth import Principal, Role, read_token
-from lbs_service.errors import Unauthorized
+from lbs_service.errors import TooManyRequests, Unauthorized
 from lbs_service.proximity.fixes import LocationMessage
 from lbs_service.services import Services
 from push.hub import Subscriber
@@ -107,6 +107,11 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
                 fix = LocationMessage.model_validate_json(raw).to_fix()
             except (ValidationError, ValueError) as error:
                 await _send(websocket, {"type": "error", "detail": _first_error(error)})
+                continue
+            try:
+                await services.limits.check("fix", principal.subject)
+            except TooManyRequests as error:
+                await _send(websocket, {"type": "error", "detail": error.detail, "retry_after_s": error.retry_after_s})
                 continue
             await engine.process(principal.subject, state, [fix])
     except WebSocketDisconnect:

@@ -16,7 +16,10 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # pre-ping and short timeouts: after PostgreSQL comes back the pool heals itself, and while it is
+    # away a request fails fast with a 503 instead of hanging.
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=5,
+                         connect_args={"connect_timeout": 5})
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

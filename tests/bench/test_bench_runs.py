@@ -24,12 +24,14 @@ def results(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("bench")
     write_json(run_nearby(NearbyBenchConfig(stores=5_000, queries=300, runs=1, exact_sample=100,
                                             database_url=database, redis_url=redis_url)), folder / "nearby.json")
-    write_json(run_import(ImportBenchConfig(database, rows=400, runs=1), folder), folder / "import.json")
+    write_json(run_import(ImportBenchConfig(database, rows=400, runs=1, scratch_name="lbs_test_bench_import"),
+                                 folder), folder / "import.json")
     write_json(run_coverage(CoverageBenchConfig(resolution=8, runs=1, exact_sample=200, database_url=database,
                                                 shared_data=SHARED if SHARED.exists() else None)),
                folder / "coverage.json")
     write_json(run_http(HttpBenchConfig(database, stores=3_000, rate=200, paced_requests=400, throughput_requests=600,
-                                        concurrency=4, runs=1, exact_sample=40), folder), folder / "http.json")
+                                        concurrency=4, runs=1, exact_sample=40,
+                                        scratch_name="lbs_test_bench_http"), folder), folder / "http.json")
     return folder
 
 

@@ -1,0 +1,73 @@
+"""Rate limits per subject and action, counted in Redis so they hold across workers (in process
+when there is no Redis, i.e. a single worker). Fixed windows: simple, and exact at the window edge
+to within one window.
+
+A limiter that cannot reach Redis lets requests through: it protects the service, it is not the
+service, and the request itself meets the outage where it needs Redis.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lbs_service.errors import TooManyRequests
+
+log = logging.getLogger(__name__)
+
+_INCREMENT = """
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+"""
+
+
+@dataclass(frozen=True)
+class Rule:
+    limit: int
+    window_s: int
+
+
+DEFAULT_RULES: dict[str, Rule] = {
+    "fix": Rule(60, 10),  # a phone reports about once a second; bursts after a tunnel are fine
+    "claim": Rule(20, 60),
+    "redeem": Rule(120, 60),  # per staff member: a busy counter, not a script
+    "order": Rule(20, 60),
+    "token": Rule(1200, 60),  # any authenticated request, per subject
+}
+
+
+class RateLimiter:
+    def __init__(self, rules: dict[str, Rule], redis: Any = None, prefix: str = "lbs", enabled: bool = True) -> None:
+        self.rules, self.redis, self.prefix, self.enabled = rules, redis, prefix, enabled
+        self._local: dict[str, tuple[int, float]] = {}
+        self._script = redis.register_script(_INCREMENT) if redis is not None else None
+
+    async def check(self, action: str, subject: str, cost: int = 1) -> None:
+        """Count `cost` of `action` by `subject`; TooManyRequests (429, Retry-After) when over the limit."""
+        if not self.enabled:
+            return
+        rule = self.rules[action]
+        window = int(time.time() // rule.window_s)
+        # The hash tag keeps one subject's counters on one Redis Cluster node.
+        key = f"{self.prefix}:rl:{{{subject}}}:{action}:{window}"
+        if self._script is None:
+            count, reset_in_s = self._count_locally(key, rule, cost)
+        else:
+            try:
+                count, ttl_ms = await self._script(keys=[key], args=[rule.window_s * 1000, cost])
+            except Exception as error:  # see the module docstring: fail open, say so
+                log.warning("rate limiter unavailable (%s): request allowed", type(error).__name__)
+                return
+            reset_in_s = max(0.0, ttl_ms / 1000)
+        if count > rule.limit:
+            raise TooManyRequests(f"more than {rule.limit} {action} requests in {rule.window_s} s; "
+                                  f"try again in {reset_in_s:.0f} s", int(reset_in_s + 0.999))
+
+    def _count_locally(self, key: str, rule: Rule, cost: int) -> tuple[int, float]:
+        now = time.monotonic()
+        count, expires = self._local.get(key, (0, now + rule.window_s))
+        if len(self._local) > 100_000:  # old windows are dropped wholesale; their keys can never count again
+            self._local = {k: v for k, v in self._local.items() if v[1] > now}
+        self._local[key] = (count + cost, expires)
+        return count + cost, expires - now

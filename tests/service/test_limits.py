@@ -1,0 +1,113 @@
+"""Abuse limits: request bodies over 64 KiB, websocket frames over 64 KiB, and per-user rate limits
+that hold across workers because they are counted in Redis."""
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import redis as sync_redis
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from lbs_service.auth import Principal, mint_token
+from lbs_service.settings import Settings
+from tests.conftest import _service_url, client_for, operator_headers
+from tests.live import live_server
+
+
+def _bearer(settings: Settings, role: str = "user", subject: str = "limit-user") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(settings, Principal(role, subject))}"}  # type: ignore[arg-type]
+
+
+def test_bodies_over_64_kib_get_413_declared_or_chunked(sqlite_client, sqlite_settings):
+    headers = {**operator_headers(sqlite_settings), "Content-Type": "application/json"}
+    big = json.dumps({"source_id": "X", "name": "x" * 70_000, "lat": 31.2, "lng": 121.4})
+    declared = sqlite_client.post("/v1/stores", content=big, headers=headers)
+    assert declared.status_code == 413
+    assert declared.headers["content-type"] == "application/problem+json"
+    assert "65536" in declared.json()["detail"]
+
+    def chunks():
+        for start in range(0, len(big), 8192):
+            yield big[start : start + 8192].encode()
+
+    chunked = sqlite_client.post("/v1/stores", content=chunks(), headers=headers)
+    assert chunked.status_code == 413
+    small = sqlite_client.post("/v1/stores", json={"source_id": "S", "name": "x" * 60_000, "lat": 31.2, "lng": 121.4},
+                               headers=operator_headers(sqlite_settings))
+    assert small.status_code != 413  # under the limit the body reaches validation (the name is too long there)
+    assert sqlite_client.get("/v1/stores/nearby", params={"lat": 31.2, "lng": 121.4}).status_code == 200
+
+
+def test_websocket_frame_over_64_kib_closes_1009(sqlite_settings):
+    with live_server(sqlite_settings) as base:
+        token = mint_token(sqlite_settings, Principal("user", "big-frames"))
+        with connect(f"ws://{base}/v1/ws/user?token={token}") as ws:
+            ws.send('{"type":"ping"}')
+            assert json.loads(ws.recv(timeout=5))["type"] == "pong"
+            ws.send("x" * 70_000)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+@pytest.fixture
+def shared_redis_settings(tmp_path):
+    """Two workers' settings: the same database file and the same Redis, tight fix limit."""
+    prefix = f"lbs-limits-{uuid.uuid4().hex[:8]}"
+    url = _service_url("LBS_TEST_REDIS_URL")
+    from lbs_service.storage.migrate import upgrade
+
+    settings = Settings(database_url="", sqlite_path=tmp_path / "lbs.sqlite3", redis_url=url, redis_prefix=prefix,
+                        rate_limit_rules={"fix": (5, 60)}, change_feed_poll_s=0.05)
+    upgrade(settings)
+    yield settings
+    client = sync_redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def _now(offset_s: float = 0.0) -> str:
+    return datetime.fromtimestamp(time.time() + offset_s, UTC).isoformat()
+
+
+def _fixes(n: int) -> dict:
+    return {"fixes": [{"lat": 31.23 + i * 1e-5, "lng": 121.47, "accuracy_m": 10, "ts": _now(i)} for i in range(n)]}
+
+
+def test_fix_limit_holds_across_two_workers_with_retry_after(shared_redis_settings):
+    settings = shared_redis_settings
+    with client_for(settings) as first, client_for(settings) as second:
+        assert first.post("/v1/users/me/locations", json=_fixes(3), headers=_bearer(settings)).status_code == 200
+        assert second.post("/v1/users/me/locations", json=_fixes(2), headers=_bearer(settings)).status_code == 200
+        refused = second.post("/v1/users/me/locations", json=_fixes(1), headers=_bearer(settings))
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        also = first.post("/v1/users/me/locations", json=_fixes(1), headers=_bearer(settings))
+        assert also.status_code == 429  # the other worker counts the same window
+        other_user = first.post("/v1/users/me/locations", json=_fixes(1), headers=_bearer(settings, subject="other"))
+        assert other_user.status_code == 200
+
+
+def test_websocket_fixes_over_the_limit_get_an_error_and_the_socket_stays(shared_redis_settings):
+    settings = shared_redis_settings
+    with live_server(settings) as base:
+        token = mint_token(settings, Principal("user", "ws-limited"))
+        with connect(f"ws://{base}/v1/ws/user?token={token}") as ws:
+            errors = []
+            for i in range(7):
+                ws.send(json.dumps({"type": "location", "lat": 31.23 + i * 1e-5, "lng": 121.47, "accuracy_m": 10,
+                                    "ts": _now(i)}))
+            ws.send('{"type":"ping"}')
+            while True:
+                message = json.loads(ws.recv(timeout=5))
+                if message["type"] == "pong":
+                    break
+                if message["type"] == "error":
+                    errors.append(message)
+            assert len(errors) == 2 and all(e["retry_after_s"] >= 1 for e in errors)
