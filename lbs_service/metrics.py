@@ -12,6 +12,7 @@ _HELP = {
     "lbs_promotions_suppressed_total": "promotions not sent, by reason",
     "lbs_outbox_relayed_total": "outbox messages moved to the streams",
     "lbs_http_requests_total": "HTTP requests, by method, route and status",
+    "lbs_websocket_slow_closed_total": "websockets closed (4008) for falling a full queue behind",
     "lbs_fence_eval_seconds": "time to evaluate one fix against every fence around it",
 }
 _sums: dict[str, list[float]] = {}  # summaries: name -> [sum of seconds, count]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from lbs_service import metrics
 from lbs_service.auth import Principal, Role, read_token
 from lbs_service.errors import TooManyRequests, Unauthorized
 from lbs_service.proximity.fixes import LocationMessage
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_TOO_SLOW, CLOSE_TRY_AGAIN = 4401, 4403, 4008, 1013
+SLOW_CLOSE_WAIT_S = 10.0
+_background: set[asyncio.Task[None]] = set()  # close tasks, referenced until done
 
 
 def _origin_allowed(websocket: WebSocket, services: Services) -> bool:
@@ -55,7 +58,12 @@ async def _admit(websocket: WebSocket, token: str | None, roles: tuple[Role, ...
 
 def _start_forwarding(websocket: WebSocket, subscriber: Subscriber) -> asyncio.Task[None]:
     """Channel -> socket in one task; a consumer that cannot keep up is closed (4008) instead of
-    growing a queue. One task per socket, no waiter tasks: idle sockets must stay cheap."""
+    growing a queue. One task per socket, no waiter tasks: idle sockets must stay cheap.
+
+    Called from the socket's handler, which is ended once the close frame is out (the peer gets it
+    after the data before it) or, for a peer that reads nothing at all, after SLOW_CLOSE_WAIT_S.
+    """
+    handler = asyncio.current_task()
 
     async def forward() -> None:
         while True:
@@ -64,12 +72,30 @@ def _start_forwarding(websocket: WebSocket, subscriber: Subscriber) -> asyncio.T
 
     task = asyncio.create_task(forward())
 
+    async def close_then_end() -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with last_id"),
+                                   SLOW_CLOSE_WAIT_S)
+        if handler is not None:
+            handler.cancel()  # the handler may sit in receive() forever otherwise
+
     def too_slow() -> None:
         task.cancel()
-        asyncio.get_running_loop().create_task(websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with last_id"))
+        metrics.count("lbs_websocket_slow_closed_total")
+        _background.add(closing := asyncio.get_running_loop().create_task(close_then_end()))
+        closing.add_done_callback(_background.discard)
 
     subscriber.on_overflow = too_slow
     return task
+
+
+def _ended_for_slowness(subscriber: Subscriber) -> bool:
+    """True when the handler was cancelled because its consumer was too slow (then it ends quietly)."""
+    task = asyncio.current_task()
+    if subscriber.overflowed.is_set() and task is not None:
+        task.uncancel()
+        return True
+    return False
 
 
 async def _stop_forwarding(services: Services, sender: asyncio.Task[None], subscriber: Subscriber) -> None:
@@ -116,6 +142,9 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
             await engine.process(principal.subject, state, [fix])
     except WebSocketDisconnect:
         pass
+    except asyncio.CancelledError:
+        if not _ended_for_slowness(subscriber):
+            raise
     finally:
         await _stop_forwarding(services, sender, subscriber)
         await engine.release(principal.subject, state)
@@ -162,6 +191,9 @@ async def staff_socket(
                 await _send(websocket, {"type": "error", "detail": 'send {"type": "ack", "id": <alert id>}'})
     except WebSocketDisconnect:
         pass
+    except asyncio.CancelledError:
+        if not _ended_for_slowness(subscriber):
+            raise
     finally:
         await _stop_forwarding(services, sender, subscriber)
 
