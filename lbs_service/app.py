@@ -12,7 +12,19 @@ from lbs_service import problems
 from lbs_service.access_log import AccessLogMiddleware
 from lbs_service.body_limit import BodyLimitMiddleware
 from lbs_service.o2o.orders import expire_unpaid
-from lbs_service.routers import campaigns, coupons, coverage, districts, health, orders, reports, stores, users, ws
+from lbs_service.routers import (
+    campaigns,
+    coupons,
+    coverage,
+    districts,
+    health,
+    orders,
+    reports,
+    stores,
+    tokens,
+    users,
+    ws,
+)
 from lbs_service.services import Services
 from lbs_service.settings import Settings, get_settings
 from lbs_service.web import pages
@@ -29,16 +41,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(services.catalog.load)
         await services.start()
         app.state.services = services
+        await asyncio.to_thread(services.revocations.refresh)
         follower = asyncio.create_task(services.catalog.follow(settings.change_feed_poll_s))
         sweeper = asyncio.create_task(_housekeeping(services))
+        revoker = asyncio.create_task(_follow_revocations(services))
         try:
             yield
         finally:
             services.catalog.stop()
             await follower
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, revoker):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.close()
 
     app = FastAPIOffline(
@@ -59,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(coverage.router)
     app.include_router(districts.router)
+    app.include_router(tokens.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
@@ -88,3 +104,14 @@ async def _housekeeping(services: Services, every_s: float = 10.0) -> None:
         except Exception:  # a database blip: the next round retries
             log.exception("housekeeping failed")
 
+
+
+async def _follow_revocations(services: Services) -> None:
+    """Reload revoked subjects and close the websockets they hold, within one poll interval."""
+    while True:
+        await asyncio.sleep(services.settings.revocation_poll_s)
+        try:
+            await asyncio.to_thread(services.revocations.refresh)
+            services.revocations.enforce()
+        except Exception:  # a database blip: keep the last list, retry at the next poll
+            log.exception("revocation refresh failed")

@@ -21,6 +21,7 @@ class Principal:
     subject: str
     store_id: int | None = None  # staff tokens are scoped to one store
     merchant_id: int | None = None
+    issued_at: int | None = None  # the token's iat, for revocation (revocations.py)
 
 
 def mint_token(settings: Settings, principal: Principal, ttl_s: int | None = None) -> str:
@@ -49,7 +50,7 @@ def read_token(settings: Settings, token: str) -> Principal:
             algorithms=[_ALGORITHM],
             audience=settings.token_audience,
             issuer=settings.token_issuer,
-            options={"require": ["exp", "iss", "aud", "sub"]},
+            options={"require": ["exp", "iss", "aud", "sub", "iat"]},
         )
     except jwt.PyJWTError as error:
         raise Unauthorized(f"invalid token: {error}") from None
@@ -60,7 +61,9 @@ def read_token(settings: Settings, token: str) -> Principal:
     merchant_id = claims.get("merchant_id")
     if role == "staff" and not isinstance(store_id, int):
         raise Unauthorized("invalid token: a staff token names its store")
-    return Principal(role, str(claims["sub"]), store_id, merchant_id if isinstance(merchant_id, int) else None)
+    issued_at = claims.get("iat")
+    return Principal(role, str(claims["sub"]), store_id, merchant_id if isinstance(merchant_id, int) else None,
+                     issued_at if isinstance(issued_at, int) else None)
 
 
 def require_role(principal: Principal, *roles: Role) -> Principal:

@@ -28,7 +28,7 @@ async def get_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("this needs a bearer token (lbs token ...)")
-    principal = read_token(services.settings, credentials.credentials)
+    principal = services.revocations.check(read_token(services.settings, credentials.credentials))
     await services.limits.check("token", principal.subject)
     return principal
 
@@ -49,7 +49,7 @@ async def get_optional_principal(
     """Who is asking, when they say so; anonymous otherwise (a bad token is still refused)."""
     if credentials is None:
         return None
-    principal = read_token(services.settings, credentials.credentials)
+    principal = services.revocations.check(read_token(services.settings, credentials.credentials))
     await services.limits.check("token", principal.subject)
     return principal
 

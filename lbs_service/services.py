@@ -9,6 +9,7 @@ from lbs_service.o2o.payments import PaymentProvider, SimulatedProvider
 from lbs_service.proximity.engine import ProximityEngine
 from lbs_service.proximity.outbox import OutboxRelay
 from lbs_service.rate_limits import DEFAULT_RULES, RateLimiter, Rule
+from lbs_service.revocations import RevocationList
 from lbs_service.settings import Settings
 from lbs_service.storage.db import Database
 from lbs_service.storage.stores import StoreRepository
@@ -30,6 +31,7 @@ class Services:
     payments: PaymentProvider
     demand: DemandRecorder
     limits: RateLimiter
+    revocations: RevocationList
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
@@ -54,7 +56,7 @@ class Services:
         demand = DemandRecorder(db, settings.secret_key)
         engine = ProximityEngine(settings, db, catalog, fences, relay, demand)
         return cls(settings, db, stores, catalog, hub, relay, engine, SimulatedProvider(settings), demand,
-                   limits)
+                   limits, RevocationList(db))
 
     async def start(self) -> None:
         await self.hub.start()

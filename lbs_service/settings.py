@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     token_issuer: str = "lbs"
     token_audience: str = "lbs-api"
     token_ttl_s: int = 24 * 3600
+    revocation_poll_s: float = Field(15.0, gt=0, le=60, description="how soon every worker honours a revocation")
 
     fence_radius_m: float = 1000.0
     fence_exit_radius_m: float | None = None

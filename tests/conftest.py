@@ -3,6 +3,7 @@
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,9 +16,9 @@ from lbs_service.storage.migrate import upgrade
 
 REQUIRE_SERVICES = os.environ.get("LBS_REQUIRE_SERVICES") == "1"
 TABLES = (
-    "demand_cells", "districts", "reviews", "order_lines", "orders", "stock", "skus", "member_events",
-    "idempotency_keys", "redemptions", "coupons", "outbox", "promotions", "campaigns", "user_preferences",
-    "consents", "store_changes", "stores", "merchants",
+    "token_revocations", "demand_cells", "districts", "reviews", "order_lines", "orders", "stock", "skus",
+    "member_events", "idempotency_keys", "redemptions", "coupons", "outbox", "promotions", "campaigns",
+    "user_preferences", "consents", "store_changes", "stores", "merchants",
 )
 
 
@@ -72,3 +73,17 @@ def pg_client(pg_settings: Settings) -> Iterator[TestClient]:
 
 def operator_headers(settings: Settings) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(settings, Principal('operator', 'operator'))}"}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault-and-abuse runs of this session, one line each (tests/faults/report.py)."""
+    from tests.faults.report import RUNS
+
+    if not RUNS:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("fault and abuse runs")
+    write(f"{'run':<46} {'requests':>9} {'5xx':>4} {'503':>5} {'committed':>9} {'lost':>5} {'dupes':>6} {'leaks':>6}")
+    for run in RUNS:
+        write(f"{run.name:<46} {run.requests:>9} {run.server_errors:>4} {run.unavailable:>5} {run.committed:>9} "
+              f"{run.lost:>5} {run.duplicates:>6} {run.leaks:>6}")

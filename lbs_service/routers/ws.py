@@ -53,7 +53,19 @@ async def _admit(websocket: WebSocket, token: str | None, roles: tuple[Role, ...
     if principal.role not in roles:
         await websocket.close(CLOSE_FORBIDDEN, "wrong role for this socket")
         return None
+    if services.revocations.is_revoked(principal):
+        await websocket.close(CLOSE_UNAUTHORIZED, "this token has been revoked")
+        return None
     return principal
+
+
+def _close_when_revoked(websocket: WebSocket, services: Services, principal: Principal) -> int:
+    def revoked() -> None:
+        closing = asyncio.get_running_loop().create_task(websocket.close(CLOSE_FORBIDDEN, "token revoked"))
+        _background.add(closing)
+        closing.add_done_callback(_background.discard)
+
+    return services.revocations.watch(principal, revoked)
 
 
 def _start_forwarding(websocket: WebSocket, subscriber: Subscriber) -> asyncio.Task[None]:
@@ -123,6 +135,7 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
         await websocket.close(CLOSE_TRY_AGAIN, "push backplane unavailable; reconnect shortly")
         return
     sender = _start_forwarding(websocket, subscriber)
+    watch = _close_when_revoked(websocket, services, principal)
     try:
         while True:
             raw = await websocket.receive_text()
@@ -146,6 +159,7 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
         if not _ended_for_slowness(subscriber):
             raise
     finally:
+        services.revocations.unwatch(watch)
         await _stop_forwarding(services, sender, subscriber)
         await engine.release(principal.subject, state)
 
@@ -173,6 +187,7 @@ async def staff_socket(
     if reset:
         await _send(websocket, {"type": "reset", "detail": "messages after last_id are gone; reload"})
     sender = _start_forwarding(websocket, subscriber)
+    watch = _close_when_revoked(websocket, services, principal)
     try:
         while True:
             raw = await websocket.receive_text()
@@ -195,6 +210,7 @@ async def staff_socket(
         if not _ended_for_slowness(subscriber):
             raise
     finally:
+        services.revocations.unwatch(watch)
         await _stop_forwarding(services, sender, subscriber)
 
 

@@ -308,3 +308,15 @@ class DemandCell(Base):
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     user_hash: Mapped[str] = mapped_column(String(16), primary_key=True)
     cell8: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class TokenRevocation(Base):
+    """Every token of `subject` issued at or before `revoked_before` (unix seconds) is refused."""
+
+    __tablename__ = "token_revocations"
+
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    revoked_before: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    revoked_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())

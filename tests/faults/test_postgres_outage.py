@@ -19,6 +19,7 @@ from lbs_service.storage.db import Database
 from lbs_service.storage.migrate import upgrade
 from lbs_service.storage.models import Campaign, Coupon, Redemption, Store
 from lbs_service.storage.stores import StoreRepository
+from tests.faults.report import FaultRun, record
 from tests.faults.servers import own_postgres
 from tests.live import live_server, token
 
@@ -94,10 +95,12 @@ def test_postgres_crash_loses_no_answered_redemption_and_the_pool_heals():
         with db.session() as session:
             redeemed = set(session.scalars(select(Coupon.code).join(Redemption, Redemption.coupon_id == Coupon.id)))
         db.dispose()
-    print(f"requests {sum(statuses.values())}: {dict(statuses)}; redeemed {len(redeemed)}")
+    ok = {code for code, status in answered.items() if status == 200}
+    record(FaultRun("PostgreSQL crash under redemptions", sum(statuses.values()),
+                    sum(n for code, n in statuses.items() if code >= 500 and code != 503), statuses[503],
+                    len(ok), len(ok - redeemed)))
     assert statuses[503] > 0, "the crash never reached a request"
     assert statuses[500] == 0 and all(code < 500 or code == 503 for code in statuses), statuses
     assert not bad_retry_after
-    ok = {code for code, status in answered.items() if status == 200}
     assert ok <= redeemed  # every 200 survived the crash
     assert len(answered) == COUPONS and ok == set(codes)  # and every coupon was redeemed in the end

@@ -21,6 +21,7 @@ from lbs_service.storage.migrate import upgrade
 from lbs_service.storage.models import OutboxMessage
 from lbs_service.storage.stores import StoreRepository
 from tests.faults.fault_proxy import fault_proxy
+from tests.faults.report import FaultRun, record
 from tests.faults.servers import own_redis
 from tests.live import live_server, token, ws_connect
 
@@ -118,8 +119,9 @@ def test_redis_outage_gives_503_then_every_committed_alert_once(tmp_path):
             asyncio.run(run())
     committed = _committed_alerts(settings)
     shown = Counter(s[:3] for s in seen)
-    print(f"requests {sum(statuses.values())}: {dict(statuses)}; committed alerts {len(committed)}, "
-          f"shown {len(seen)}, distinct {len(shown)}")
+    record(FaultRun("Redis cut off for 5 s during fixes", sum(statuses.values()),
+                    sum(n for code, n in statuses.items() if code >= 500 and code != 503), statuses[503],
+                    len(committed), len(committed - set(shown)), sum(n - 1 for n in shown.values())))
     assert statuses[503] > 0, "the outage never reached a request"
     assert all(code < 500 or code == 503 for code in statuses), statuses
     assert all(value.isdigit() and int(value) >= 1 for value in retry_after)

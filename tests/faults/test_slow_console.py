@@ -19,6 +19,7 @@ from lbs_service.storage.db import Database
 from lbs_service.storage.migrate import upgrade
 from lbs_service.storage.stores import StoreRepository
 from push.messages import store_channel
+from tests.faults.report import FaultRun, record
 from tests.live import live_server, token, ws_connect
 
 MESSAGES = 8000
@@ -104,5 +105,6 @@ def test_a_console_that_stops_reading_is_closed_and_the_other_gets_everything(tm
         while _metric(host, "lbs_websocket_subscribers") and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _metric(host, "lbs_websocket_subscribers") == 0
+    record(FaultRun("a console that stops reading", MESSAGES, 0, 0, MESSAGES, MESSAGES - received))
     assert received == MESSAGES
     assert code == 4008

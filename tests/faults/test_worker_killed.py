@@ -19,6 +19,7 @@ from lbs_service.settings import Settings
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import OutboxMessage, Store
 from lbs_service.storage.stores import StoreRepository
+from tests.faults.report import FaultRun, record
 from tests.faults.test_redis_outage import STORES, _stores
 from tests.live import token, ws_connect
 from tests.processes import start_server, stop_server
@@ -56,7 +57,7 @@ async def _console(hosts: Hosts, settings: Settings, store_id: int, seen: list[t
         await asyncio.sleep(0.1)
 
 
-async def _user(hosts: Hosts, settings: Settings, user: int, stop: asyncio.Event) -> None:
+async def _user(hosts: Hosts, settings: Settings, user: int, sent: list[int], stop: asyncio.Event) -> None:
     """Walks from store to store over a websocket, reconnecting wherever a worker is left."""
     step = 0
     while not stop.is_set():
@@ -68,6 +69,7 @@ async def _user(hosts: Hosts, settings: Settings, user: int, stop: asyncio.Event
                                               "lng": 118.5 + store * 0.032, "accuracy_m": 10,
                                               "ts": datetime.now(UTC).isoformat()}))
                     step += 1
+                    sent[0] += 1
                     await asyncio.sleep(0.05)
         await asyncio.sleep(0.1)
 
@@ -84,6 +86,7 @@ def test_killed_worker_loses_no_committed_alert(pg_settings):
     first, victim = start_server(env)
     second, survivor = start_server(env)
     seen: list[tuple] = []
+    sent = [0]  # fixes sent
     reconnects: Counter = Counter()
     try:
         hosts = Hosts(first, second)
@@ -93,7 +96,7 @@ def test_killed_worker_loses_no_committed_alert(pg_settings):
             consoles = [asyncio.create_task(_console(hosts, settings, s, seen, reconnects, stop_consoles))
                         for s in store_ids]
             await asyncio.sleep(1.0)
-            users = [asyncio.create_task(_user(hosts, settings, u, stop_users)) for u in range(USERS)]
+            users = [asyncio.create_task(_user(hosts, settings, u, sent, stop_users)) for u in range(USERS)]
             await asyncio.sleep(3.0)
             os.kill(victim.pid, signal.SIGKILL)  # no shutdown, no goodbye
             hosts.alive = [second]
@@ -120,7 +123,8 @@ def test_killed_worker_loses_no_committed_alert(pg_settings):
         client.close()
     committed = _committed(settings)
     shown = Counter(seen)
-    print(f"committed {len(committed)}, shown {len(seen)}, console connections {sum(reconnects.values())}")
+    record(FaultRun("a worker killed mid-stream", sent[0], 0, 0, len(committed), len(committed - set(shown)),
+                    sum(n - 1 for n in shown.values())))
     assert all(count >= 2 for count in reconnects.values())  # every console moved to the survivor
     assert len(committed) > 20
     assert set(shown) == committed and max(shown.values()) == 1

@@ -1,8 +1,11 @@
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo_index import (
+    CoordinateError,
     CoordinateNotANumber,
     CoordinateOutOfRange,
     CoordinateWrongType,
@@ -39,3 +42,18 @@ def test_error_names_the_field():
     with pytest.raises(CoordinateOutOfRange) as caught:
         validate_lng(200)
     assert caught.value.field == "lng" and "between -180 and 180" in str(caught.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-1000, 1000), st.text(max_size=8),
+                 st.none(), st.booleans()),
+       st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-1000, 1000), st.none()))
+def test_any_input_is_accepted_in_range_or_refused_with_a_coordinate_error(lat, lng):
+    try:
+        got_lat, got_lng = validate_latlng(lat, lng)
+    except CoordinateError:
+        return
+    assert isinstance(got_lat, float) and isinstance(got_lng, float)
+    assert math.isfinite(got_lat) and math.isfinite(got_lng)
+    assert -90 <= got_lat <= 90 and -180 <= got_lng <= 180
+    assert (got_lat, got_lng) == (float(lat), float(lng))  # accepted means unchanged, never clamped

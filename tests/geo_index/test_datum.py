@@ -1,6 +1,9 @@
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from geo_index import Datum, UnknownDatum, convert, parse_datum
 from geo_index.datum import gcj02_to_wgs84, outside_china, wgs84_to_bd09, wgs84_to_gcj02
@@ -50,3 +53,11 @@ def test_unknown_datum_names_are_refused():
     assert parse_datum(" GCJ02 ") is Datum.GCJ02
     with pytest.raises(UnknownDatum):
         parse_datum("epsg:3857")
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(st.floats(-89.9, 89.9), st.floats(-179.9, 179.9), st.sampled_from(list(Datum)), st.sampled_from(list(Datum)))
+def test_any_point_round_trips_between_any_two_datums(lat, lng, source, target):
+    there = convert(lat, lng, source, target)
+    back = convert(*there, target, source)
+    assert math_haversine_m(lat, lng, *back) < 1e-3

@@ -15,6 +15,7 @@ from websockets.sync.client import connect
 from lbs_service.storage.db import Database
 from lbs_service.storage.stores import StoreRepository
 from tests.conftest import client_for
+from tests.faults.report import FaultRun, record
 from tests.live import live_server, token
 
 VICTIM = "victim-alice"
@@ -118,6 +119,7 @@ def _cases(w):
         ("GET", "/v1/reports/rebates", "/v1/reports/rebates?month=2026-11", None, "merchant"),
         ("GET", "/v1/coverage", "/v1/coverage?bbox=118.7,32.0,118.8,32.1&res=8", None, "merchant"),
         ("GET", "/v1/coverage/gaps", "/v1/coverage/gaps?bbox=118.7,32.0,118.8,32.1&res=8", None, "merchant"),
+        ("POST", "/v1/tokens/revocations", "/v1/tokens/revocations", {"subject": "staff-a"}, None),
         ("GET", "/v1/districts", "/v1/districts", None, "public"),
         ("GET", "/v1/districts.geojson", "/v1/districts.geojson", None, "public"),
     ]
@@ -145,9 +147,12 @@ def test_every_route_refuses_or_hides_the_other_partys_data(world):
     cases = _cases(w)
     assert {(m, template) for m, template, *_ in cases} == served  # every route is in the table
     failures = []
+    tried = server_errors = leaks = 0
     for who, (role, headers) in _attackers(w).items():
         for method, template, path, body, allowed in cases:
             response = client.request(method, path, json=body, headers={**headers, "X-Signature": "0" * 64})
+            tried += 1
+            server_errors += response.status_code >= 500
             may_succeed = (allowed == "public" or (allowed in ("self", "user") and role == "user")
                            or (allowed == "merchant" and role == "merchant"))
             if response.status_code >= 500:
@@ -156,7 +161,9 @@ def test_every_route_refuses_or_hides_the_other_partys_data(world):
                 failures.append(f"{who}: {method} {template} -> {response.status_code} {response.text[:120]}")
             leaked = [s for s in _secrets(w) if s in response.text]
             if leaked:
+                leaks += 1
                 failures.append(f"{who}: {method} {template} leaked {leaked}")
+    record(FaultRun("every route as another party", tried, server_errors, leaks=leaks))
     assert not failures, "\n".join(failures)
 
     # And nothing the attempts tried took effect: Alice's coupon, order and arrival are as they were.

@@ -1,0 +1,27 @@
+"""Operators revoke tokens: every token of a subject issued until now stops working everywhere
+within LBS_REVOCATION_POLL_S (REST at once on the worker that took the request)."""
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from lbs_service.deps import OperatorDep, ServicesDep
+
+router = APIRouter(tags=["tokens"])
+
+
+class RevocationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    subject: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+@router.post("/v1/tokens/revocations", status_code=201)
+async def revoke(services: ServicesDep, operator: OperatorDep, body: RevocationBody) -> dict[str, Any]:
+    """Revoke every token of `subject` issued up to now (a new token issued later works)."""
+    revoked_before = await asyncio.to_thread(services.revocations.revoke, body.subject, body.reason,
+                                             operator.subject)
+    return {"subject": body.subject, "revoked_before": revoked_before,
+            "effective_everywhere_within_s": services.settings.revocation_poll_s}
