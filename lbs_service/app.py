@@ -45,12 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         follower = asyncio.create_task(services.catalog.follow(settings.change_feed_poll_s))
         sweeper = asyncio.create_task(_housekeeping(services))
         revoker = asyncio.create_task(_follow_revocations(services))
+        reconciler = asyncio.create_task(services.hub.reconcile_every(settings.stream_reconcile_s))
         try:
             yield
         finally:
             services.catalog.stop()
             await follower
-            for task in (sweeper, revoker):
+            for task in (sweeper, revoker, reconciler):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -39,14 +39,16 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
 OUTAGE_RETRY_AFTER_S = 5
 
 
-def _outage_errors() -> tuple[type[Exception], ...]:
+def outage_errors() -> tuple[type[Exception], ...]:
     """Errors that mean PostgreSQL or Redis is out of reach (not that the request was wrong): 503."""
+    from redis.exceptions import ClusterDownError, MasterDownError, RedisClusterException, TryAgainError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeout
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    return (RedisConnectionError, RedisTimeout, PoolTimeout, DBAPIError)
+    return (RedisConnectionError, RedisTimeout, ClusterDownError, MasterDownError, TryAgainError,
+            RedisClusterException, PoolTimeout, DBAPIError)
 
 
 def problem(status: int, title: str, detail: str, retry_after_s: int | None = None, **extra: Any) -> Response:
@@ -112,7 +114,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 def install(app: FastAPI) -> None:
     for kind in STATUS_BY_ERROR:
         app.add_exception_handler(kind, _domain_error)
-    for kind in _outage_errors():
+    for kind in outage_errors():
         app.add_exception_handler(kind, _outage)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

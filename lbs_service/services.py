@@ -44,7 +44,7 @@ class Services:
         rules = {**DEFAULT_RULES, **{k: Rule(*v) for k, v in settings.rate_limit_rules.items()}}
         limits = RateLimiter(rules, enabled=settings.rate_limits)
         if settings.redis_url:
-            client = connect_redis(settings.redis_url)
+            client = connect_redis(settings.redis_url, cluster=settings.redis_cluster)
             broker = RedisBroker(client, retention=settings.stream_retention, prefix=settings.redis_prefix)
             fences = RedisFenceStore(client, ttl_s=settings.fix_retention_s, prefix=settings.redis_prefix)
             limits = RateLimiter(rules, client, settings.redis_prefix, settings.rate_limits)

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="unset: an embedded SQLite file")
     sqlite_path: Path = DEFAULT_SQLITE_PATH
     redis_url: str = Field("", description="unset: an in-process broker")
+    redis_cluster: bool = Field(False, description="LBS_REDIS_URL names a node of a Redis Cluster")
     redis_prefix: str = Field("lbs", pattern=r"^[A-Za-z0-9_-]{1,32}$", description="namespace of our Redis keys")
     secret_key: str = DEV_SECRET_KEY
     token_issuer: str = "lbs"
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     rate_limit_rules: dict[str, tuple[int, int]] = Field(
         default_factory=dict, description='overrides, action -> [limit, window_s], e.g. {"fix": [60, 10]}')
 
+    stream_reconcile_s: float = Field(5.0, gt=0, description="how often watched channels are checked against "
+                                      "their streams for messages pub/sub never announced")
     stream_retention: int = Field(10_000, ge=10, description="messages kept per channel for replay")
     # wsproto holds an idle socket in ~30 KB against ~65 KB for websockets-sansio (measured: lbs bench ws).
     ws_impl: Literal["wsproto", "websockets-sansio", "websockets"] = "wsproto"

@@ -7,6 +7,7 @@ import orjson
 import redis.asyncio as redis
 
 from geo_index.fences import Fix, UserFences
+from push.redis_errors import redis_call
 
 
 def dump_state(state: UserFences) -> bytes:
@@ -71,11 +72,11 @@ class RedisFenceStore:
         return f"{self.prefix}:fences:{{{user_id}}}"
 
     async def load(self, user_id: str) -> UserFences | None:
-        raw = await self.client.get(self._key(user_id))
+        raw = await redis_call(self.client.get(self._key(user_id)))
         return None if raw is None else load_state(raw)
 
     async def save(self, user_id: str, state: UserFences) -> None:
-        await self.client.set(self._key(user_id), dump_state(state), ex=self.ttl_s)
+        await redis_call(self.client.set(self._key(user_id), dump_state(state), ex=self.ttl_s))
 
     async def forget(self, user_id: str) -> None:
-        await self.client.delete(self._key(user_id))
+        await redis_call(self.client.delete(self._key(user_id)))

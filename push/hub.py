@@ -7,11 +7,15 @@ or repeated across the switch-over.
 """
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from push.broker import Broker
 from push.messages import Message
+
+log = logging.getLogger(__name__)
 
 
 class Subscriber:
@@ -50,6 +54,11 @@ class Subscriber:
         for message in missed:
             self.offer(message)
         self._held = held
+
+    @property
+    def live(self) -> bool:
+        """Past its replay: last_id is what it has really been given."""
+        return self._held is None
 
     def go_live(self) -> None:
         held, self._held = self._held or [], None
@@ -106,8 +115,40 @@ class Hub:
         return await self.broker.publish_many(items)
 
     async def _deliver(self, message: Message) -> None:
-        for subscriber in tuple(self._subscribers.get(message.channel, ())):
+        subscribers = tuple(self._subscribers.get(message.channel, ()))
+        behind = min((s.last_id for s in subscribers if s.live), default=message.id - 1)
+        if message.id > behind + 1:  # a wake-up went missing (pub/sub is not durable): read the gap
+            with contextlib.suppress(Exception):
+                for missed in await self.broker.replay(message.channel, behind) or []:
+                    for subscriber in subscribers:
+                        subscriber.offer(missed)
+        for subscriber in subscribers:
             subscriber.offer(message)
+
+    async def reconcile(self) -> int:
+        """Compare every watched channel with its stream and deliver what pub/sub never announced
+        (the last message before a wake-up was lost has no later one to reveal the gap)."""
+        channels = list(self._subscribers)
+        caught_up = 0
+        for channel, newest in zip(channels, await self.broker.latest_many(channels), strict=True):
+            subscribers = tuple(self._subscribers.get(channel, ()))
+            behind = min((s.last_id for s in subscribers if s.live), default=newest)
+            if newest > behind:
+                for missed in await self.broker.replay(channel, behind) or []:
+                    caught_up += 1
+                    for subscriber in subscribers:
+                        subscriber.offer(missed)
+        return caught_up
+
+    async def reconcile_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                found = await self.reconcile()
+                if found:
+                    log.warning("%d messages reached this worker by reconciliation, not pub/sub", found)
+            except Exception as error:  # the backplane is away: the next round tries again
+                log.warning("reconciliation skipped (%s)", type(error).__name__)
 
     async def _resync(self) -> None:
         """After the broker reconnects: fetch from the streams whatever was published meanwhile."""

@@ -16,15 +16,24 @@ import zlib
 from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError, RedisError
 
 from push.broker import Deliver, Reconnected
 from push.messages import Message, decode_body, encode_body
+from push.redis_errors import redis_call
 
 log = logging.getLogger(__name__)
 
-def connect_redis(url: str, max_connections: int = 64) -> redis.Redis:
-    """A client whose pool makes callers wait for a connection instead of failing under a burst."""
+def connect_redis(url: str, max_connections: int = 64, cluster: bool = False) -> Any:
+    """A client whose pool makes callers wait for a connection instead of failing under a burst.
+
+    With cluster=True the URL names any node of a Redis Cluster; keys route by their hash tag
+    (a channel's keys share one), and the classic PUBLISH in the script reaches every node.
+    """
+    if cluster:
+        return RedisCluster.from_url(url, max_connections=max_connections, socket_connect_timeout=2,
+                                     socket_timeout=5)
     pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10,
                                                  socket_connect_timeout=2, socket_timeout=5)
     return redis.Redis(connection_pool=pool)
@@ -48,7 +57,7 @@ return id
 class RedisBroker:
     SHARDS = 64
 
-    def __init__(self, client: redis.Redis | str, retention: int = 10_000, prefix: str = "lbs") -> None:
+    def __init__(self, client: Any, retention: int = 10_000, prefix: str = "lbs") -> None:
         self.client = connect_redis(client) if isinstance(client, str) else client
         self.retention = retention
         self.prefix = prefix
@@ -68,6 +77,8 @@ class RedisBroker:
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self, deliver: Deliver, reconnected: Reconnected) -> None:
+        if isinstance(self.client, RedisCluster):
+            await self.client.initialize()  # learn the slot map before the first pub/sub or script call
         self._listener = asyncio.create_task(self._listen(deliver, reconnected))
 
     async def close(self) -> None:
@@ -79,7 +90,7 @@ class RedisBroker:
 
     async def healthy(self) -> bool:
         try:
-            return bool(await self.client.ping())
+            return bool(await redis_call(self.client.ping()))
         except RedisError:
             return False
 
@@ -90,35 +101,65 @@ class RedisBroker:
 
     async def publish(self, channel: str, body: dict[str, Any], dedupe_key: int | None = None) -> int | None:
         keys, args = self._script_call(channel, body, dedupe_key)
-        message_id = int(await self._script(keys=keys, args=args))
+        message_id = int(await redis_call(self._script(keys=keys, args=args)))
         return message_id or None
 
     async def publish_many(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[int | None]:
         """One round trip for a batch (each message still its own atomic script call)."""
         if not items:
             return []
+        try:
+            results = await redis_call(self._pipelined(items))
+        except NoScriptError:  # a cluster node restarted empty: load the script everywhere, once more
+            await redis_call(self.client.script_load(_PUBLISH))
+            results = await redis_call(self._pipelined(items))
+        return [int(r) or None for r in results]
+
+    async def _pipelined(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[Any]:
+        if isinstance(self.client, RedisCluster):
+            return await self._per_channel(items)
         async with self.client.pipeline(transaction=False) as pipe:  # the pipeline loads the script if needed
             for channel, body, dedupe_key in items:
                 keys, args = self._script_call(channel, body, dedupe_key)
                 await self._script(keys=keys, args=args, client=pipe)
-            results = await pipe.execute()
-        return [int(r) or None for r in results]
+            results: list[Any] = await pipe.execute()
+        return results
+
+    async def _per_channel(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[Any]:
+        """A cluster client cannot pipeline scripts: one call after another, in order. (Concurrent
+        calls were faster but tore connections when a node restarted: measured, not assumed.)"""
+        results: list[Any] = []
+        for item in items:
+            keys, args = self._script_call(*item)
+            results.append(await self._script(keys=keys, args=args))
+        return results
 
     async def replay(self, channel: str, after_id: int) -> list[Message] | None:
         stream, seq, _ = self._keys(channel)
-        last = int(await self.client.get(seq) or 0)
+        last = int(await redis_call(self.client.get(seq)) or 0)
         if after_id > last:
             return None
         if after_id == last:
             return []
-        entries: Any = await self.client.xrange(stream, min=f"{after_id + 1}-0", max="+")
+        entries: Any = await redis_call(self.client.xrange(stream, min=f"{after_id + 1}-0", max="+"))
         messages = [Message(channel, int(eid.split(b"-")[0]), decode_body(fields[b"m"])) for eid, fields in entries]
         if not messages or messages[0].id != after_id + 1:
             return None  # trimmed past what the client has
         return messages
 
     async def latest(self, channel: str) -> int:
-        return int(await self.client.get(self._keys(channel)[1]) or 0)
+        return int(await redis_call(self.client.get(self._keys(channel)[1])) or 0)
+
+    async def latest_many(self, channels: list[str]) -> list[int]:
+        """The newest id of each channel in one round trip (per node, on a cluster)."""
+        async def read() -> list[Any]:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for channel in channels:
+                    pipe.get(self._keys(channel)[1])
+                values: list[Any] = await pipe.execute()
+            return values
+
+        return [int(value or 0) for value in await redis_call(read())] if channels else []
 
     # ---- the shard subscriptions -----------------------------------------------------
     async def watch(self, channel: str, timeout_s: float = 5.0) -> None:
@@ -145,8 +186,10 @@ class RedisBroker:
         """Route shard messages to the hub; on a lost connection, back off, resubscribe, resync."""
         backoff = 0.1
         first = True
+        attempt = 0
         while True:
-            pubsub = self.client.pubsub()
+            pubsub = self._pubsub(attempt)
+            attempt += 1
             for event in self._subscribed.values():
                 event.clear()
             try:
@@ -168,14 +211,23 @@ class RedisBroker:
                         self._confirm(raw["channel"])
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
                 raise
-            except (RedisError, OSError) as error:
+            except Exception as error:  # whatever the client raises, the listener must live on and resync
                 log.warning("redis pub/sub lost (%s); retrying in %.1f s", type(error).__name__, backoff)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+
+    def _pubsub(self, attempt: int) -> Any:
+        """On a cluster, any node will do (a classic PUBLISH reaches them all): take the next one
+        each time, so a node that is down is not tried again and again."""
+        if isinstance(self.client, RedisCluster):
+            nodes = self.client.get_primaries()
+            if nodes:
+                return self.client.pubsub(node=nodes[attempt % len(nodes)])
+        return self.client.pubsub()
 
     async def _apply_wanted(self, pubsub: Any) -> None:
         while not self._wanted.empty():

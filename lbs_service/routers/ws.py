@@ -10,11 +10,12 @@ from urllib.parse import urlsplit
 import orjson
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from lbs_service import metrics
 from lbs_service.auth import Principal, Role, read_token
 from lbs_service.errors import TooManyRequests, Unauthorized
+from lbs_service.problems import OUTAGE_RETRY_AFTER_S, outage_errors
 from lbs_service.proximity.fixes import LocationMessage
 from lbs_service.services import Services
 from push.hub import Subscriber
@@ -131,7 +132,7 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
     try:
         state = await engine.load_state(principal.subject)
         subscriber, _ = await services.hub.subscribe(user_channel(principal.subject), None)
-    except (RedisError, TimeoutError):
+    except (RedisError, RedisClusterException, TimeoutError):
         await websocket.close(CLOSE_TRY_AGAIN, "push backplane unavailable; reconnect shortly")
         return
     sender = _start_forwarding(websocket, subscriber)
@@ -152,7 +153,11 @@ async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()
             except TooManyRequests as error:
                 await _send(websocket, {"type": "error", "detail": error.detail, "retry_after_s": error.retry_after_s})
                 continue
-            await engine.process(principal.subject, state, [fix])
+            try:
+                await engine.process(principal.subject, state, [fix])
+            except outage_errors():  # Redis or the database blinked: say so, keep the socket
+                await _send(websocket, {"type": "error", "detail": "temporarily unavailable: fix not processed",
+                                        "retry_after_s": OUTAGE_RETRY_AFTER_S})
     except WebSocketDisconnect:
         pass
     except asyncio.CancelledError:
@@ -181,7 +186,7 @@ async def staff_socket(
     channel = store_channel(store_id)
     try:
         subscriber, reset = await services.hub.subscribe(channel, last_id)
-    except (RedisError, TimeoutError):
+    except (RedisError, RedisClusterException, TimeoutError):
         await websocket.close(CLOSE_TRY_AGAIN, "push backplane unavailable; reconnect shortly")
         return
     if reset:

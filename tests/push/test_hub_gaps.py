@@ -1,0 +1,62 @@
+"""Pub/sub is only a wake-up: when one goes missing, the hub still delivers every message, in
+order, from the stream: at the next message of the channel (a gap in the ids) or, for the last
+one, at the next reconciliation."""
+
+import asyncio
+
+from push.broker import InProcessBroker
+from push.hub import Hub
+from push.messages import Message
+
+
+class LossyBroker(InProcessBroker):
+    """Announces every message except those whose (channel, id) is listed."""
+
+    def __init__(self, lose: set[tuple[str, int]]) -> None:
+        super().__init__()
+        self.lose = lose
+
+    async def start(self, deliver, reconnected) -> None:
+        async def lossy(message: Message) -> None:
+            if (message.channel, message.id) not in self.lose:
+                await deliver(message)
+
+        await super().start(lossy, reconnected)
+
+
+def _drain(queue: asyncio.Queue) -> list[int]:
+    ids = []
+    while not queue.empty():
+        ids.append(queue.get_nowait().id)
+    return ids
+
+
+def test_a_lost_wake_up_is_filled_from_the_stream_in_order():
+    async def run() -> tuple[list[int], list[int], int]:
+        hub = Hub(LossyBroker({("store:1", 2), ("store:1", 5)}))
+        await hub.start()
+        subscriber, _ = await hub.subscribe("store:1", None)
+        for n in range(1, 4):
+            await hub.publish("store:1", {"n": n})
+        after_gap = _drain(subscriber.queue)
+        await hub.publish("store:1", {"n": 4})
+        await hub.publish("store:1", {"n": 5})  # the last one, lost: nothing after it reveals it
+        before = _drain(subscriber.queue)
+        found = await hub.reconcile()
+        return after_gap, before + _drain(subscriber.queue), found
+
+    after_gap, rest, found = asyncio.run(run())
+    assert after_gap == [1, 2, 3]  # 2 was never announced; 3 revealed the gap
+    assert rest == [4, 5] and found == 1  # 5 came by reconciliation
+
+
+def test_reconciliation_finds_nothing_when_nothing_was_lost():
+    async def run() -> tuple[list[int], int]:
+        hub = Hub(InProcessBroker())
+        await hub.start()
+        subscriber, _ = await hub.subscribe("store:2", None)
+        for n in range(3):
+            await hub.publish("store:2", {"n": n})
+        return _drain(subscriber.queue), await hub.reconcile()
+
+    assert asyncio.run(run()) == ([1, 2, 3], 0)
