@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from lbs_service import problems
@@ -65,6 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware)
+    if settings.cors_origins:  # the named portal origins only (settings refuse '*'); tokens are headers, not cookies
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                           expose_headers=["X-Request-Id", "Retry-After"], max_age=600)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(health.router)
     app.include_router(stores.router)

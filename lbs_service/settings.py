@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     node_modules_dir: Path = Field(DEFAULT_NODE_MODULES, description="front-end libraries installed by npm ci")
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _named_origins_only(cls, origins: list[str]) -> list[str]:
+        # Browsers send the bearer token from the portal's own pages; a wildcard would let any site do it.
+        if any(origin.strip() == "*" or not origin.startswith(("http://", "https://")) for origin in origins):
+            raise ValueError("LBS_CORS_ORIGINS lists origins such as https://portal.example, never '*'")
+        return [origin.rstrip("/") for origin in origins]
+
     @field_validator("database_url")
     @classmethod
     def _accept_plain_postgres(cls, url: str) -> str:

@@ -55,6 +55,17 @@ def pg_settings(_migrated_postgis: str) -> Iterator[Settings]:
     yield settings
 
 
+def forget_redis_prefix(url: str, prefix: str) -> None:
+    """Delete the keys a test wrote under its own prefix (never anyone else's)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 def client_for(settings: Settings) -> TestClient:
     return TestClient(create_app(settings))
 

@@ -17,16 +17,12 @@ from pathlib import Path
 
 import pytest
 import redis as sync_redis
-from sqlalchemy import select
 
 from lbs_service.settings import Settings
-from lbs_service.storage.db import Database
 from lbs_service.storage.migrate import upgrade
-from lbs_service.storage.models import Store
-from lbs_service.storage.stores import StoreRepository
 from tests.faults.report import FaultRun, record
+from tests.faults.scenario import console, finish, row_of_stores, shown_once, walk_over_http
 from tests.faults.servers import _wait_for_port
-from tests.faults.test_redis_outage import _committed_alerts, _console, _stores, _walk
 from tests.live import live_server, token, ws_connect
 
 
@@ -115,9 +111,7 @@ def _run_on(cluster: Cluster, folder: Path) -> None:
                         redis_url=f"redis://127.0.0.1:{cluster.ports[0]}/0", redis_cluster=True, redis_prefix=prefix,
                         rate_limits=False, change_feed_poll_s=0.05)
     upgrade(settings)
-    StoreRepository(Database(settings)).upsert_many("Row", _stores())
-    with Database(settings).session() as session:
-        store_ids = list(session.scalars(select(Store.id)))
+    store_ids = row_of_stores(settings)
     seen: list[tuple] = []
     statuses: Counter = Counter()
     retry_after: list[str] = []
@@ -125,11 +119,11 @@ def _run_on(cluster: Cluster, folder: Path) -> None:
     with live_server(settings) as base:
 
         async def run() -> list[int]:
-            stop_consoles = asyncio.Event()
-            consoles = [asyncio.create_task(_console(base, settings, s, seen, stop_consoles)) for s in store_ids]
+            stop_consoles, stop_walkers = asyncio.Event(), Event()
+            consoles = [asyncio.create_task(console(lambda: base, settings, s, seen, stop_consoles))
+                        for s in store_ids]
             await asyncio.sleep(1.0)
-            stop_walkers = Event()
-            walkers = [Thread(target=_walk, args=(base, settings, u, statuses, retry_after, stop_walkers))
+            walkers = [Thread(target=walk_over_http, args=(base, settings, u, statuses, retry_after, stop_walkers))
                        for u in range(8)]
             for walker in walkers:
                 walker.start()
@@ -139,21 +133,12 @@ def _run_on(cluster: Cluster, folder: Path) -> None:
             cluster.start_node(restarted)
             await asyncio.to_thread(cluster.wait_ok)
             await asyncio.sleep(3.0)
-            stop_walkers.set()
-            for walker in walkers:
-                await asyncio.to_thread(walker.join, 30)
-            committed = _committed_alerts(settings)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and len({s[:3] for s in seen}) < len(committed):
-                await asyncio.sleep(0.2)
-            await asyncio.sleep(1.0)
-            stop_consoles.set()
+            await finish(walkers, stop_walkers, settings, seen, stop_consoles)
             await asyncio.gather(*consoles)
             return await _replay_ids(base, settings, store_ids[0])
 
         replayed_ids = asyncio.run(run())
-    committed = _committed_alerts(settings)
-    shown = Counter(s[:3] for s in seen)
+    committed, shown = shown_once(settings, seen)
     streams = cluster.keys_by_node(f"{prefix}:{{store:*}}:stream")
     record(FaultRun("Redis Cluster node restarted during fixes", sum(statuses.values()),
                     sum(n for code, n in statuses.items() if code >= 500 and code != 503), statuses[503],

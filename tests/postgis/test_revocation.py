@@ -9,15 +9,11 @@ import uuid
 
 import httpx
 import pytest
-import redis
-from sqlalchemy import select
 from websockets.exceptions import ConnectionClosed
 
 from lbs_service.settings import Settings
-from lbs_service.storage.db import Database
-from lbs_service.storage.models import Store
-from lbs_service.storage.stores import StoreRepository
-from tests.faults.test_redis_outage import _stores
+from tests.conftest import forget_redis_prefix
+from tests.faults.scenario import row_of_stores
 from tests.live import token, ws_connect
 from tests.processes import lbs_servers
 
@@ -28,9 +24,7 @@ def test_revoked_staff_lose_rest_and_websockets_on_every_worker(pg_settings):
     prefix = f"revoke{uuid.uuid4().hex[:6]}"
     redis_url = os.environ["LBS_TEST_REDIS_URL"]
     settings = Settings(database_url=pg_settings.database_url, redis_url=redis_url, redis_prefix=prefix)
-    StoreRepository(Database(settings)).upsert_many("Row", _stores())
-    with Database(settings).session() as session:
-        store = session.scalars(select(Store.id)).first()
+    store = row_of_stores(settings)[0]
     env = {"LBS_DATABASE_URL": settings.database_url, "LBS_REDIS_URL": redis_url, "LBS_REDIS_PREFIX": prefix,
            "LBS_REVOCATION_POLL_S": "0.5", "LBS_SECRET_KEY": settings.secret_key}
     old = token(settings, "staff", "staff-leaver", store)
@@ -71,8 +65,4 @@ def test_revoked_staff_lose_rest_and_websockets_on_every_worker(pg_settings):
             refused = httpx.post(f"http://{first}/v1/tokens/revocations", headers=staff, json={"subject": "ops"})
             assert refused.status_code == 403  # only operators revoke
     finally:
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        forget_redis_prefix(redis_url, prefix)

@@ -7,13 +7,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-import redis as sync_redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from lbs_service.auth import Principal, mint_token
 from lbs_service.settings import Settings
-from tests.conftest import _service_url, client_for, operator_headers
+from tests.conftest import _service_url, client_for, forget_redis_prefix, operator_headers
 from tests.live import live_server
 
 
@@ -64,11 +63,7 @@ def shared_redis_settings(tmp_path):
                         rate_limit_rules={"fix": (5, 60)}, change_feed_poll_s=0.05)
     upgrade(settings)
     yield settings
-    client = sync_redis.Redis.from_url(url)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    forget_redis_prefix(url, prefix)
 
 
 def _now(offset_s: float = 0.0) -> str:
@@ -111,3 +106,22 @@ def test_websocket_fixes_over_the_limit_get_an_error_and_the_socket_stays(shared
                 if message["type"] == "error":
                     errors.append(message)
             assert len(errors) == 2 and all(e["retry_after_s"] >= 1 for e in errors)
+
+
+def test_cors_names_origins_and_never_allows_everyone(tmp_path):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Settings(cors_origins=["*"])
+    settings = Settings(database_url="", sqlite_path=tmp_path / "lbs.sqlite3", redis_url="",
+                        cors_origins=["https://portal.example"])
+    from lbs_service.storage.migrate import upgrade
+
+    upgrade(settings)
+    with client_for(settings) as client:
+        preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+        allowed = client.options("/v1/stores/nearby", headers={"Origin": "https://portal.example", **preflight})
+        assert allowed.headers["access-control-allow-origin"] == "https://portal.example"
+        assert "access-control-allow-credentials" not in allowed.headers
+        other = client.get("/v1/stores/nearby?lat=31.2&lng=121.4", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers

@@ -17,7 +17,7 @@ from geo_index.fences import Fix, UserFences
 from lbs_service.auth import Principal, mint_token
 from lbs_service.settings import Settings
 from push.fence_store import InProcessFenceStore
-from tests.conftest import _service_url, client_for, operator_headers
+from tests.conftest import _service_url, client_for, forget_redis_prefix, operator_headers
 from tests.processes import lbs_servers
 
 STORE = {"source_id": "PRIV-1", "name": "Corner shop", "lat": 31.2304, "lng": 121.4737}
@@ -93,10 +93,8 @@ def test_redis_checkpoints_carry_the_configured_retention(tmp_path):
         ttl = raw.ttl(f"{prefix}:fences:{{carol}}")
         assert 0 < ttl <= 120
     finally:
-        keys = list(raw.scan_iter(f"{prefix}:*"))
-        if keys:
-            raw.delete(*keys)
         raw.close()
+        forget_redis_prefix(url, prefix)
 
 
 def test_logs_of_a_whole_session_hold_no_precise_coordinates_or_tokens(tmp_path):
