@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Exact nearby search, proximity push and the online-to-offline flow.",
         lifespan=lifespan,
+        responses=problems.documented_responses(),
     )
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware)

@@ -119,3 +119,21 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "status", "title", "detail"],
+    "properties": {"type": {"type": "string"}, "status": {"type": "integer"}, "title": {"type": "string"},
+                   "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}},
+}
+_DOCUMENTED = {401: "no or bad bearer token", 403: "the token may not do this", 404: "no such resource",
+               409: "conflicts with the resource's state", 413: "request body over 64 KiB",
+               422: "invalid input", 429: "rate limited (Retry-After)",
+               503: "a backing service is unreachable (Retry-After)"}
+
+
+def documented_responses() -> dict[int | str, dict[str, Any]]:
+    """The errors any route may answer, as problem+json, for the OpenAPI document (and its fuzzers)."""
+    return {status: {"description": text, "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}}}
+            for status, text in _DOCUMENTED.items()}

@@ -27,7 +27,7 @@ from lbs_service.bench.http_load import LoadResult, closed_loop, open_loop
 from lbs_service.bench.import_bench import write_store_file
 from lbs_service.bench.nearby import QUERY_SEED, STORE_SEED
 from lbs_service.bench.ports import free_port
-from lbs_service.bench.scratch import scratch_database
+from lbs_service.bench.scratch import scratch
 from lbs_service.bench.synthetic import clustered_points
 from lbs_service.bench.timing import machine
 
@@ -49,9 +49,9 @@ class HttpBenchConfig:
     scratch_name: str = "lbs_bench_http"  # the database this benchmark drops and creates
 
 
-def _load_stores(config: HttpBenchConfig, folder: Path, say: Callable[[str], None]) -> tuple[str, np.ndarray]:
-    """A scratch database holding the seeded stores (the same ones `lbs bench nearby` uses), imported
-    the way an operator would; returns its URL and the points in id order."""
+def _load_stores(database: str, config: HttpBenchConfig, folder: Path, say: Callable[[str], None]) -> np.ndarray:
+    """The seeded stores (the same ones `lbs bench nearby` uses), imported the way an operator would;
+    returns the points in id order."""
     from geo_index import Datum
     from lbs_service.importer.normalize import ImportOptions
     from lbs_service.importer.run import import_stores
@@ -60,7 +60,6 @@ def _load_stores(config: HttpBenchConfig, folder: Path, say: Callable[[str], Non
     from lbs_service.storage.migrate import upgrade
     from lbs_service.storage.stores import StoreRepository
 
-    database = scratch_database(config.database_url, config.scratch_name)
     upgrade(Settings(database_url=database))
     path = folder / "bench_http_stores.csv"
     points = clustered_points(config.stores, STORE_SEED)
@@ -70,7 +69,7 @@ def _load_stores(config: HttpBenchConfig, folder: Path, say: Callable[[str], Non
     import_stores(path, StoreRepository(db), "bench", ImportOptions(Datum.WGS84, "UTC", "store"), {})
     db.engine.dispose()
     say(f"imported {config.stores:,} stores in {time.perf_counter() - started:.1f} s")
-    return database, points
+    return points
 
 
 @contextmanager
@@ -148,13 +147,14 @@ def _median(results: list[LoadResult]) -> dict[str, Any] | None:
 
 
 def run_http(config: HttpBenchConfig, folder: Path, say: Callable[[str], None] = print) -> dict[str, Any]:
-    database, points = _load_stores(config, folder, say)
     queries = clustered_points(2_000, QUERY_SEED)
     port = free_port()
-    with _server(database, port):
-        say("server up")
-        wrong = {e: _mismatches(port, e, queries[: config.exact_sample], points, config) for e in ENGINES}
-        measured = _run_loads(port, queries, config, say)
+    with scratch(config.database_url, config.scratch_name) as database:
+        points = _load_stores(database, config, folder, say)
+        with _server(database, port):
+            say("server up")
+            wrong = {e: _mismatches(port, e, queries[: config.exact_sample], points, config) for e in ENGINES}
+            measured = _run_loads(port, queries, config, say)
     results = []
     for engine in ENGINES:
         results.append({"engine": engine, "throughput": _median(measured[engine]["throughput"]),

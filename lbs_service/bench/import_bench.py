@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 
-from lbs_service.bench.scratch import scratch_database
+from lbs_service.bench.scratch import scratch
 from lbs_service.bench.synthetic import clustered_points
 from lbs_service.bench.timing import machine
 
@@ -97,13 +97,13 @@ def run_import(config: ImportBenchConfig, folder: Path, say: Callable[[str], Non
     write_store_file(path, clustered_points(config.rows, config.seed))
     fresh, again, floor = [], [], []
     for run in range(config.runs):
-        database = scratch_database(config.database_url, config.scratch_name)
-        upgrade(Settings(database_url=database))
-        seconds, inserted, _ = _import_once(database, path)
-        fresh.append(config.rows / seconds)
-        seconds_again, _, updated = _import_once(database, path)  # the same file again: every row an update
-        again.append(config.rows / seconds_again)
-        floor.append(config.rows / _bare_copy(database, path))
+        with scratch(config.database_url, config.scratch_name) as database:
+            upgrade(Settings(database_url=database))
+            seconds, inserted, _ = _import_once(database, path)
+            fresh.append(config.rows / seconds)
+            seconds_again, _, updated = _import_once(database, path)  # the same file again: every row an update
+            again.append(config.rows / seconds_again)
+            floor.append(config.rows / _bare_copy(database, path))
         if inserted != config.rows or updated != config.rows:
             raise RuntimeError(f"expected {config.rows} inserts and updates, got {inserted} and {updated}")
         say(f"run {run + 1}/{config.runs}: import {fresh[-1]:,.0f} rows/s, re-import {again[-1]:,.0f} rows/s, "

@@ -3,7 +3,7 @@ fix-to-staff-alert latency, with 25,000 store fences (the real China stores when
 seeded synthetic stores).
 
 It starts its own two `lbs serve` processes on PostGIS + Redis, in a database it creates
-(`lbs_bench_push`) and a Redis key prefix of its own, and removes nothing it did not make.
+(`lbs_bench_push`) and a Redis key prefix of its own, and removes both when done.
 """
 
 import asyncio
@@ -25,7 +25,7 @@ import numpy as np
 import psycopg
 from websockets.asyncio.client import ClientConnection, connect
 
-from lbs_service.bench.scratch import scratch_database
+from lbs_service.bench.scratch import scratch
 from lbs_service.bench.synthetic import clustered_points
 from lbs_service.bench.timing import machine
 
@@ -167,10 +167,20 @@ async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str],
 
 
 def run_push(config: PushBenchConfig, folder: Path, say: Any = print) -> dict[str, Any]:
+    prefix = f"lbsbench{os.getpid()}"
+    try:
+        with scratch(config.database_url, "lbs_bench_push") as database:
+            result = _run_on(database, prefix, config, folder, say)
+    finally:
+        _forget_prefix(config.redis_url, prefix)
+    return {"benchmark": "push", "machine": machine(), "params": {k: v for k, v in vars(config).items()
+                                                                    if "url" not in k and k != "shared_data"},
+            **result}
+
+
+def _run_on(database: str, prefix: str, config: PushBenchConfig, folder: Path, say: Any) -> dict[str, Any]:
     from lbs_service.bench.ports import free_port
 
-    database = scratch_database(config.database_url, "lbs_bench_push")
-    prefix = f"lbsbench{os.getpid()}"
     env = {"LBS_DATABASE_URL": database, "LBS_REDIS_URL": config.redis_url, "LBS_FENCE_DWELL_S": "0",
            "LBS_RATE_LIMITS": "off", "LBS_REDIS_PREFIX": prefix}
     subprocess.run([sys.executable, "-m", "lbs_service.cli", "db", "upgrade"], env={**os.environ, **env}, check=True,
@@ -190,8 +200,25 @@ def run_push(config: PushBenchConfig, folder: Path, say: Any = print) -> dict[st
     ports = [free_port(), free_port()]
     with _servers(env, ports):
         say(f"2 servers up; {config.users} users x {config.fixes_per_user} fixes, {len(consoles)} consoles")
-        result = asyncio.run(_run_load([f"127.0.0.1:{p}" for p in ports], walks, user_tokens, consoles,
-                                       config.rate))
-    return {"benchmark": "push", "machine": machine(), "params": {k: v for k, v in vars(config).items()
-                                                                    if "url" not in k and k != "shared_data"},
-            **result}
+        return asyncio.run(_run_load([f"127.0.0.1:{p}" for p in ports], walks, user_tokens, consoles, config.rate))
+
+
+def _forget_prefix(redis_url: str, prefix: str) -> None:
+    """The streams, counters and checkpoints the run's servers wrote under its own prefix."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for batch in _batched(client.scan_iter(f"{prefix}:*", count=1000), 1000):
+        client.delete(*batch)
+    client.close()
+
+
+def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -5,7 +5,12 @@ schema documented for its status. Bounded (examples per operation) so CI stays f
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from lbs_service.settings import Settings
 from lbs_service.storage.migrate import upgrade
@@ -14,6 +19,8 @@ from tests.live import live_server, token
 from tests.service.test_nearby_api import seed
 
 EXAMPLES = 12  # per operation, each sent as three identities
+# No 5xx; every status, content type and body as the OpenAPI document says.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
@@ -47,7 +54,7 @@ def test_no_server_errors_and_answers_match_the_schema(served, identities):
         def run(case):
             for headers in identities:
                 calls[0] += 1
-                case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
+                case.call_and_validate(headers=headers, checks=CHECKS)
 
         try:
             run()
