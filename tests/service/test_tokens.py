@@ -1,0 +1,49 @@
+"""Bearer tokens: the algorithm is pinned (HS256), and exp, iat, iss and aud are required and checked."""
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+
+from lbs_service.auth import Principal, mint_token
+
+
+def _claims(settings, **overrides):
+    now = int(time.time())
+    claims = {"sub": "op", "role": "operator", "iss": settings.token_issuer, "aud": settings.token_audience,
+              "iat": now, "exp": now + 600}
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _unsigned(claims: dict) -> str:
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: _unsigned(_claims(s)),  # alg "none"
+    lambda s: jwt.encode(_claims(s), s.secret_key, algorithm="HS512"),  # right key, other algorithm
+    lambda s: jwt.encode(_claims(s), "another-secret-of-enough-length-000", algorithm="HS256"),
+    lambda s: jwt.encode(_claims(s, aud="someone-else"), s.secret_key, algorithm="HS256"),
+    lambda s: jwt.encode(_claims(s, iss="someone-else"), s.secret_key, algorithm="HS256"),
+    lambda s: jwt.encode(_claims(s, exp=None), s.secret_key, algorithm="HS256"),
+    lambda s: jwt.encode(_claims(s, iat=None), s.secret_key, algorithm="HS256"),
+    lambda s: jwt.encode(_claims(s, role="superuser"), s.secret_key, algorithm="HS256"),
+], ids=["alg-none", "hs512", "wrong-key", "wrong-aud", "wrong-iss", "no-exp", "no-iat", "unknown-role"])
+def test_tokens_that_are_not_ours_exactly_are_refused(sqlite_client, sqlite_settings, make):
+    response = sqlite_client.post("/v1/stores", json={"source_id": "T", "name": "t", "lat": 1.0, "lng": 1.0},
+                                  headers={"Authorization": f"Bearer {make(sqlite_settings)}"})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_our_token_is_accepted(sqlite_client, sqlite_settings):
+    token = mint_token(sqlite_settings, Principal("operator", "op"))
+    response = sqlite_client.post("/v1/stores", json={"source_id": "T", "name": "t", "lat": 1.0, "lng": 1.0},
+                                  headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201
