@@ -125,3 +125,19 @@ def test_cors_names_origins_and_never_allows_everyone(tmp_path):
         assert "access-control-allow-credentials" not in allowed.headers
         other = client.get("/v1/stores/nearby?lat=31.2&lng=121.4", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_requests_per_token_and_claims_are_limited_too(tmp_path):
+    """The in-process counters (one worker, no Redis) follow the same rules."""
+    from lbs_service.storage.migrate import upgrade
+
+    settings = Settings(database_url="", sqlite_path=tmp_path / "lbs.sqlite3", redis_url="",
+                        rate_limit_rules={"token": (5, 60), "claim": (2, 60)})
+    upgrade(settings)
+    with client_for(settings) as client:
+        user = _bearer(settings, subject="busy")
+        answers = [client.get("/v1/users/me/consent", headers=user).status_code for _ in range(6)]
+        assert answers == [200] * 5 + [429]
+        other = _bearer(settings, subject="calm")
+        claims = [client.post("/v1/campaigns/999/claim", headers=other).status_code for _ in range(3)]
+        assert claims[:2] == [404, 404] and claims[2] == 429  # counted before the campaign is looked up
