@@ -13,6 +13,7 @@ from lbs_service import problems
 from lbs_service.access_log import AccessLogMiddleware
 from lbs_service.body_limit import BodyLimitMiddleware
 from lbs_service.o2o.orders import expire_unpaid
+from lbs_service.proximity.arrival_keys import expire_arrival_keys
 from lbs_service.routers import (
     campaigns,
     coupons,
@@ -109,6 +110,8 @@ async def _housekeeping(services: Services, every_s: float = 10.0) -> None:
                                                        services.settings.order_payment_timeout_s))
             if rounds % 360 == 0:
                 await asyncio.shield(asyncio.to_thread(services.demand.expire, services.settings.demand_retention_days))
+                await asyncio.shield(asyncio.to_thread(expire_arrival_keys, services.db,
+                                                       services.settings.fix_retention_s))
         except Exception:  # a database blip: the next round retries
             log.exception("housekeeping failed")
 

@@ -16,8 +16,8 @@ from lbs_service.storage.migrate import upgrade
 
 REQUIRE_SERVICES = os.environ.get("LBS_REQUIRE_SERVICES") == "1"
 TABLES = (
-    "token_revocations", "demand_cells", "districts", "reviews", "order_lines", "orders", "stock", "skus",
-    "member_events", "idempotency_keys", "redemptions", "coupons", "outbox", "promotions", "campaigns",
+    "arrival_keys", "token_revocations", "demand_cells", "districts", "reviews", "order_lines", "orders", "stock",
+    "skus", "member_events", "idempotency_keys", "redemptions", "coupons", "outbox", "promotions", "campaigns",
     "user_preferences", "consents", "store_changes", "stores", "merchants",
 )
 

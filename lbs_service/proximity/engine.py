@@ -17,6 +17,7 @@ from lbs_service import metrics
 from lbs_service.analytics.demand import DemandRecorder
 from lbs_service.catalog import StoreCatalog
 from lbs_service.o2o.members import arrival_contexts, record_event
+from lbs_service.proximity.arrival_keys import first_arrivals
 from lbs_service.proximity.context import user_ref
 from lbs_service.proximity.outbox import OutboxRelay, enqueue
 from lbs_service.proximity.rules import Caps, Entered, choose_offer
@@ -123,7 +124,10 @@ class ProximityEngine:
 
     def _record(self, user_id: str, entered: list[tuple[Fix, list[Arrival]]]) -> None:
         with self.db.transaction() as session:
-            for fix, arrivals in entered:
+            for fix, entering in entered:
+                arrivals = first_arrivals(session, self.db.is_postgres, user_id, fix.ts, entering)
+                if not arrivals:
+                    continue  # this very fix was recorded before (a retry after a partial failure)
                 at = datetime.fromtimestamp(fix.ts, UTC)
                 contexts = arrival_contexts(session, user_id, [a.store for a in arrivals], self.settings.member_tiers,
                                             self.catalog.district_of)

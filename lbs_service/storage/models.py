@@ -320,3 +320,13 @@ class TokenRevocation(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     revoked_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class ArrivalKey(Base):
+    """One row per arrival recorded: (user, store, fix time). Kept as long as raw fixes are."""
+
+    __tablename__ = "arrival_keys"
+
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    store_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fix_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)

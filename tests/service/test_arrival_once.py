@@ -1,0 +1,33 @@
+"""A fix whose arrival was committed but whose fence checkpoint was lost (Redis went away between
+the two) and which the client then sends again alerts the store once, not twice."""
+
+from sqlalchemy import func, select
+
+from lbs_service.storage.db import Database
+from lbs_service.storage.models import MemberEvent, OutboxMessage
+from tests.conftest import client_for, operator_headers
+from tests.live import token
+
+STORE = {"source_id": "ONCE", "name": "Once cafe", "lat": 31.2304, "lng": 121.4737}
+
+
+def test_a_retried_fix_after_a_lost_checkpoint_alerts_once(sqlite_settings):
+    settings = sqlite_settings
+    fixes = {"fixes": [{"lat": 31.2504, "lng": 121.4737, "accuracy_m": 10, "ts": "2026-11-22T08:00:00Z"},
+                       {"lat": 31.2306, "lng": 121.4739, "accuracy_m": 10, "ts": "2026-11-22T08:01:00Z"}]}
+    user = {"Authorization": f"Bearer {token(settings, 'user', 'retrier')}"}
+    with client_for(settings) as client:
+        store_id = int(client.post("/v1/stores", json=STORE, headers=operator_headers(settings)).json()["id"])
+        assert client.post("/v1/users/me/locations", json=fixes, headers=user).json()["arrivals"] == [store_id]
+        engine = client.app.state.services.engine
+        client.portal.call(engine.fences.forget, "retrier")  # the checkpoint the first attempt could not save
+        again = client.post("/v1/users/me/locations", json=fixes, headers=user)
+        assert again.status_code == 200
+        later = {"fixes": [{"lat": 31.2504, "lng": 121.4737, "accuracy_m": 10, "ts": "2026-11-22T09:00:00Z"},
+                           {"lat": 31.2306, "lng": 121.4739, "accuracy_m": 10, "ts": "2026-11-22T09:01:00Z"}]}
+        client.post("/v1/users/me/locations", json=later, headers=user)  # a new visit an hour later counts
+    with Database(settings).session() as session:
+        alerts = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.channel == f"store:{store_id}"))
+        visits = session.scalar(select(func.count()).select_from(MemberEvent).where(MemberEvent.kind == "arrival"))
+    assert alerts == 2 and visits == 2  # the first visit once (despite the retry), the second once
