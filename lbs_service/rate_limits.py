@@ -1,6 +1,6 @@
 """Rate limits per subject and action, counted in Redis so they hold across workers (in process
-when there is no Redis, i.e. a single worker). Fixed windows: simple, and exact at the window edge
-to within one window.
+when there is no Redis, i.e. a single worker). Fixed windows: simple, at the price of letting up to
+twice the limit through around a window's edge. Every counter expires with its window.
 
 A limiter that cannot reach Redis lets requests through: it protects the service, it is not the
 service, and the request itself meets the outage where it needs Redis.
@@ -17,8 +17,12 @@ log = logging.getLogger(__name__)
 
 _INCREMENT = """
 local n = redis.call('INCRBY', KEYS[1], ARGV[2])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('PTTL', KEYS[1])}
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
 """
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+import redis as sync_redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -78,6 +79,10 @@ def test_fix_limit_holds_across_two_workers_with_retry_after(shared_redis_settin
     settings = shared_redis_settings
     with client_for(settings) as first, client_for(settings) as second:
         assert first.post("/v1/users/me/locations", json=_fixes(3), headers=_bearer(settings)).status_code == 200
+        counters = sync_redis.Redis.from_url(settings.redis_url)
+        keys = list(counters.scan_iter(f"{settings.redis_prefix}:rl:*"))
+        assert keys and all(0 < counters.pttl(key) <= 60_000 for key in keys)  # counters expire with the window
+        counters.close()
         assert second.post("/v1/users/me/locations", json=_fixes(2), headers=_bearer(settings)).status_code == 200
         refused = second.post("/v1/users/me/locations", json=_fixes(1), headers=_bearer(settings))
         assert refused.status_code == 429
