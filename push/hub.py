@@ -89,13 +89,17 @@ class Hub:
         if not subscribers:
             await self.broker.watch(channel)
         subscribers.add(subscriber)
-        missed = None if last_id is None else await self.broker.replay(channel, last_id)
-        reset = last_id is not None and missed is None
-        if missed is None:  # a fresh join, or a reset: live messages from now on, no history
-            subscriber.last_id = await self.broker.latest(channel)
-        else:
-            subscriber.last_id = last_id or 0
-            subscriber.replayed(missed)
+        try:
+            missed = None if last_id is None else await self.broker.replay(channel, last_id)
+            reset = last_id is not None and missed is None
+            if missed is None:  # a fresh join, or a reset: live messages from now on, no history
+                subscriber.last_id = await self.broker.latest(channel)
+            else:
+                subscriber.last_id = last_id or 0
+                subscriber.replayed(missed)
+        except BaseException:  # the backplane failed mid-join: leave nothing registered behind
+            await self.unsubscribe(subscriber)
+            raise
         subscriber.go_live()
         return subscriber, reset
 

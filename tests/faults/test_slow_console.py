@@ -1,5 +1,5 @@
-"""A console that stops reading: once the socket buffers and its queue (LBS_WS_QUEUE_LIMIT, set above
-one relay batch of 500) are full, the server stops queueing for it and closes it with 4008, which the
+"""A console that stops reading: once the socket buffers and its queue (LBS_WS_QUEUE_LIMIT, the default
+1,000) are full, the server stops queueing for it and closes it with 4008, which the
 console sees after the data before it when it reads again (one that never reads again is dropped
 after SLOW_CLOSE_WAIT_S); a console of the same store that reads keeps receiving every message."""
 
@@ -69,7 +69,7 @@ def _metric(host: str, name: str) -> float:
 
 
 def test_a_console_that_stops_reading_is_closed_and_the_other_gets_everything(tmp_path):
-    settings = Settings(database_url="", sqlite_path=tmp_path / "lbs.sqlite3", redis_url="", ws_queue_limit=600)
+    settings = Settings(database_url="", sqlite_path=tmp_path / "lbs.sqlite3", redis_url="", ws_queue_limit=1000)
     upgrade(settings)
     db = Database(settings)
     StoreRepository(db).upsert_many("Slow", [{
@@ -80,21 +80,30 @@ def test_a_console_that_stops_reading_is_closed_and_the_other_gets_everything(tm
     with live_server(settings) as host:
         stalled = _stalled_socket(host, f"/v1/ws/stores/{store_id}?token={staff}")
 
+        def commit_arrivals(begin: int) -> None:
+            with db.transaction() as session:
+                for n in range(begin, begin + 100):
+                    enqueue(session, store_channel(store_id), {
+                        "type": "arrival", "ts": str(n), "store_id": store_id, "user_ref": "r",
+                        "pad": base64.b64encode(os.urandom(PAD_BYTES)).decode()})
+
         async def run() -> int:
-            received = 0
             async with ws_connect(host, f"/v1/ws/stores/{store_id}?token={staff}", max_size=None) as reader:
                 assert await asyncio.to_thread(_metric, host, "lbs_websocket_subscribers") == 2
-                for begin in range(0, MESSAGES, 500):
-                    with db.transaction() as session:
-                        for n in range(begin, begin + 500):
-                            enqueue(session, store_channel(store_id), {
-                                "type": "arrival", "ts": str(n), "store_id": store_id, "user_ref": "r",
-                                "pad": base64.b64encode(os.urandom(PAD_BYTES)).decode()})
-                deadline = time.monotonic() + 30
-                while received < MESSAGES and time.monotonic() < deadline:
-                    with contextlib.suppress(TimeoutError):
-                        if json.loads(await asyncio.wait_for(reader.recv(), 1))["type"] == "arrival":
-                            received += 1
+
+                async def read_all() -> int:  # the console that keeps up, reading while arrivals come in
+                    received, deadline = 0, time.monotonic() + 60
+                    while received < MESSAGES and time.monotonic() < deadline:
+                        with contextlib.suppress(TimeoutError):
+                            if json.loads(await asyncio.wait_for(reader.recv(), 1))["type"] == "arrival":
+                                received += 1
+                    return received
+
+                reading = asyncio.create_task(read_all())
+                for begin in range(0, MESSAGES, 100):  # arrivals as a busy afternoon brings them, not one burst
+                    await asyncio.to_thread(commit_arrivals, begin)
+                    await asyncio.sleep(0.02)
+                received = await reading
                 assert await asyncio.to_thread(_metric, host, "lbs_websocket_slow_closed_total") == 1
             return received
 

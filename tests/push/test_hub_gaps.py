@@ -4,6 +4,8 @@ one, at the next reconciliation."""
 
 import asyncio
 
+import pytest
+
 from push.broker import InProcessBroker
 from push.hub import Hub
 from push.messages import Message
@@ -60,3 +62,19 @@ def test_reconciliation_finds_nothing_when_nothing_was_lost():
         return _drain(subscriber.queue), await hub.reconcile()
 
     assert asyncio.run(run()) == ([1, 2, 3], 0)
+
+
+class BrokenReplayBroker(InProcessBroker):
+    async def replay(self, channel, after_id):
+        raise ConnectionError("backplane away")
+
+
+def test_a_join_that_fails_halfway_leaves_no_subscriber_behind():
+    async def run() -> int:
+        hub = Hub(BrokenReplayBroker())
+        await hub.start()
+        with pytest.raises(ConnectionError):
+            await hub.subscribe("store:3", 5)
+        return hub.connections
+
+    assert asyncio.run(run()) == 0
