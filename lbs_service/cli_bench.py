@@ -59,7 +59,7 @@ def bench_nearby(
                         f"(mean {report['hits_within_radius']['mean']:.0f} stores within r)")
     for column in ("engine", "q/s", "p50 ms", "p99 ms", "exact", "× postgis", "× redis"):
         table.add_column(column, justify="right")
-    for r in results:
+    for r in [*results, *report["variants"]]:
         ratios = [f"{r['qps'] / rates[c]:.1f}" if c in rates else "-" for c in ("postgis", "redis")]
         exact = "yes" if r["exact"] else f"no ({r['mismatched_queries']}/{r['checked_queries']})"
         table.add_row(r["engine"], f"{r['qps']:,.0f}", f"{r['p50_ms']:.3f}", f"{r['p99_ms']:.3f}", exact, *ratios)

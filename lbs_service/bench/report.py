@@ -34,7 +34,7 @@ def _nearby(report: dict[str, Any]) -> list[str]:
              f"Index memory: {report['memory_bytes_per_store']:.0f} bytes per store.", "",
              "| engine | q/s | p50 ms | p99 ms | exact vs brute force | × PostGIS | × Redis |",
              "|---|---|---|---|---|---|---|"]
-    for r in results:
+    for r in [*results, *report.get("variants", [])]:
         exact = "yes" if r["exact"] else f"no: {r['mismatched_queries']}/{r['checked_queries']} differ"
         ratios = [_f(r["qps"] / rates[c], 1) if c in rates else "-" for c in ("postgis", "redis")]
         lines.append(f"| {r['engine']} | {_f(r['qps'])} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {exact} | "
