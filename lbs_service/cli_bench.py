@@ -18,6 +18,13 @@ def _bench_urls(database_url: str | None, redis_url: str | None) -> tuple[str | 
             redis_url or os.environ.get("LBS_BENCH_REDIS_URL") or os.environ.get("LBS_REDIS_URL"))
 
 
+def _table(title: str, columns: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right")
+    return table
+
+
 def _save(report: dict[str, Any], path: Path | None) -> None:
     if path:
         from lbs_service.bench.nearby import write_json
@@ -55,10 +62,9 @@ def bench_nearby(
     report = run_nearby(config, say=lambda text: err.print(text))
     results = report["results"]
     rates = {r["engine"]: r["qps"] for r in results}
-    table = Table(title=f"nearby, {stores:,} stores, r = {radius_m:g} m, median of {runs} runs "
-                        f"(mean {report['hits_within_radius']['mean']:.0f} stores within r)")
-    for column in ("engine", "q/s", "p50 ms", "p99 ms", "exact", "× postgis", "× redis"):
-        table.add_column(column, justify="right")
+    table = _table(f"nearby, {stores:,} stores, r = {radius_m:g} m, median of {runs} runs "
+                   f"(mean {report['hits_within_radius']['mean']:.0f} stores within r)",
+                   ("engine", "q/s", "p50 ms", "p99 ms", "exact", "× postgis", "× redis"))
     for r in [*results, *report["variants"]]:
         ratios = [f"{r['qps'] / rates[c]:.1f}" if c in rates else "-" for c in ("postgis", "redis")]
         exact = "yes" if r["exact"] else f"no ({r['mismatched_queries']}/{r['checked_queries']})"
@@ -93,9 +99,8 @@ def bench_push(
                              shared_data if shared_data.exists() else None)
     with tempfile.TemporaryDirectory() as folder:
         report = run_push(config, Path(folder), say=lambda text: err.print(text))
-    table = Table(title=f"push: {fences:,} fences, {users} users over 2 server processes")
-    for column in ("fixes", "fixes/s", "alerts timed", "alert p50 ms", "alert p99 ms"):
-        table.add_column(column, justify="right")
+    table = _table(f"push: {fences:,} fences, {users} users over 2 server processes",
+                   ("fixes", "fixes/s", "alerts timed", "alert p50 ms", "alert p99 ms"))
     table.add_row(f"{report['fixes']:,}", f"{report['fixes_per_s']:,.0f}", str(report["alerts_timed"]),
                   f"{report['alert_p50_ms']:.1f}", f"{report['alert_p99_ms']:.1f}")
     Console().print(table)
@@ -114,9 +119,8 @@ def bench_ws(
 
     with tempfile.TemporaryDirectory() as folder:
         report = run_ws(connections, Path(folder), say=lambda text: err.print(text))
-    table = Table(title="idle websockets on one server process")
-    for column in ("connections", "opened in s", "RSS idle MB", "RSS loaded MB", "KB per connection"):
-        table.add_column(column, justify="right")
+    table = _table("idle websockets on one server process",
+                   ("connections", "opened in s", "RSS idle MB", "RSS loaded MB", "KB per connection"))
     table.add_row(f"{report['connections']:,}", f"{report['open_seconds']:.1f}", f"{report['server_rss_mb_idle']:.0f}",
                   f"{report['server_rss_mb_loaded']:.0f}", f"{report['kb_per_connection']:.1f}")
     Console().print(table)
@@ -140,9 +144,8 @@ def bench_http(
     config = HttpBenchConfig(db_url, stores=stores, rate=rate, runs=runs)
     with tempfile.TemporaryDirectory() as folder:
         report = run_http(config, Path(folder), say=lambda text: err.print(text))
-    table = Table(title=f"nearby over HTTP, {stores:,} stores, limit {config.limit}, median of {runs} runs")
-    for column in ("engine", "req/s", "p50 ms", "p99 ms", "× postgis", f"p99 ms at {rate:,.0f}/s", "exact"):
-        table.add_column(column, justify="right")
+    table = _table(f"nearby over HTTP, {stores:,} stores, limit {config.limit}, median of {runs} runs",
+                   ("engine", "req/s", "p50 ms", "p99 ms", "× postgis", f"p99 ms at {rate:,.0f}/s", "exact"))
     base = next(r["throughput"]["rps"] for r in report["results"] if r["engine"] == "postgis")
     for r in report["results"]:
         t, paced = r["throughput"], r["paced"]
@@ -167,9 +170,8 @@ def bench_coverage(
     config = CoverageBenchConfig(resolution=res, runs=runs, database_url=_bench_urls(database_url, None)[0],
                                  shared_data=shared_data if shared_data.exists() else None)
     report = run_coverage(config, say=lambda text: err.print(text))
-    table = Table(title=f"coverage: {report['params']['area']}, res {res}, {report['cells']:,} cells")
-    for column in ("engine", "seconds", "agreement"):
-        table.add_column(column, justify="right")
+    table = _table(f"coverage: {report['params']['area']}, res {res}, {report['cells']:,} cells",
+                   ("engine", "seconds", "agreement"))
     for r in report["results"]:
         agree = ("exact" if r["exact"] else f"{r['mismatched_cells']} differ") if "exact" in r else \
             f"{r['differs_from_memory']} cells differ from ours"
@@ -193,9 +195,7 @@ def bench_import(
     config = ImportBenchConfig(_need(_bench_urls(database_url, None)[0], "PostGIS"), rows=rows, runs=runs)
     with tempfile.TemporaryDirectory() as folder:
         report = run_import(config, Path(folder), say=lambda text: err.print(text))
-    table = Table(title=f"import of {rows:,} rows, median of {runs} runs")
-    for column in ("path", "rows/s"):
-        table.add_column(column, justify="right")
+    table = _table(f"import of {rows:,} rows, median of {runs} runs", ("path", "rows/s"))
     for r in report["results"]:
         table.add_row(r["engine"], f"{r['rows_per_s']:,.0f}")
     Console().print(table)

@@ -22,6 +22,14 @@ TABLES = (
 )
 
 
+def need_installed(found: object, what: str) -> None:
+    """A program the test command installs: without it, fail under LBS_REQUIRE_SERVICES=1 (CI), else skip."""
+    if not found:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{what} is missing but LBS_REQUIRE_SERVICES=1 (scripts/test.sh installs it)")
+        pytest.skip(f"{what} is not installed: run `bash scripts/test.sh`, which installs it")
+
+
 def _service_url(name: str) -> str:
     url = os.environ.get(name, "")
     if not url:

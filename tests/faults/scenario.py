@@ -79,6 +79,15 @@ def walk_over_http(base: str, settings: Settings, user: int, statuses: Counter, 
             time.sleep(0.05)
 
 
+def start_walkers(base: str, settings: Settings, users: int, statuses: Counter, retry_after: list[str],
+                  stop: threading.Event) -> list[threading.Thread]:
+    walkers = [threading.Thread(target=walk_over_http, args=(base, settings, u, statuses, retry_after, stop))
+               for u in range(users)]
+    for walker in walkers:
+        walker.start()
+    return walkers
+
+
 def committed_alerts(settings: Settings) -> set[tuple]:
     """(store_id, user_ref, ts) of every arrival the database committed to the outbox."""
     with Database(settings).session() as session:

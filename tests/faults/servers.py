@@ -10,8 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
+from tests.conftest import need_installed
 from tests.live import free_port
 
 
@@ -31,8 +30,8 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float
 @contextlib.contextmanager
 def own_redis() -> Iterator[int]:
     binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (scripts/test.sh installs it)")
+    need_installed(binary, "redis-server")
+    assert binary is not None
     port = free_port()
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
                                 "no"], stdout=subprocess.DEVNULL)
@@ -46,8 +45,7 @@ def own_redis() -> Iterator[int]:
 
 def _postgres_bin() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        pytest.skip("PostgreSQL server binaries are not installed (scripts/test.sh installs them)")
+    need_installed(found, "PostgreSQL's server programs (initdb)")
     return found[-1].parent
 
 

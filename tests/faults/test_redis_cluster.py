@@ -15,13 +15,13 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import redis as sync_redis
 
 from lbs_service.settings import Settings
 from lbs_service.storage.migrate import upgrade
+from tests.conftest import need_installed
 from tests.faults.report import FaultRun, record
-from tests.faults.scenario import console, finish, row_of_stores, shown_once, walk_over_http
+from tests.faults.scenario import console, finish, row_of_stores, shown_once, start_walkers
 from tests.faults.servers import _wait_for_port
 from tests.live import live_server, token, ws_connect
 
@@ -45,7 +45,10 @@ def _cluster_port() -> int:
 
 class Cluster:
     def __init__(self, folder: Path, nodes: int = 3) -> None:
-        self.binary = shutil.which("redis-server") or pytest.skip("redis-server is not installed")
+        binary = shutil.which("redis-server")
+        need_installed(binary, "redis-server")
+        assert binary is not None
+        self.binary = binary
         self.folder = folder
         self.ports = [_cluster_port() for _ in range(nodes)]
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
@@ -104,7 +107,7 @@ def test_push_on_a_three_node_cluster_survives_a_node_restart():
 
 
 def _run_on(cluster: Cluster, folder: Path) -> None:
-    from threading import Event, Thread
+    from threading import Event
 
     prefix = f"cl{uuid.uuid4().hex[:6]}"
     settings = Settings(database_url="", sqlite_path=folder / "lbs.sqlite3",
@@ -123,10 +126,7 @@ def _run_on(cluster: Cluster, folder: Path) -> None:
             consoles = [asyncio.create_task(console(lambda: base, settings, s, seen, stop_consoles))
                         for s in store_ids]
             await asyncio.sleep(1.0)
-            walkers = [Thread(target=walk_over_http, args=(base, settings, u, statuses, retry_after, stop_walkers))
-                       for u in range(8)]
-            for walker in walkers:
-                walker.start()
+            walkers = start_walkers(base, settings, 8, statuses, retry_after, stop_walkers)
             await asyncio.sleep(3.0)
             cluster.stop_node(restarted)
             await asyncio.sleep(3.0)

@@ -12,7 +12,7 @@ from lbs_service.settings import Settings
 from lbs_service.storage.migrate import upgrade
 from tests.faults.fault_proxy import fault_proxy
 from tests.faults.report import FaultRun, record
-from tests.faults.scenario import console, finish, row_of_stores, shown_once, walk_over_http
+from tests.faults.scenario import console, finish, row_of_stores, shown_once, start_walkers
 from tests.faults.servers import own_redis
 from tests.live import live_server
 
@@ -36,10 +36,7 @@ def test_redis_outage_gives_503_then_every_committed_alert_once(tmp_path):
                 consoles = [asyncio.create_task(console(lambda: base, settings, s, seen, stop_consoles))
                             for s in store_ids]
                 await asyncio.sleep(1.0)
-                walkers = [threading.Thread(target=walk_over_http, args=(base, settings, u, statuses, retry_after,
-                                                                         stop_walkers)) for u in range(USERS)]
-                for walker in walkers:
-                    walker.start()
+                walkers = start_walkers(base, settings, USERS, statuses, retry_after, stop_walkers)
                 await asyncio.sleep(3.0)
                 proxy.set("reset")  # Redis gone: every connection cut, new ones refused
                 await asyncio.sleep(5.0)

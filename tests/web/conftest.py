@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need_installed
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -13,12 +15,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="module")  # not session: sync Playwright holds an event loop that async tests after it need
 def browser():
-    if not CHROMIUM.exists():
-        from tests.conftest import REQUIRE_SERVICES
-
-        if REQUIRE_SERVICES:
-            pytest.fail("/usr/bin/chromium is missing: scripts/test.sh installs Debian's chromium")
-        pytest.skip("/usr/bin/chromium is missing (Debian package chromium)")
+    need_installed(CHROMIUM.exists(), "/usr/bin/chromium (Debian package chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
