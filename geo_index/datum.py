@@ -4,10 +4,14 @@ The forward formulas are the published ones every Chinese map SDK reproduces. Th
 have no closed form, so they are solved by fixed-point iteration on the forward formula to
 1e-10 degrees (about 0.01 mm).
 
-Outside mainland China the providers apply no GCJ-02 offset. We use the usual rule: a point
-outside the rectangle lng 72.004..137.8347, lat 0.8293..55.8271 is left unshifted. The
-rectangle is coarse on purpose (it is what the SDKs use): Mongolia, parts of Korea and
-Japan fall inside it and are shifted exactly as the providers shift them. BD-09 is always
+Outside mainland China the providers apply no GCJ-02 offset; the usual rule is a rectangle,
+lng 72.004..137.8347, lat 0.8293..55.8271. Applied as a hard edge, that rule is not invertible:
+a point just inside is pushed up to ~1 km, possibly out of the rectangle, onto a point that is
+also its own image from outside, and no inverse can return both. So the offset fades in over the
+first EDGE_BAND_DEG inside the edge (a smoothstep): the map stays continuous and one-to-one, every
+point round-trips exactly, and a point outside the rectangle is never moved. All of China lies
+more than a degree inside every edge, so nothing there changes. Mongolia, parts of Korea and
+Japan fall inside the rectangle and are shifted as the providers shift them. BD-09 is always
 applied on top of GCJ-02, as Baidu does.
 """
 
@@ -23,6 +27,8 @@ _BD_X_PI = math.pi * 3000.0 / 180.0
 _TOLERANCE_DEG = 1e-10
 _Forward = Callable[[float, float], tuple[float, float]]
 _MAX_ITERATIONS = 40
+_BOX = (0.8293, 55.8271, 72.004, 137.8347)  # min lat, max lat, min lng, max lng
+EDGE_BAND_DEG = 0.2  # the offset fades in over this much inside the rectangle's edge
 
 
 class Datum(enum.StrEnum):
@@ -39,7 +45,20 @@ def parse_datum(name: str) -> Datum:
 
 
 def outside_china(lat: float, lng: float) -> bool:
-    return not (72.004 <= lng <= 137.8347 and 0.8293 <= lat <= 55.8271)
+    min_lat, max_lat, min_lng, max_lng = _BOX
+    return not (min_lng <= lng <= max_lng and min_lat <= lat <= max_lat)
+
+
+def offset_weight(lat: float, lng: float) -> float:
+    """How much of the GCJ-02 offset applies here: 0 outside the rectangle, 1 deeper than the band."""
+    min_lat, max_lat, min_lng, max_lng = _BOX
+    depth = min(lat - min_lat, max_lat - lat, lng - min_lng, max_lng - lng)
+    if depth <= 0.0:
+        return 0.0
+    if depth >= EDGE_BAND_DEG:
+        return 1.0
+    t = depth / EDGE_BAND_DEG
+    return t * t * (3.0 - 2.0 * t)
 
 
 def _shift_lat(x: float, y: float) -> float:
@@ -59,7 +78,8 @@ def _shift_lng(x: float, y: float) -> float:
 
 
 def wgs84_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
-    if outside_china(lat, lng):
+    weight = offset_weight(lat, lng)
+    if weight == 0.0:
         return lat, lng
     d_lat = _shift_lat(lng - 105.0, lat - 35.0)
     d_lng = _shift_lng(lng - 105.0, lat - 35.0)
@@ -68,7 +88,7 @@ def wgs84_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
     sqrt_magic = math.sqrt(magic)
     d_lat = (d_lat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * math.pi)
     d_lng = (d_lng * 180.0) / (_A / sqrt_magic * math.cos(rad_lat) * math.pi)
-    return lat + d_lat, lng + d_lng
+    return lat + weight * d_lat, lng + weight * d_lng
 
 
 def gcj02_to_bd09(lat: float, lng: float) -> tuple[float, float]:

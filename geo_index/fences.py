@@ -77,9 +77,8 @@ class Step:
     dropped: Drop | None = None
 
 
-def check_fix(config: FenceConfig, state: UserFences, fix: Fix) -> Drop | None:
-    """Why this fix must be dropped, or None to accept it."""
-    last = state.last
+def check_fix(config: FenceConfig, last: Fix | None, fix: Fix) -> Drop | None:
+    """Why this fix must be dropped (given the last accepted fix), or None to accept it."""
     if last is not None and fix.ts < last.ts:
         return Drop.OUT_OF_ORDER
     if config.max_accuracy_m and fix.accuracy_m > config.max_accuracy_m:
@@ -97,7 +96,7 @@ def step(config: FenceConfig, state: UserFences, fix: Fix, nearby: Iterable[tupl
 
     `nearby` must hold every store within `config.exit_radius_m` of the fix, with its distance.
     """
-    dropped = check_fix(config, state, fix)
+    dropped = check_fix(config, state.last, fix)
     if dropped is not None:
         return Step([], dropped)
     events: list[Enter | Exit] = []

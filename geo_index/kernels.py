@@ -110,3 +110,36 @@ def rank_hits(
         out_ids[i] = ids[order[i]]
         out_angles[i] = angles[order[i]]
     return m
+
+
+@numba.njit(cache=True, nogil=True)
+def scan_annulus(
+    starts: IntArray,
+    ends: IntArray,
+    order: IntArray,
+    xyz: FloatArray,
+    alive: BoolArray,
+    query: FloatArray,
+    min_dot: float,
+    min_angle: float,
+    max_angle: float,
+    out_rows: IntArray,
+) -> int:
+    """Write the rows with min_angle < angle <= max_angle from `query` to out_rows; return how many."""
+    qx, qy, qz = query[0], query[1], query[2]
+    use_order = order.size > 0
+    found = 0
+    for r in range(starts.size):
+        for pos in range(starts[r], ends[r]):
+            row = order[pos] if use_order else pos
+            dot = xyz[row, 0] * qx + xyz[row, 1] * qy + xyz[row, 2] * qz
+            if dot < min_dot or not alive[row]:
+                continue
+            cx = xyz[row, 1] * qz - xyz[row, 2] * qy
+            cy = xyz[row, 2] * qx - xyz[row, 0] * qz
+            cz = xyz[row, 0] * qy - xyz[row, 1] * qx
+            angle = math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), dot)
+            if min_angle < angle <= max_angle:
+                out_rows[found] = row
+                found += 1
+    return found

@@ -10,6 +10,7 @@ a threshold the layout is rebuilt from the live rows, so single changes are O(1)
 loads are one sort.
 """
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from h3.api import basic_int as h3i
 
 from geo_index.coords import validate_latlng
 from geo_index.cover import DiskCover
-from geo_index.kernels import rank_hits, scan_ranges
+from geo_index.kernels import rank_hits, scan_annulus, scan_ranges
 from geo_index.sphere import EARTH_RADIUS_M, unit_vector, unit_vectors
 
 IntArray = npt.NDArray[np.int64]
@@ -31,6 +32,10 @@ _EMPTY_BOOL = np.empty(0, dtype=np.bool_)
 # Dot-product prefilter slack (radians): far above float error, far below a millimetre.
 _ANGLE_SLACK = 1e-10
 _TAIL_LIMIT = 4096
+# Every change gives the index a version never used before by any index, so a tracker that saw
+# version v knows whether these are still the stores it saw.
+_VERSIONS = itertools.count(1)
+_RANGES_CACHED = 8192  # (level, cell, rings) -> candidate ranges, until the next rebuild
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,14 @@ class _Rows:
     def arrays(self) -> list[npt.NDArray[np.generic]]:
         return [self.ids, self.lats, self.lngs, self.codes, self.xyz, self.alive]
 
+    def scan_annulus(self, starts: IntArray, ends: IntArray, order: IntArray, query: FloatArray, min_dot: float,
+                     min_angle: float, max_angle: float) -> tuple[IntArray, FloatArray]:
+        size = int((ends - starts).sum())
+        out_rows = np.empty(size, dtype=np.int64)
+        found = scan_annulus(starts, ends, order, self.xyz, self.alive, query, min_dot, min_angle, max_angle, out_rows)
+        rows = out_rows[:found]
+        return self.ids[rows], self.xyz[rows]
+
     def scan(
         self,
         starts: IntArray,
@@ -111,6 +124,7 @@ class RadiusIndex:
     COARSE_MAX_RADIUS_M = 60_000.0
 
     def __init__(self) -> None:
+        self.version = 0
         self._cover = DiskCover()
         self._categories: list[str] = []
         self._category_codes: dict[str, int] = {}
@@ -156,9 +170,11 @@ class RadiusIndex:
             _Level(self.COARSE_RESOLUTION, self.COARSE_MAX_RADIUS_M, coarse[coarse_order], coarse_order),
         )
         self._id_order = np.argsort(self._main.ids)
+        self._ranges: dict[tuple[int, int, int], tuple[IntArray, IntArray]] = {}  # positions in this layout
         self._tail = _Rows.empty(_TAIL_LIMIT)
         self._tail_rows: dict[int, int] = {}  # id -> tail row, for stores added since the last build
         self._live = len(rows)
+        self.version = next(_VERSIONS)
 
     def _rebuild(self, extra: "_Rows | None" = None) -> None:
         """Fold the tail (and `extra`) into a freshly sorted layout, dropping removed rows."""
@@ -190,6 +206,7 @@ class RadiusIndex:
                 return False
             self._main.alive[row] = False
         self._live -= 1
+        self.version = next(_VERSIONS)
         return True
 
     def upsert(self, store_id: int, lat: float, lng: float, category: str = "") -> None:
@@ -201,6 +218,7 @@ class RadiusIndex:
         row = self._tail.append(store_id, lat, lng, self._code(category))
         self._tail_rows[store_id] = row
         self._live += 1
+        self.version = next(_VERSIONS)
 
     def apply(self, upserts: Iterable[tuple[int, float, float, str]], removals: Iterable[int]) -> None:
         """Apply a batch of changes with at most one rebuild."""
@@ -294,14 +312,39 @@ class RadiusIndex:
             ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
         return ids, angles
 
+    def annulus(self, lat: float, lng: float, inner_m: float, outer_m: float) -> tuple[IntArray, FloatArray]:
+        """Ids and unit vectors (rows of 3) of live stores with inner_m < distance <= outer_m, unsorted.
+
+        For fence trackers: between two fixes d metres apart, only stores in the annulus
+        radius - d .. radius of the new fix can have come within the radius.
+        """
+        max_angle = outer_m / EARTH_RADIUS_M
+        min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
+        query = np.array(unit_vector(lat, lng))
+        starts, ends, order = self._candidate_ranges(lat, lng, outer_m)
+        ids, xyz = self._main.scan_annulus(starts, ends, order, query, min_dot, inner_m / EARTH_RADIUS_M, max_angle)
+        if self._tail.size:
+            whole = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
+            tail_ids, tail_xyz = self._tail.scan_annulus(*whole, _EMPTY_INT, query, min_dot, inner_m / EARTH_RADIUS_M,
+                                                         max_angle)
+            ids, xyz = np.concatenate((ids, tail_ids)), np.concatenate((xyz, tail_xyz))
+        return ids, xyz
+
     def _candidate_ranges(self, lat: float, lng: float, radius_m: float) -> tuple[IntArray, IntArray, IntArray]:
-        for level in self._levels:
+        for position, level in enumerate(self._levels):
             if radius_m <= level.max_radius_m:
                 cell = h3i.latlng_to_cell(lat, lng, level.resolution)
-                disk = self._cover.disk(cell, self._cover.rings_for(cell, radius_m))
-                starts = np.searchsorted(level.cells, disk, side="left").astype(np.int64)
-                ends = np.searchsorted(level.cells, disk, side="right").astype(np.int64)
-                return starts, ends, level.order
+                rings = self._cover.rings_for(cell, radius_m)
+                key = (position, cell, rings)
+                ranges = self._ranges.get(key)
+                if ranges is None:
+                    disk = self._cover.disk(cell, rings)
+                    ranges = (np.searchsorted(level.cells, disk, side="left").astype(np.int64),
+                              np.searchsorted(level.cells, disk, side="right").astype(np.int64))
+                    if len(self._ranges) >= _RANGES_CACHED:
+                        self._ranges.clear()
+                    self._ranges[key] = ranges
+                return ranges[0], ranges[1], level.order
         return np.zeros(1, np.int64), np.full(1, len(self._main.ids), np.int64), _EMPTY_INT
 
     @staticmethod

@@ -1,7 +1,9 @@
 """Request logging that never records where a user is.
 
 Uvicorn's access log prints query strings, and ours carry coordinates (`?lat=..&lng=..`), so it is
-switched off and this middleware logs method, path, status, duration and a request id instead.
+switched off and this middleware logs method, route, status, duration and a request id instead. The
+route is the template (`/v1/payments/simulated/{ref}/pay`), never the path: paths carry payment
+references and codes.
 """
 
 import logging
@@ -42,7 +44,8 @@ class AccessLogMiddleware:
             elapsed_ms = (time.perf_counter() - started) * 1e3
             route = getattr(scope.get("route"), "path", "unmatched")  # the template: bounded label values
             metrics.count("lbs_http_requests_total", method=scope["method"], route=route, status=str(status))
-            log.info("%s %s %d %.1fms id=%s", scope["method"], scope["path"], status, elapsed_ms, request_id)
+            metrics.observe("lbs_http_request_seconds", elapsed_ms / 1e3, route=route)
+            log.info("%s %s %d %.1fms id=%s", scope["method"], route, status, elapsed_ms, request_id)
 
 
 class DropQueryStrings(logging.Filter):

@@ -3,17 +3,18 @@
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from lbs_service import problems
+from lbs_service import metrics, problems
 from lbs_service.access_log import AccessLogMiddleware
 from lbs_service.body_limit import BodyLimitMiddleware
-from lbs_service.o2o.orders import expire_unpaid
-from lbs_service.proximity.arrival_keys import expire_arrival_keys
+from lbs_service.clock import Clock, system_clock
+from lbs_service.housekeeping import housekeeping
 from lbs_service.routers import (
     campaigns,
     coupons,
@@ -34,30 +35,32 @@ from lbs_service.web import pages
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
+    """The app; `clock` is the service's "now" (tests and replays run it at a fixed instant)."""
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.build(settings)
+        services = Services.build(settings, clock)
         await asyncio.to_thread(services.catalog.load)
-        await services.start()
+        background = await services.start()
         app.state.services = services
         await asyncio.to_thread(services.revocations.refresh)
         follower = asyncio.create_task(services.catalog.follow(settings.change_feed_poll_s))
-        sweeper = asyncio.create_task(_housekeeping(services))
-        revoker = asyncio.create_task(_follow_revocations(services))
-        reconciler = asyncio.create_task(services.hub.reconcile_every(settings.stream_reconcile_s))
+        background += [asyncio.create_task(housekeeping(services)),
+                       asyncio.create_task(_follow_revocations(services)),
+                       asyncio.create_task(services.hub.reconcile_every(settings.stream_reconcile_s))]
         try:
             yield
         finally:
             services.catalog.stop()
             await follower
-            for task in (sweeper, revoker, reconciler):
+            for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await services.close()
+            metrics.process_exited(os.getpid())
 
     app = FastAPIOffline(
         title="LBS O2O service",
@@ -91,30 +94,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if vendor is not None:  # without `npm ci` the finder says the map library is missing
         app.mount("/vendor/maplibre-gl", vendor, name="maplibre")
     return app
-
-
-async def _housekeeping(services: Services, every_s: float = 10.0) -> None:
-    """Write buffered demand, expire old demand, give back the stock of orders nobody paid for.
-
-    Every worker does it; each step is safe to run twice (inserts ignore repeats, a cancelled
-    order cannot be cancelled again).
-    """
-    rounds = 0
-    while True:
-        await asyncio.sleep(every_s)
-        rounds += 1
-        try:
-            await asyncio.shield(asyncio.to_thread(services.demand.flush))
-            if rounds % 3 == 0:
-                await asyncio.shield(asyncio.to_thread(expire_unpaid, services.db, services.payments,
-                                                       services.settings.order_payment_timeout_s))
-            if rounds % 360 == 0:
-                await asyncio.shield(asyncio.to_thread(services.demand.expire, services.settings.demand_retention_days))
-                await asyncio.shield(asyncio.to_thread(expire_arrival_keys, services.db,
-                                                       services.settings.fix_retention_s))
-        except Exception:  # a database blip: the next round retries
-            log.exception("housekeeping failed")
-
 
 
 async def _follow_revocations(services: Services) -> None:

@@ -13,6 +13,18 @@ from lbs_service.settings import Settings
 Role = Literal["user", "staff", "merchant", "operator"]
 ROLES: tuple[Role, ...] = ("user", "staff", "merchant", "operator")
 _ALGORITHM = "HS256"
+MAX_SUBJECT = 200  # user ids are stored in 200-character columns
+
+
+def valid_subject(subject: object) -> bool:
+    """A subject we can store and log: 1..200 printable characters (so no NUL)."""
+    return isinstance(subject, str) and 0 < len(subject) <= MAX_SUBJECT and subject.isprintable()
+
+
+def check_subject(subject: str) -> str:
+    if not valid_subject(subject):
+        raise ValueError(f"a subject is 1 to {MAX_SUBJECT} printable characters")
+    return subject
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,7 @@ class Principal:
 
 
 def mint_token(settings: Settings, principal: Principal, ttl_s: int | None = None) -> str:
+    check_subject(principal.subject)
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": principal.subject,
@@ -59,11 +72,20 @@ def read_token(settings: Settings, token: str) -> Principal:
         raise Unauthorized("invalid token: unknown role")
     store_id = claims.get("store_id")
     merchant_id = claims.get("merchant_id")
-    if role == "staff" and not isinstance(store_id, int):
+    subject = claims["sub"]
+    if not valid_subject(subject):
+        raise Unauthorized(f"invalid token: the subject is 1 to {MAX_SUBJECT} printable characters")
+    if role == "staff" and not _is_id(store_id):
         raise Unauthorized("invalid token: a staff token names its store")
+    if role == "merchant" and not _is_id(merchant_id):
+        raise Unauthorized("invalid token: a merchant token names its merchant")
     issued_at = claims.get("iat")
-    return Principal(role, str(claims["sub"]), store_id, merchant_id if isinstance(merchant_id, int) else None,
-                     issued_at if isinstance(issued_at, int) else None)
+    return Principal(role, subject, store_id if _is_id(store_id) else None,
+                     merchant_id if _is_id(merchant_id) else None, issued_at if isinstance(issued_at, int) else None)
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 2**63 - 1
 
 
 def require_role(principal: Principal, *roles: Role) -> Principal:

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from geo_index import RadiusIndex
 from geo_index.regions import RegionIndex
 from lbs_service.records import RECORDS, StoreRecord
@@ -45,6 +47,8 @@ class StoreCatalog:
         self.regions = RegionIndex()
         self._regions_version: tuple[int, str] | None = None
         self._district_cache: dict[tuple[int, float, float], str | None] = {}
+        self._positions: tuple[np.ndarray, np.ndarray] | None = None
+        self._categories: list[str] | None = None
 
     # ---- loading and following the feed (database work runs in threads) -------------
     def load(self) -> None:
@@ -62,6 +66,7 @@ class StoreCatalog:
             [r.id for r in records], [r.lat for r in records], [r.lng for r in records], [r.category for r in records]
         )
         self.index, self.records = index, {r.id: r for r in records}
+        self._positions = self._categories = None
 
     def load_regions(self) -> bool:
         """(Re)load district polygons when they changed; True if they did."""
@@ -104,6 +109,23 @@ class StoreCatalog:
             self.records.pop(store_id, None)
         self.records.update((r.id, r) for r in batch.records)
         self.seq = max(self.seq, batch.last_seq)
+        self._positions = self._categories = None
+
+    def categories(self) -> list[str]:
+        """The categories open stores have, sorted; rebuilt after a change."""
+        categories = self._categories
+        if categories is None:
+            categories = self._categories = sorted({r.category for r in self.records.values()})
+        return categories
+
+    def positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lats, lngs) of every open store, as arrays; rebuilt after a change."""
+        positions = self._positions
+        if positions is None:
+            records = list(self.records.values())
+            positions = self._positions = (np.fromiter((r.lat for r in records), np.float64, len(records)),
+                                           np.fromiter((r.lng for r in records), np.float64, len(records)))
+        return positions
 
     async def refresh(self) -> bool:
         batch = await asyncio.to_thread(self.fetch_changes)

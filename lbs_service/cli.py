@@ -79,6 +79,7 @@ def serve(
         ws_max_size=65536,  # a larger frame closes the socket with 1009
         proxy_headers=False,
         server_header=False,
+        http="lbs_service.http_protocol:HeaderDeadlineProtocol",  # request headers have a deadline
     )
 
 
@@ -187,6 +188,8 @@ def import_boundaries(
 @app.command()
 def demo(stores: Annotated[int, typer.Option(min=2000)] = 2400) -> None:
     """Load a generated sample city (Nanjing): merchants, clustered stores with hours, campaigns, stock."""
+    from datetime import UTC, datetime
+
     from lbs_service.demo import demo_demand, demo_districts, demo_extras, demo_stores
     from lbs_service.storage.db import Database
     from lbs_service.storage.stores import StoreRepository
@@ -196,9 +199,10 @@ def demo(stores: Annotated[int, typer.Option(min=2000)] = 2400) -> None:
     for merchant, rows in demo_stores(stores).items():
         inserted, updated = repository.upsert_many(merchant, rows)
         err.print(f"{merchant}: {inserted} new, {updated} updated stores")
-    campaigns, stocked = demo_extras(db)
+    now = datetime.now(UTC)  # the demo starts now, for the person running it
+    campaigns, stocked = demo_extras(db, now)
     err.print(f"{campaigns} campaigns added; {stocked} stock rows set")
-    err.print(f"{demo_districts(db)} demo districts; {demo_demand(db, _settings().secret_key)} demand sightings")
+    err.print(f"{demo_districts(db)} demo districts; {demo_demand(db, _settings().secret_key, now)} demand sightings")
 
 
 def _print_token(
@@ -281,11 +285,13 @@ def coverage_export(
     """Coverage cells (nearest store, overlap, covered, demand) for planners, as GeoJSON and CSV."""
     import json
     import time
+    from datetime import UTC, datetime
 
     from sqlalchemy import select
 
-    from lbs_service.analytics.coverage_report import CoverageRequest, cell_rows, compute, to_csv, to_geojson
+    from lbs_service.analytics.coverage_report import CoverageRequest, plan, to_csv, to_geojson
     from lbs_service.catalog import StoreCatalog
+    from lbs_service.errors import DomainError
     from lbs_service.storage.db import Database
     from lbs_service.storage.models import District
     from lbs_service.storage.stores import StoreRepository
@@ -302,16 +308,20 @@ def coverage_export(
     request = CoverageRequest(codes, None if codes else _parse_bbox(bbox), res, radius_m,
                               settings.demand_retention_days, settings.demand_min_users)
     started = time.perf_counter()
-    result, demand = compute(db, catalog, request)
-    rows = cell_rows(result, demand)
+    try:
+        planned = plan(db, catalog, request, datetime.now(UTC), max_work=float("inf"))  # an operator's own run
+    except DomainError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    geojson = to_geojson(planned)
     elapsed = time.perf_counter() - started
-    covered = sum(r["covered"] for r in rows)
-    err.print(f"{len(rows):,} cells at res {res} in {elapsed:.1f} s; {covered:,} covered "
-              f"({100 * covered / max(1, len(rows)):.1f} %) by {len(catalog.records):,} stores")
+    summary = geojson["summary"]
+    err.print(f"{summary['cells']:,} cells at res {res} in {elapsed:.1f} s; {summary['covered']:,} covered "
+              f"({100 * summary['covered'] / max(1, summary['cells']):.1f} %) by {len(catalog.records):,} stores")
     if geojson_path:
-        geojson_path.write_text(json.dumps(to_geojson(rows, request)), encoding="utf-8")
+        geojson_path.write_text(json.dumps(geojson), encoding="utf-8")
     if csv_path:
-        csv_path.write_text(to_csv(rows), encoding="utf-8")
+        csv_path.write_text(to_csv(planned), encoding="utf-8")
 
 
 def _parse_bbox(raw: str | None) -> tuple[float, float, float, float]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from lbs_service.storage.db import Database
 
 # (name, lat, lng, spread in degrees, weight): WGS-84 centres of Nanjing's busy districts.
@@ -95,16 +97,15 @@ CATALOGUE = (
 )
 
 
-def demo_extras(db: "Database", seed: int = 20241) -> tuple[int, int]:
-    """Campaigns running for a month from now, and a catalogue with stock: returns (campaigns, stock rows)."""
-    from datetime import UTC, datetime, timedelta
+def demo_extras(db: "Database", now: "datetime", seed: int = 20241) -> tuple[int, int]:
+    """Campaigns running for a month from `now`, and a catalogue with stock: returns (campaigns, stock rows)."""
+    from datetime import timedelta
 
     from sqlalchemy import select
 
     from lbs_service.storage.models import Campaign, Merchant, Sku, Stock, Store
 
     rng = random.Random(seed)
-    now = datetime.now(UTC)
     with db.transaction() as session:
         merchants = dict(session.execute(select(Merchant.name, Merchant.id)).all())
         existing = set(session.scalars(select(Campaign.title)))
@@ -155,15 +156,12 @@ def demo_districts(db: "Database") -> int:
     return rows * cols
 
 
-def demo_demand(db: "Database", secret: str, users: int = 3000, seed: int = 20241) -> int:
-    """Seeded sightings of synthetic users, as the demand recorder would keep them (cell, day, hash)."""
-    from datetime import UTC, datetime
-
+def demo_demand(db: "Database", secret: str, now: "datetime", users: int = 3000, seed: int = 20241) -> int:
+    """Seeded sightings of synthetic users on the day of `now`, as the demand recorder keeps them."""
     from lbs_service.analytics.demand import DemandRecorder
 
     rng = random.Random(seed)
     recorder = DemandRecorder(db, secret)
-    now = datetime.now(UTC)
     hotspots = [(32.00, 118.90), (32.13, 118.70), (31.95, 118.62)] + [(c[1], c[2]) for c in CENTRES[:4]]
     for n in range(users):
         lat0, lng0 = rng.choice(hotspots)

@@ -28,7 +28,7 @@ def store_feature(record: StoreRecord, crs: Datum, now: datetime, distance_m: fl
         "status": record.status,
         "hours": record.hours,
         "timezone": record.timezone,
-        "open_now": record.open_at(now),
+        "open_now": record.open_state(now),  # null: the store publishes no hours
         "rating": record.rating,
     }
     if distance_m is not None:

@@ -1,58 +1,108 @@
 """A user's location data: what we hold about where they have been, to export it or erase it.
 
-Held: the fence checkpoint (the last two accepted fixes, the stores they are inside, expiring
-after LBS_FIX_RETENTION_S), the visits the member log derives from arrivals, the promotions pushed
-because they were near a store, and demand rows (a salted hash per res-9 cell and day). Coupons,
-orders and reviews are transactions the user made, not location data, and stay.
+Held: the visit state (the recent accepted fixes, the stores near them and their visits' stages,
+expiring after LBS_FIX_RETENTION_S), visit rows and the member events that exist only because of a
+fix, the promotions pushed because they were near a store, the messages about them on their own
+channel and on stores' consoles (outbox rows and the streams' copies), and demand rows (a salted
+hash per res-9 cell and day). Coupons, orders and reviews are transactions the user made, not
+location data, and stay.
+
+Erasure reaches everything, everywhere: every worker forgets what it holds live (a broadcast), the
+commits already in flight are let land, then the database rows, the checkpoint and the streams'
+copies go. What the user's open socket sends after that is new data.
 """
 
-from typing import Any
+import asyncio
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Delete, delete, func, select
+from sqlalchemy.orm import Session
 
-from geo_index.fences import Fix, UserFences
+from geo_index.visits import Stage, VisitState
 from lbs_service.analytics.demand import DemandRecorder
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import DemandCell, MemberEvent, PromotionSent
+from lbs_service.storage.models import DemandCell, MemberEvent, OutboxMessage, PromotionSent, Visit
+from push.messages import user_channel
 
-LOCATION_EVENTS = ("arrival",)  # member events that exist only because of a fix
+if TYPE_CHECKING:
+    from lbs_service.services import Services
+
+LOCATION_EVENTS = ("arrival", "visit", "visit_end")  # member events that exist only because of a fix
+ERASE_GRACE_S = 1.0  # longer than a group commit takes: effects queued before the erase have landed
 
 
-def _fix(fix: Fix | None) -> dict[str, float] | None:
-    return None if fix is None else {"lat": fix.lat, "lng": fix.lng, "ts": fix.ts, "accuracy_m": fix.accuracy_m}
-
-
-def fence_summary(state: UserFences | None) -> dict[str, Any] | None:
+def fence_summary(state: VisitState | None) -> dict[str, Any] | None:
     if state is None:
         return None
-    return {"last_fix": _fix(state.last), "previous_fix": _fix(state.previous),
-            "inside_store_ids": sorted(state.inside)}
+    fixes = [{"lat": f.lat, "lng": f.lng, "ts": f.ts, "accuracy_m": f.accuracy_m} for f in state.recent]
+    return {"recent_fixes": fixes, "visits": [
+        {"store_id": int(store), "stage": Stage(int(stage)).name.lower()}
+        for store, stage in zip(state.ids.tolist(), state.stage.tolist(), strict=True) if stage > 0]}
 
 
 def location_rows(db: Database, demand: DemandRecorder, user_id: str) -> dict[str, Any]:
     with db.session() as session:
-        arrivals = session.scalars(select(MemberEvent).where(
+        visits = session.scalars(select(Visit).where(Visit.user_id == user_id).order_by(Visit.id)).all()
+        events = session.scalars(select(MemberEvent).where(
             MemberEvent.user_id == user_id, MemberEvent.kind.in_(LOCATION_EVENTS)).order_by(MemberEvent.id)).all()
         promotions = session.scalars(select(PromotionSent).where(PromotionSent.user_id == user_id)
                                      .order_by(PromotionSent.id)).all()
         demand_rows = session.execute(select(DemandCell.day, func.count()).where(
             DemandCell.user_hash == demand.user_hash(user_id)).group_by(DemandCell.day).order_by(DemandCell.day)).all()
+        messages = session.scalar(select(func.count()).where(OutboxMessage.subject == user_id))
     return {
-        "arrivals": [{"store_id": e.store_id, "at": e.at.isoformat(), "data": e.data} for e in arrivals],
+        "visits": [{"id": v.id, "store_id": v.store_id, "stage": Stage(v.stage).name.lower(),
+                    "started_at": v.started_at.isoformat(), "arrived_at": _iso(v.arrived_at),
+                    "left_at": _iso(v.left_at), "dwell_s": v.dwell_s} for v in visits],
+        "arrivals": [{"store_id": e.store_id, "kind": e.kind, "at": e.at.isoformat(), "data": e.data} for e in events],
         "promotions": [{"store_id": p.store_id, "campaign_id": p.campaign_id, "sent_at": p.sent_at.isoformat()}
                        for p in promotions],
+        "messages_about_you": int(messages or 0),
         "demand_cells_by_day": {day: count for day, count in demand_rows},
     }
 
 
-def delete_location_rows(db: Database, demand: DemandRecorder, user_id: str) -> dict[str, int]:
-    """Delete the rows; returns how many of each went. Daily promotion caps restart with them."""
+def _iso(value: Any) -> str | None:
+    return None if value is None else str(value.isoformat())
+
+
+def delete_location_rows(db: Database, demand: DemandRecorder, user_id: str
+                         ) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """Delete the rows; returns how many of each went, and the stream copies to delete (channel -> ids)."""
     demand.forget(user_id)
     with db.transaction() as session:
-        arrivals = session.execute(delete(MemberEvent).where(
-            MemberEvent.user_id == user_id, MemberEvent.kind.in_(LOCATION_EVENTS))).rowcount  # type: ignore[attr-defined]
-        promotions = session.execute(delete(PromotionSent).where(
-            PromotionSent.user_id == user_id)).rowcount  # type: ignore[attr-defined]
-        cells = session.execute(delete(DemandCell).where(
-            DemandCell.user_hash == demand.user_hash(user_id))).rowcount  # type: ignore[attr-defined]
-    return {"arrivals": int(arrivals), "promotions": int(promotions), "demand_cells": int(cells)}
+        copies: dict[str, list[int]] = defaultdict(list)
+        for channel, stream_id in session.execute(select(OutboxMessage.channel, OutboxMessage.stream_id).where(
+                OutboxMessage.subject == user_id, OutboxMessage.stream_id.is_not(None))):
+            if stream_id is not None:
+                copies[channel].append(int(stream_id))
+        deleted = {
+            "visits": _deleted(session, delete(Visit).where(Visit.user_id == user_id)),
+            "arrivals": _deleted(session, delete(MemberEvent).where(
+                MemberEvent.user_id == user_id, MemberEvent.kind.in_(LOCATION_EVENTS))),
+            "promotions": _deleted(session, delete(PromotionSent).where(PromotionSent.user_id == user_id)),
+            "demand_cells": _deleted(session, delete(DemandCell).where(
+                DemandCell.user_hash == demand.user_hash(user_id))),
+            "messages": _deleted(session, delete(OutboxMessage).where(OutboxMessage.subject == user_id)),
+        }
+    return deleted, dict(copies)
+
+
+def _deleted(session: Session, statement: Delete) -> int:
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+async def erase(services: "Services", user_id: str) -> dict[str, int]:
+    """Everything, everywhere (see the module docstring); returns what went."""
+    services.engine.forget(user_id)
+    await services.hub.broadcast({"kind": "erase", "user_id": user_id})
+    await asyncio.sleep(ERASE_GRACE_S)
+    services.engine.forget(user_id)  # anything this worker queued meanwhile
+    await services.engine.fences.forget(user_id)
+    deleted, copies = await asyncio.to_thread(delete_location_rows, services.db, services.demand, user_id)
+    removed = 0
+    for channel, ids in copies.items():
+        removed += await services.hub.broker.delete(channel, ids)
+    await services.hub.broker.drop_channel(user_channel(user_id))
+    return {"fence_state": 1, **deleted, "stream_copies": removed}

@@ -37,7 +37,14 @@ class StoreRecord:
         return {"average": round(self.rating_sum / self.rating_count, 2), "count": self.rating_count}
 
     def open_at(self, at: datetime) -> bool:
-        return self.status == "open" and is_open(self.spans, self.zone, at)
+        """Open at `at` by its published hours (False when it publishes none)."""
+        return self.status == "open" and bool(self.spans) and is_open(self.spans, self.zone, at)
+
+    def open_state(self, at: datetime) -> bool | None:
+        """Open, closed, or None: unknown, for a store that publishes no hours."""
+        if self.status != "open":
+            return False
+        return is_open(self.spans, self.zone, at) if self.spans else None
 
 
 class RecordFactory:

@@ -1,19 +1,22 @@
 """Request bodies: strict (no coercion, no extra fields) so bad input is refused, not guessed at."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from lbs_service.fields import Address, Label, Name, Phone, ShortText, text_field
 from lbs_service.hours import parse_hours, parse_timezone
 
 Lat = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 Lng = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 Crs = Literal["wgs84", "gcj02", "bd09"]
-# Strict models would refuse ISO-8601 strings for datetimes once FastAPI has parsed the JSON:
-# timestamps alone are read leniently, and must still carry a time zone.
-Timestamp = Annotated[AwareDatetime, Field(strict=False)]
-Hours = dict[str, list[list[str]]]  # {"mon": [["09:00", "18:00"]]}; checked by parse_hours
-ShortText = Annotated[str, Field(min_length=1, max_length=300)]
+Clock = Annotated[str, text_field(5, 5)]  # "HH:MM", checked by parse_hours
+Hours = Annotated[dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                       Annotated[list[Annotated[list[Clock], Field(min_length=2, max_length=2)]],
+                                 Field(max_length=12)]], Field(max_length=7)]
+TimeZone = Annotated[str, text_field(64, 1)]
+AttributeValue = Annotated[str, text_field(1000)] | int | float | bool | None
+Attributes = Annotated[dict[Annotated[str, text_field(100)], AttributeValue], Field(max_length=50)]
 
 
 class _Strict(BaseModel):
@@ -24,7 +27,7 @@ class _StoreFields(_Strict):
     @field_validator("hours", check_fields=False)
     @classmethod
     def _valid_hours(cls, hours: Hours | None) -> Hours | None:
-        parse_hours(hours)
+        parse_hours({str(day): spans for day, spans in hours.items()} if hours is not None else None)
         return hours
 
     @field_validator("timezone", check_fields=False)
@@ -36,16 +39,16 @@ class _StoreFields(_Strict):
 
 
 class StoreCreate(_StoreFields):
-    merchant: Annotated[str, Field(min_length=1, max_length=200)] = "default"
-    source_id: Annotated[str, Field(min_length=1, max_length=200)]
+    merchant: Name = "default"
+    source_id: Name
     name: ShortText
-    category: Annotated[str, Field(min_length=1, max_length=100)] = "store"
-    address: Annotated[str, Field(max_length=500)] | None = None
-    phone: Annotated[str, Field(max_length=50)] | None = None
+    category: Label = "store"
+    address: Address | None = None
+    phone: Phone | None = None
     hours: Hours | None = None
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     status: Literal["open", "closed"] = "open"
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: Attributes = Field(default_factory=dict)
     lat: Lat
     lng: Lng
     crs: Crs = "wgs84"
@@ -53,13 +56,13 @@ class StoreCreate(_StoreFields):
 
 class StoreUpdate(_StoreFields):
     name: ShortText | None = None
-    category: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    address: Annotated[str, Field(max_length=500)] | None = None
-    phone: Annotated[str, Field(max_length=50)] | None = None
+    category: Label | None = None
+    address: Address | None = None
+    phone: Phone | None = None
     hours: Hours | None = None
-    timezone: str | None = None
+    timezone: TimeZone | None = None
     status: Literal["open", "closed"] | None = None
-    attributes: dict[str, Any] | None = None
+    attributes: Attributes | None = None
     lat: Lat | None = None
     lng: Lng | None = None
     crs: Crs = "wgs84"

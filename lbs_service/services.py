@@ -1,13 +1,24 @@
-"""The objects one worker shares between requests, built once at start-up."""
+"""The objects one worker shares between requests, built once at start-up, and their background work."""
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from lbs_service.analytics.demand import DemandRecorder
 from lbs_service.catalog import StoreCatalog
+from lbs_service.clock import Clock, system_clock
+from lbs_service.gate import Gate
+from lbs_service.invalidation import changes_of
 from lbs_service.o2o.payments import PaymentProvider, SimulatedProvider
+from lbs_service.outbox.relay import OutboxRelay
+from lbs_service.proximity.caches import CampaignCache, CustomerCache, on_change
+from lbs_service.proximity.committer import GroupCommitter
 from lbs_service.proximity.engine import ProximityEngine
-from lbs_service.proximity.outbox import OutboxRelay
+from lbs_service.proximity.gauge import DemandGauge
 from lbs_service.rate_limits import DEFAULT_RULES, RateLimiter, Rule
 from lbs_service.revocations import RevocationList
 from lbs_service.settings import Settings
@@ -18,6 +29,8 @@ from push.fence_store import FenceStore, InProcessFenceStore, RedisFenceStore
 from push.hub import Hub
 from push.redis_broker import RedisBroker, connect_redis
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Services:
@@ -27,14 +40,22 @@ class Services:
     catalog: StoreCatalog
     hub: Hub
     relay: OutboxRelay
+    committer: GroupCommitter
     engine: ProximityEngine
+    gauge: DemandGauge
+    customers: CustomerCache
+    campaigns: CampaignCache
     payments: PaymentProvider
     demand: DemandRecorder
     limits: RateLimiter
     revocations: RevocationList
+    clock: Clock
+    coverage_gate: Gate
+    _loop: asyncio.AbstractEventLoop | None = None
+    _announcements: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
-    def build(cls, settings: Settings) -> "Services":
+    def build(cls, settings: Settings, clock: Clock = system_clock) -> "Services":
         """Redis when LBS_REDIS_URL is set (several workers share it); in-process otherwise."""
         db = Database(settings)
         stores = StoreRepository(db)
@@ -51,19 +72,69 @@ class Services:
         else:
             broker = InProcessBroker(retention=settings.stream_retention)
             fences = InProcessFenceStore(settings.fix_retention_s)
+        visits = settings.visits
         hub = Hub(broker, queue_limit=settings.ws_queue_limit)
-        relay = OutboxRelay(db, hub)
+        relay = OutboxRelay(db, hub, clock)
+        committer = GroupCommitter(db, hub, settings.secret_key, clock, visits.commit_interval_s, visits.commit_batch)
+        gauge = DemandGauge(hub, visits.gauge_interval_s)
         demand = DemandRecorder(db, settings.secret_key)
-        engine = ProximityEngine(settings, db, catalog, fences, relay, demand)
-        return cls(settings, db, stores, catalog, hub, relay, engine, SimulatedProvider(settings), demand,
-                   limits, RevocationList(db))
+        customers = CustomerCache(db)
+        campaigns = CampaignCache(db, clock)
+        engine = ProximityEngine(visits, catalog, fences, hub, committer, gauge, demand, customers, campaigns, clock)
+        services = cls(settings, db, stores, catalog, hub, relay, committer, engine, gauge, customers, campaigns,
+                       SimulatedProvider(settings), demand, limits, RevocationList(db), clock,
+                       Gate("coverage", per_worker=2))
+        db.on_commit(services._announce)
+        return services
 
-    async def start(self) -> None:
+    # ---- changes announced to every worker (invalidation.py) ---------------------------------
+    def _announce(self, session: Session) -> None:
+        """After a commit (in its thread): broadcast what it changed, from the event loop."""
+        messages = changes_of(session)
+        if messages and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                self._loop.call_soon_threadsafe(self._broadcast, messages)
+
+    def _broadcast(self, messages: list[dict[str, Any]]) -> None:
+        async def send() -> None:
+            for message in messages:
+                try:
+                    await self.hub.broadcast(message)
+                except Exception as error:  # the backplane is away: caches are dropped when it returns
+                    log.warning("change announcement lost (%s)", type(error).__name__)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._announcements.add(task)
+        task.add_done_callback(self._announcements.discard)
+
+    async def _control(self, message: dict[str, Any]) -> None:
+        await on_change(message, self.customers, self.campaigns)
+        await self.engine.on_control(message)
+
+    async def _reconnected(self) -> None:
+        """The backplane was away: an announcement may have been missed, so drop what depends on them."""
+        self.customers.drop_all()
+        await asyncio.to_thread(self.campaigns.load)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> list[asyncio.Task[None]]:
+        """Start the backplane, the pipeline and their background tasks (returned, to cancel at stop)."""
+        self._loop = asyncio.get_running_loop()
+        self.hub.on_control(self._control)
+        self.hub.on_reconnect(self._reconnected)
+        await asyncio.to_thread(self.campaigns.load)
         await self.hub.start()
         await self.relay.start()
+        await self.committer.start()
+        return [asyncio.create_task(task) for task in
+                (self.gauge.run(), self.engine.run_background(), self.campaigns.follow())]
 
     async def close(self) -> None:
+        await self.committer.close()
         await asyncio.to_thread(self.demand.flush)  # what was seen before shutdown still counts
+        with contextlib.suppress(Exception):
+            await self.engine.flush_checkpoints()
         await self.relay.close()
         await self.hub.close()
+        self._loop = None
         self.db.dispose()

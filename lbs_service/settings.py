@@ -1,11 +1,14 @@
 """Settings from the environment (prefix LBS_), with embedded defaults that run on a bare machine."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo_index.visits import VisitRules
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me-in-production"
 DEFAULT_SQLITE_PATH = Path.home() / ".local" / "share" / "lbs" / "lbs.sqlite3"
@@ -33,6 +36,19 @@ class Settings(BaseSettings):
     fence_dwell_s: float = 0.0
     fence_max_accuracy_m: float = 200.0  # 0 disables the accuracy filter
     fence_max_speed_mps: float = 0.0
+    arrive_radius_m: float = Field(80.0, gt=0, description="a visit is 'arrived' this close to the store")
+    arrive_exit_radius_m: float | None = Field(None, description="a visit has 'left' past this (default: "
+                                                                 "arrive radius + half, at least 20 m)")
+    approach_eta_s: float = Field(600.0, ge=0, description="a visit is 'approaching' with an ETA under this")
+    staff_alerts: Literal["intent", "all"] = Field("intent", description="cards for customers with intent at "
+                                                   "the store, or for every visit")
+    alert_min_tier: str | None = Field(None, description="members of the store's merchant at or above this tier "
+                                                        "count as intent")
+    alert_escalate_s: float = Field(120.0, gt=0, description="a card nobody acknowledged is raised again after this")
+    gauge_interval_s: float = Field(3.0, gt=0, description="the demand gauge is sent at most this often per store")
+    commit_interval_s: float = Field(0.005, gt=0, le=0.5, description="group commit: the longest a visit's effects "
+                                                                       "wait for others to share a transaction")
+    commit_batch: int = Field(500, ge=1, le=10_000, description="group commit: the most effects per transaction")
     log_format: Literal["text", "json"] = Field("text", description="json: one object per line with request ids")
     fix_retention_s: int = Field(24 * 3600, ge=60, description="raw fixes (the fence checkpoint) expire after this")
     rate_limits: bool = Field(True, description="per-user limits on fixes, claims, redemptions, orders, requests")
@@ -69,11 +85,18 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _accept_plain_postgres(cls, url: str) -> str:
-        # A plain postgresql:// URL means psycopg 3 here (SQLAlchemy would pick psycopg2).
-        for prefix in ("postgresql://", "postgres://"):
+        # A plain postgresql:// URL means psycopg 3 here (SQLAlchemy would pick psycopg2, which is not
+        # installed); so does a URL written for psycopg2: the same server, reached with the driver we ship.
+        for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @model_validator(mode="after")
+    def _known_alert_tier(self) -> "Settings":
+        if self.alert_min_tier is not None and self.alert_min_tier not in self.member_tiers:
+            raise ValueError(f"LBS_ALERT_MIN_TIER names a tier of LBS_MEMBER_TIERS: {', '.join(self.member_tiers)}")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":
@@ -92,6 +115,34 @@ class Settings(BaseSettings):
     @property
     def exit_radius_m(self) -> float:
         return self.fence_exit_radius_m if self.fence_exit_radius_m is not None else self.fence_radius_m + 100.0
+
+    @property
+    def visits(self) -> "VisitSettings":
+        rules = VisitRules(
+            radius_m=self.fence_radius_m, exit_radius_m=self.exit_radius_m, arrive_radius_m=self.arrive_radius_m,
+            arrive_exit_m=(self.arrive_exit_radius_m if self.arrive_exit_radius_m is not None else
+                           VisitRules.default_arrive_exit(self.arrive_radius_m, self.exit_radius_m)),
+            dwell_s=self.fence_dwell_s, approach_eta_s=self.approach_eta_s,
+            max_accuracy_m=self.fence_max_accuracy_m, max_speed_mps=self.fence_max_speed_mps)
+        return VisitSettings(rules, self.staff_alerts, self.alert_min_tier, self.alert_escalate_s,
+                             self.gauge_interval_s, self.commit_interval_s, self.commit_batch, self.fix_retention_s,
+                             self.member_tiers, self.secret_key)
+
+
+@dataclass(frozen=True)
+class VisitSettings:
+    """What the proximity engine reads: the visit rules, who gets a staff card, the pipeline's pace."""
+
+    rules: VisitRules
+    staff_alerts: Literal["intent", "all"]
+    alert_min_tier: str | None
+    alert_escalate_s: float
+    gauge_interval_s: float
+    commit_interval_s: float
+    commit_batch: int
+    fix_retention_s: int
+    member_tiers: dict[str, int]
+    secret_key: str  # the per-store pseudonyms staff see are keyed with it
 
 
 @lru_cache

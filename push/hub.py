@@ -4,18 +4,23 @@ A subscriber that stops reading fills its queue and is marked overflowed (the so
 closes it with 4008); the others are unaffected and memory stays bounded. Joining with a last
 id first replays the stream, while live messages wait in a bounded buffer, so nothing is lost
 or repeated across the switch-over.
+
+Messages are chained (messages.py): a subscriber takes a message whose `prev` is the last id it
+has. Anything else is a gap, read from the stream; a gap the stream cannot fill (the stream was
+lost or rewound) puts a reset notice in the queue, never silence.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from push.broker import Broker
 from push.messages import Message
 
 log = logging.getLogger(__name__)
+ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Subscriber:
@@ -24,9 +29,14 @@ class Subscriber:
         self.limit = limit
         self.queue: asyncio.Queue[Message] = asyncio.Queue(limit)
         self.last_id = 0
+        self.resets = 0
         self.overflowed = asyncio.Event()
         self.on_overflow: Callable[[], None] | None = None  # e.g. close the socket, without a waiting task
         self._held: list[Message] | None = []  # live messages that arrive during the replay
+
+    def follows(self, message: Message) -> bool:
+        """True when `message` comes right after what this subscriber has."""
+        return message.prev == self.last_id
 
     def offer(self, message: Message) -> None:
         if self.overflowed.is_set() or message.id <= self.last_id:
@@ -37,9 +47,18 @@ class Subscriber:
             else:
                 self._held.append(message)
             return
+        self._put(message)
+        self.last_id = message.id
+
+    def reset(self, resume_after: int) -> None:
+        """Tell the consumer that what came before is gone; continue after `resume_after`."""
+        self.resets += 1
+        self._put(Message.reset(self.channel))
+        self.last_id = resume_after
+
+    def _put(self, message: Message) -> None:
         try:
             self.queue.put_nowait(message)
-            self.last_id = message.id
         except asyncio.QueueFull:
             self._overflow()
 
@@ -63,6 +82,8 @@ class Subscriber:
     def go_live(self) -> None:
         held, self._held = self._held or [], None
         for message in sorted(held, key=lambda m: m.id):
+            if message.id > self.last_id and not self.follows(message):
+                continue  # the replay reset past it or the stream moved on: the catch-up reads it again
             self.offer(message)
 
 
@@ -71,9 +92,11 @@ class Hub:
         self.broker = broker
         self.queue_limit = queue_limit
         self._subscribers: dict[str, set[Subscriber]] = {}
+        self._control_handlers: list[ControlHandler] = []
+        self._reconnect_handlers: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
-        await self.broker.start(self._deliver, self._resync)
+        await self.broker.start(self._deliver, self._resync, self._control)
 
     async def close(self) -> None:
         await self.broker.close()
@@ -82,8 +105,36 @@ class Hub:
     def connections(self) -> int:
         return sum(len(s) for s in self._subscribers.values())
 
-    async def subscribe(self, channel: str, last_id: int | None) -> tuple[Subscriber, bool]:
-        """Join a channel; with last_id, everything after it comes first. Returns (subscriber, reset)."""
+    # ---- control messages (cache invalidations, erasures): every worker, no stream ------------
+    def on_control(self, handler: ControlHandler) -> None:
+        self._control_handlers.append(handler)
+
+    def on_reconnect(self, handler: Callable[[], Awaitable[None]]) -> None:
+        """Called after the backplane came back: control messages may have been missed meanwhile."""
+        self._reconnect_handlers.append(handler)
+
+    async def broadcast(self, body: dict[str, Any]) -> None:
+        await self.broker.broadcast(body)
+
+    async def _control(self, body: dict[str, Any]) -> None:
+        for handler in self._control_handlers:
+            try:
+                await handler(body)
+            except Exception:  # one handler's failure must not starve the others
+                log.exception("control message handler failed")
+
+    # ---- subscribing ---------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def subscription(self, channel: str, last_id: int | None) -> AsyncIterator[Subscriber]:
+        """Join a channel for the duration of the block; with last_id, what came after it comes first
+        (or a reset notice, when the stream can no longer tell)."""
+        subscriber = await self.subscribe(channel, last_id)
+        try:
+            yield subscriber
+        finally:
+            await self.unsubscribe(subscriber)
+
+    async def subscribe(self, channel: str, last_id: int | None) -> Subscriber:
         subscriber = Subscriber(channel, self.queue_limit)
         subscribers = self._subscribers.setdefault(channel, set())
         if not subscribers:
@@ -91,9 +142,11 @@ class Hub:
         subscribers.add(subscriber)
         try:
             missed = None if last_id is None else await self.broker.replay(channel, last_id)
-            reset = last_id is not None and missed is None
             if missed is None:  # a fresh join, or a reset: live messages from now on, no history
-                subscriber.last_id = await self.broker.latest(channel)
+                latest = await self.broker.latest(channel)
+                if last_id is not None:
+                    subscriber.reset(latest)
+                subscriber.last_id = latest
             else:
                 subscriber.last_id = last_id or 0
                 subscriber.replayed(missed)
@@ -101,33 +154,66 @@ class Hub:
             await self.unsubscribe(subscriber)
             raise
         subscriber.go_live()
-        return subscriber, reset
+        return subscriber
 
     async def unsubscribe(self, subscriber: Subscriber) -> None:
         subscribers = self._subscribers.get(subscriber.channel)
-        if subscribers is None:
+        if subscribers is None or subscriber not in subscribers:
             return
         subscribers.discard(subscriber)
         if not subscribers:
             del self._subscribers[subscriber.channel]
             await self.broker.unwatch(subscriber.channel)
 
+    # ---- publishing ----------------------------------------------------------------------
     async def publish(self, channel: str, body: dict[str, Any], dedupe_key: int | None = None) -> int | None:
         return await self.broker.publish(channel, body, dedupe_key)
 
     async def publish_many(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[int | None]:
         return await self.broker.publish_many(items)
 
+    async def acknowledge(self, channel: str, alert_id: int, body: dict[str, Any]) -> int | None:
+        """Publish `body` as the acknowledgement of `alert_id`, once, if that alert is on the channel."""
+        return await self.broker.acknowledge(channel, alert_id, body)
+
+    async def acked(self, channel: str, alert_id: int) -> bool:
+        return await self.broker.acked(channel, alert_id)
+
+    async def report_gauges(self, worker: str, reports: list[tuple[str, tuple[int, int, int, int]]],
+                            min_interval_s: float, stale_s: float) -> list[int]:
+        return await self.broker.report_gauges(worker, reports, min_interval_s, stale_s)
+
+    # ---- delivery and catching up ----------------------------------------------------------
     async def _deliver(self, message: Message) -> None:
         subscribers = tuple(self._subscribers.get(message.channel, ()))
-        behind = min((s.last_id for s in subscribers if s.live), default=message.id - 1)
-        if message.id > behind + 1:  # a wake-up went missing (pub/sub is not durable): read the gap
+        behind = [s for s in subscribers if s.live and message.id > s.last_id and not s.follows(message)]
+        if behind:  # a wake-up went missing (pub/sub is not durable), or the stream started over
             with contextlib.suppress(Exception):
-                for missed in await self.broker.replay(message.channel, behind) or []:
-                    for subscriber in subscribers:
-                        subscriber.offer(missed)
+                await self._catch_up(message.channel, behind)
         for subscriber in subscribers:
-            subscriber.offer(message)
+            if not subscriber.live or subscriber.follows(message):  # the rest caught up above, or will
+                subscriber.offer(message)
+
+    async def _catch_up(self, channel: str, subscribers: tuple[Subscriber, ...] | list[Subscriber]) -> int:
+        """Fill each subscriber's gap from the stream, or reset it when the stream cannot."""
+        delivered = 0
+        by_position: dict[int, list[Subscriber]] = {}
+        for subscriber in subscribers:
+            if subscriber.live:
+                by_position.setdefault(subscriber.last_id, []).append(subscriber)
+        for after_id, group in by_position.items():
+            missed = await self.broker.replay(channel, after_id)
+            if missed is None:
+                latest = await self.broker.latest(channel)
+                for subscriber in group:
+                    log.warning("channel %s could not be replayed after %d: reset", channel.split(":")[0], after_id)
+                    subscriber.reset(latest)
+                continue
+            for message in missed:
+                delivered += 1
+                for subscriber in group:
+                    subscriber.offer(message)
+        return delivered
 
     async def reconcile(self) -> int:
         """Compare every watched channel with its stream and deliver what pub/sub never announced
@@ -135,13 +221,9 @@ class Hub:
         channels = list(self._subscribers)
         caught_up = 0
         for channel, newest in zip(channels, await self.broker.latest_many(channels), strict=True):
-            subscribers = tuple(self._subscribers.get(channel, ()))
-            behind = min((s.last_id for s in subscribers if s.live), default=newest)
-            if newest > behind:
-                for missed in await self.broker.replay(channel, behind) or []:
-                    caught_up += 1
-                    for subscriber in subscribers:
-                        subscriber.offer(missed)
+            behind = [s for s in self._subscribers.get(channel, ()) if s.live and s.last_id != newest]
+            if behind:
+                caught_up += await self._catch_up(channel, behind)
         return caught_up
 
     async def reconcile_every(self, interval_s: float) -> None:
@@ -155,10 +237,9 @@ class Hub:
                 log.warning("reconciliation skipped (%s)", type(error).__name__)
 
     async def _resync(self) -> None:
-        """After the broker reconnects: fetch from the streams whatever was published meanwhile."""
+        """After the broker reconnects: fetch from the streams whatever was published meanwhile
+        (or reset those whose stream was lost), and let caches drop what they may have missed."""
         for channel, subscribers in list(self._subscribers.items()):
-            since = min((s.last_id for s in subscribers), default=0)
-            missed = await self.broker.replay(channel, since) or []
-            for message in missed:
-                for subscriber in tuple(subscribers):
-                    subscriber.offer(message)
+            await self._catch_up(channel, list(subscribers))
+        for handler in self._reconnect_handlers:
+            await handler()

@@ -1,19 +1,39 @@
-"""Messages on a channel: a JSON object whose `id` grows within its channel; the broker assigns it."""
+"""Messages on a channel: a JSON object with an `id` that only grows within its channel.
+
+The broker gives each message its id and records the id of the message before it (`prev`), so
+the messages of a channel form a chain. A subscriber that has seen up to id N accepts a message
+whose prev is N; any other prev means it missed something (read the gap from the stream) or the
+stream itself was lost or rewound (a Redis restart without data, a failover to a replica that is
+behind): then the chain cannot be mended and the subscriber is told to reset. Ids are
+max(prev + 1, the broker's clock in microseconds), so a stream that starts over never hands out
+an id that an older stream already gave.
+"""
 
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+RESET_DETAIL = "messages after last_id are gone; reload"
+
 
 @dataclass(frozen=True)
 class Message:
     channel: str
-    id: int
+    id: int  # 0 only for a reset notice, which has no place in the chain
     body: dict[str, Any]  # without the id
+    prev: int = 0  # the id of the message before it on this channel (0: the stream starts here)
+
+    @classmethod
+    def reset(cls, channel: str) -> "Message":
+        return cls(channel, 0, {"type": "reset", "detail": RESET_DETAIL})
+
+    @property
+    def is_reset(self) -> bool:
+        return self.id == 0
 
     def to_client(self) -> dict[str, Any]:
-        return {**self.body, "id": self.id}
+        return dict(self.body) if self.is_reset else {**self.body, "id": self.id}
 
     def encode(self) -> bytes:
         return orjson.dumps(self.to_client())

@@ -1,8 +1,8 @@
 """Redis backend: a capped Stream per channel, and pub/sub by shard only as a wake-up.
 
-One Lua step appends to the channel's stream (which gives the message its id: a per-channel
-counter, so ids grow by one) and publishes it on the channel's shard. Each worker subscribes
-once per shard it needs, not once per connection, and routes to its local sockets; a
+One Lua step appends to the channel's stream (which gives the message its id and records the id
+before it: see messages.py for why ids survive a restart) and publishes it on the channel's shard.
+Each worker subscribes once per shard it needs, not once per connection, and routes to its local sockets; a
 reconnecting client is served from the stream. A dedupe key (the outbox row id) already taken
 for the channel is skipped, so a relay that crashed after publishing but before marking its
 rows repeats nothing. All keys of a channel share a hash tag, so the script stays on one node
@@ -19,11 +19,12 @@ import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisError
 
-from push.broker import Deliver, Reconnected
+from push.broker import Control, Deliver, Reconnected
 from push.messages import Message, decode_body, encode_body
 from push.redis_errors import redis_call
 
 log = logging.getLogger(__name__)
+
 
 def connect_redis(url: str, max_connections: int = 64, cluster: bool = False) -> Any:
     """A client whose pool makes callers wait for a connection instead of failing under a burst.
@@ -39,18 +40,80 @@ def connect_redis(url: str, max_connections: int = 64, cluster: bool = False) ->
     return redis.Redis(connection_pool=pool)
 
 
-_PUBLISH = """
-local channel, body, retention, shard, dedupe = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+# Ids are max(prev + 1, the server's clock in microseconds) and each entry keeps its prev (see
+# messages.py); numbers go through string.format because Lua would print them as 1.7e+15.
+_APPEND = """
+local function append(body)
+  local t = redis.call('TIME')
+  local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
+  local id = math.max(prev + 1, clock)
+  local id_text, prev_text = string.format('%.0f', id), string.format('%.0f', prev)
+  redis.call('SET', KEYS[2], id_text)
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id_text .. '-0', 'm', body, 'p', prev_text)
+  redis.call('PUBLISH', ARGV[4], ARGV[1] .. '\\n' .. id_text .. '\\n' .. prev_text .. '\\n' .. body)
+  return id_text
+end
+"""
+_PUBLISH = _APPEND + """
+local dedupe, retention = ARGV[5], tonumber(ARGV[3])
 if dedupe ~= '' then
-  if redis.call('ZSCORE', KEYS[3], dedupe) then return 0 end
+  if redis.call('ZSCORE', KEYS[3], dedupe) then return '0' end
   redis.call('ZADD', KEYS[3], dedupe, dedupe)
   local kept = redis.call('ZCARD', KEYS[3])
-  if kept > tonumber(retention) then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, kept - tonumber(retention) - 1) end
+  if kept > retention then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, kept - retention - 1) end
 end
-local id = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', retention, id .. '-0', 'm', body)
-redis.call('PUBLISH', shard, channel .. '\\n' .. id .. '\\n' .. body)
-return id
+return append(ARGV[2])
+"""
+# An ack names an alert that is on this channel's stream and not yet acknowledged; anything else is
+# refused, so made-up acks can neither fill the stream nor push real alerts out of it.
+_ACKNOWLEDGE = _APPEND + """
+local alert, retention = ARGV[5], tonumber(ARGV[3])
+local found = redis.call('XRANGE', KEYS[1], alert .. '-0', alert .. '-0')
+if #found == 0 then return '0' end
+local fields = found[1][2]
+local kind = nil
+for i = 1, #fields, 2 do
+  if fields[i] == 'm' then kind = cjson.decode(fields[i + 1])['type'] end
+end
+if not (kind == 'arrival') then return '0' end
+if redis.call('ZADD', KEYS[4], 'NX', alert, alert) == 0 then return '0' end
+local kept = redis.call('ZCARD', KEYS[4])
+if kept > retention then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, kept - retention - 1) end
+return append(ARGV[2])
+"""
+
+# A store's demand gauge: each worker reports its own counts (nearby, and with ETA under 5, 10, 15
+# minutes); the sum over workers heard from lately becomes a `demand` message when it changed and
+# the last one is at least min_interval old ('-1': withheld, report again; '0': unchanged).
+_GAUGE = _APPEND + """
+local worker, counts, stale_ms, min_ms = ARGV[5], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[5], worker, counts .. ',' .. string.format('%.0f', now))
+redis.call('PEXPIRE', KEYS[5], 600000)
+local sum = {0, 0, 0, 0}
+local fields = redis.call('HGETALL', KEYS[5])
+for i = 1, #fields, 2 do
+  local name, value = fields[i], fields[i + 1]
+  if string.sub(name, 1, 1) ~= '_' then
+    local parts = {}
+    for part in string.gmatch(value, '[^,]+') do parts[#parts + 1] = tonumber(part) end
+    if now - parts[5] > stale_ms then
+      redis.call('HDEL', KEYS[5], name)
+    else
+      for k = 1, 4 do sum[k] = sum[k] + parts[k] end
+    end
+  end
+end
+local total = string.format('%d,%d,%d,%d', sum[1], sum[2], sum[2] + sum[3], sum[2] + sum[3] + sum[4])
+if redis.call('HGET', KEYS[5], '_last') == total then return '0' end
+local last_at = tonumber(redis.call('HGET', KEYS[5], '_at') or '0')
+if now - last_at < min_ms then return '-1' end
+redis.call('HSET', KEYS[5], '_last', total, '_at', string.format('%.0f', now))
+local body = cjson.encode({type = 'demand', nearby = sum[1],
+  approaching = {['5'] = sum[2], ['10'] = sum[2] + sum[3], ['15'] = sum[2] + sum[3] + sum[4]}})
+return append(body)
 """
 
 
@@ -61,25 +124,32 @@ class RedisBroker:
         self.client = connect_redis(client) if isinstance(client, str) else client
         self.retention = retention
         self.prefix = prefix
-        self._script = self.client.register_script(_PUBLISH)
+        self._publish_script = self.client.register_script(_PUBLISH)
+        self._ack_script = self.client.register_script(_ACKNOWLEDGE)
+        self._gauge_script = self.client.register_script(_GAUGE)
         self._watch_counts: dict[int, int] = {}
         self._subscribed: dict[int, asyncio.Event] = {}  # set once Redis confirms the subscription
         self._wanted: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._listener: asyncio.Task[None] | None = None
 
     # ---- keys ------------------------------------------------------------------------
-    def _keys(self, channel: str) -> tuple[str, str, str]:
+    def _keys(self, channel: str) -> tuple[str, str, str, str, str]:
+        """stream, last id, outbox ids taken, alerts acknowledged, gauge: one hash tag, one cluster node."""
         tag = f"{self.prefix}:{{{channel}}}"
-        return f"{tag}:stream", f"{tag}:seq", f"{tag}:relayed"
+        return f"{tag}:stream", f"{tag}:seq", f"{tag}:relayed", f"{tag}:acked", f"{tag}:gauge"
 
     def shard_of(self, channel: str) -> str:
-        return f"{self.prefix}:shard:{zlib.crc32(channel.encode()) % self.SHARDS}"
+        return self._shard_name(zlib.crc32(channel.encode()) % self.SHARDS)
+
+    @property
+    def _control_channel(self) -> str:
+        return f"{self.prefix}:control"
 
     # ---- lifecycle -------------------------------------------------------------------
-    async def start(self, deliver: Deliver, reconnected: Reconnected) -> None:
+    async def start(self, deliver: Deliver, reconnected: Reconnected, control: Control) -> None:
         if isinstance(self.client, RedisCluster):
             await self.client.initialize()  # learn the slot map before the first pub/sub or script call
-        self._listener = asyncio.create_task(self._listen(deliver, reconnected))
+        self._listener = asyncio.create_task(self._listen(deliver, reconnected, control))
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -95,14 +165,45 @@ class RedisBroker:
             return False
 
     # ---- writing and reading streams -------------------------------------------------
-    def _script_call(self, channel: str, body: dict[str, Any], dedupe_key: int | None) -> tuple[list[str], list[Any]]:
-        dedupe: str | int = "" if dedupe_key is None else dedupe_key
-        return list(self._keys(channel)), [channel, encode_body(body), self.retention, self.shard_of(channel), dedupe]
+    def _script_call(self, channel: str, body: dict[str, Any], extra: int | None) -> tuple[list[str], list[Any]]:
+        last: str | int = "" if extra is None else extra
+        return list(self._keys(channel)), [channel, encode_body(body), self.retention, self.shard_of(channel), last]
 
     async def publish(self, channel: str, body: dict[str, Any], dedupe_key: int | None = None) -> int | None:
         keys, args = self._script_call(channel, body, dedupe_key)
-        message_id = int(await redis_call(self._script(keys=keys, args=args)))
+        message_id = int(await redis_call(self._publish_script(keys=keys, args=args)))
         return message_id or None
+
+    async def acknowledge(self, channel: str, alert_id: int, body: dict[str, Any]) -> int | None:
+        keys, args = self._script_call(channel, body, alert_id)
+        message_id = int(await redis_call(self._ack_script(keys=keys, args=args)))
+        return message_id or None
+
+    async def acked(self, channel: str, alert_id: int) -> bool:
+        return await redis_call(self.client.zscore(self._keys(channel)[3], alert_id)) is not None
+
+    async def report_gauges(self, worker: str, reports: list[tuple[str, tuple[int, int, int, int]]],
+                            min_interval_s: float, stale_s: float) -> list[int]:
+        """Each channel's counts from this worker; per channel: a message id, 0 (unchanged) or -1 (withheld)."""
+        async def run() -> list[Any]:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for channel, counts in reports:
+                    keys, args = self._script_call(channel, {}, None)
+                    args[4:] = [worker, ",".join(map(str, counts)), int(stale_s * 1000), int(min_interval_s * 1000)]
+                    await self._gauge_script(keys=keys, args=args, client=pipe)
+                results: list[Any] = await pipe.execute()
+            return results
+
+        if not reports:
+            return []
+        if isinstance(self.client, RedisCluster):
+            results = []
+            for channel, counts in reports:
+                keys, args = self._script_call(channel, {}, None)
+                args[4:] = [worker, ",".join(map(str, counts)), int(stale_s * 1000), int(min_interval_s * 1000)]
+                results.append(await redis_call(self._gauge_script(keys=keys, args=args)))
+            return [int(r) for r in results]
+        return [int(r) for r in await redis_call(run())]
 
     async def publish_many(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[int | None]:
         """One round trip for a batch (each message still its own atomic script call)."""
@@ -121,7 +222,7 @@ class RedisBroker:
         async with self.client.pipeline(transaction=False) as pipe:  # the pipeline loads the script if needed
             for channel, body, dedupe_key in items:
                 keys, args = self._script_call(channel, body, dedupe_key)
-                await self._script(keys=keys, args=args, client=pipe)
+                await self._publish_script(keys=keys, args=args, client=pipe)
             results: list[Any] = await pipe.execute()
         return results
 
@@ -131,20 +232,19 @@ class RedisBroker:
         results: list[Any] = []
         for item in items:
             keys, args = self._script_call(*item)
-            results.append(await self._script(keys=keys, args=args))
+            results.append(await self._publish_script(keys=keys, args=args))
         return results
 
     async def replay(self, channel: str, after_id: int) -> list[Message] | None:
-        stream, seq, _ = self._keys(channel)
+        stream, seq, *_ = self._keys(channel)
         last = int(await redis_call(self.client.get(seq)) or 0)
-        if after_id > last:
-            return None
         if after_id == last:
             return []
-        entries: Any = await redis_call(self.client.xrange(stream, min=f"{after_id + 1}-0", max="+"))
-        messages = [Message(channel, int(eid.split(b"-")[0]), decode_body(fields[b"m"])) for eid, fields in entries]
-        if not messages or messages[0].id != after_id + 1:
-            return None  # trimmed past what the client has
+        entries: Any = await redis_call(self.client.xrange(stream, min=f"({after_id}-0", max="+"))
+        messages = [Message(channel, int(eid.split(b"-")[0]), decode_body(fields[b"m"]), int(fields[b"p"]))
+                    for eid, fields in entries]
+        if not messages or messages[0].prev != after_id:
+            return None  # trimmed past what the client has, or an id this stream's chain never held
         return messages
 
     async def latest(self, channel: str) -> int:
@@ -160,6 +260,19 @@ class RedisBroker:
             return values
 
         return [int(value or 0) for value in await redis_call(read())] if channels else []
+
+    async def delete(self, channel: str, message_ids: list[int]) -> int:
+        if not message_ids:
+            return 0
+        return int(await redis_call(self.client.xdel(self._keys(channel)[0], *(f"{i}-0" for i in message_ids))))
+
+    async def drop_channel(self, channel: str) -> None:
+        """Forget a channel's messages (erasure); its last id stays, so ids keep growing."""
+        stream, _, relayed, acked, _ = self._keys(channel)
+        await redis_call(self.client.delete(stream, relayed, acked))
+
+    async def broadcast(self, body: dict[str, Any]) -> None:
+        await redis_call(self.client.publish(self._control_channel, encode_body(body)))
 
     # ---- the shard subscriptions -----------------------------------------------------
     async def watch(self, channel: str, timeout_s: float = 5.0) -> None:
@@ -182,8 +295,9 @@ class RedisBroker:
     def _shard_name(self, shard: int) -> str:
         return f"{self.prefix}:shard:{shard}"
 
-    async def _listen(self, deliver: Deliver, reconnected: Reconnected) -> None:
-        """Route shard messages to the hub; on a lost connection, back off, resubscribe, resync."""
+    async def _listen(self, deliver: Deliver, reconnected: Reconnected, control: Control) -> None:
+        """Route shard messages to the hub and control messages to their handler; on a lost
+        connection, back off, resubscribe, resync."""
         backoff = 0.1
         first = True
         attempt = 0
@@ -193,7 +307,7 @@ class RedisBroker:
             for event in self._subscribed.values():
                 event.clear()
             try:
-                await pubsub.subscribe(f"{self.prefix}:shard:keepalive")
+                await pubsub.subscribe(self._control_channel)
                 shards = [self._shard_name(s) for s in self._watch_counts]
                 if shards:
                     await pubsub.subscribe(*shards)
@@ -205,7 +319,9 @@ class RedisBroker:
                     raw = await pubsub.get_message(timeout=0.05)
                     if raw is None:
                         continue
-                    if raw["type"] == "message":
+                    if raw["type"] == "message" and raw["channel"] == self._control_channel.encode():
+                        await control(decode_body(raw["data"]))
+                    elif raw["type"] == "message":
                         await deliver(self._parse(raw["data"]))
                     elif raw["type"] == "subscribe":
                         self._confirm(raw["channel"])
@@ -244,5 +360,5 @@ class RedisBroker:
 
     @staticmethod
     def _parse(data: bytes) -> Message:
-        channel, message_id, body = data.split(b"\n", 2)
-        return Message(channel.decode(), int(message_id), decode_body(body))
+        channel, message_id, prev, body = data.split(b"\n", 3)
+        return Message(channel.decode(), int(message_id), decode_body(body), int(prev))

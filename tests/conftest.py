@@ -13,10 +13,11 @@ from lbs_service.app import create_app
 from lbs_service.auth import Principal, mint_token
 from lbs_service.settings import Settings
 from lbs_service.storage.migrate import upgrade
+from tests.clock import fixed_clock
 
 REQUIRE_SERVICES = os.environ.get("LBS_REQUIRE_SERVICES") == "1"
 TABLES = (
-    "arrival_keys", "token_revocations", "demand_cells", "districts", "reviews", "order_lines", "orders", "stock",
+    "visits", "payments", "token_revocations", "demand_cells", "districts", "reviews", "order_lines", "orders", "stock",
     "skus", "member_events", "idempotency_keys", "redemptions", "coupons", "outbox", "promotions", "campaigns",
     "user_preferences", "consents", "store_changes", "stores", "merchants",
 )
@@ -75,7 +76,8 @@ def forget_redis_prefix(url: str, prefix: str) -> None:
 
 
 def client_for(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings))
+    """The app on a clock that starts at T0 (tests/clock.py)."""
+    return TestClient(create_app(settings, fixed_clock()))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import uvicorn
 from websockets.asyncio.client import connect
@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from lbs_service.app import create_app
 from lbs_service.auth import Principal, mint_token
 from lbs_service.settings import Settings
+from tests.clock import at, fixed_clock
 
 
 def free_port() -> int:
@@ -26,8 +27,9 @@ def free_port() -> int:
 @contextlib.contextmanager
 def live_server(settings: Settings) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                            ws=settings.ws_impl, ws_max_size=65536)  # as `lbs serve` runs it
+    config = uvicorn.Config(create_app(settings, fixed_clock()), host="127.0.0.1", port=port, log_level="warning",
+                            ws=settings.ws_impl, ws_max_size=65536,  # as `lbs serve` runs it
+                            http="lbs_service.http_protocol:HeaderDeadlineProtocol")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -48,9 +50,13 @@ def token(settings: Settings, role: str, subject: str, store_id: int | None = No
     return mint_token(settings, Principal(role, subject, store_id, merchant_id))  # type: ignore[arg-type]
 
 
+_fix_seconds = iter(range(1, 10**9))  # every fix a second after the one before, from T0
+
+
 def fix(lat: float, lng: float, ts: datetime | None = None, accuracy: float = 10.0) -> str:
+    """A location message; without `ts`, a second after the previous one (T0-based)."""
     return json.dumps({"type": "location", "lat": lat, "lng": lng, "accuracy_m": accuracy,
-                       "ts": (ts or datetime.now(UTC)).isoformat()})
+                       "ts": (ts or at(next(_fix_seconds))).isoformat()})
 
 
 async def receive(ws, timeout: float = 3.0):

@@ -51,16 +51,16 @@ class DemandRecorder:
                 session.execute(dialect_insert(DemandCell).on_conflict_do_nothing(), values[begin : begin + 5000])
         return len(values)
 
-    def expire(self, keep_days: int) -> int:
-        cutoff = (datetime.now(UTC) - timedelta(days=keep_days)).date().isoformat()
+    def expire(self, keep_days: int, now: datetime) -> int:
+        cutoff = (now - timedelta(days=keep_days)).date().isoformat()
         with self.db.transaction() as session:
             return int(session.execute(delete(DemandCell).where(DemandCell.day < cutoff)).rowcount)  # type: ignore[attr-defined]
 
 
-def demand_by_cell(db: Database, resolution: int, days: int, k: int) -> dict[int, int]:
+def demand_by_cell(db: Database, resolution: int, days: int, k: int, now: datetime) -> dict[int, int]:
     """Distinct users per cell over the last `days`; cells under k users are left out (suppressed)."""
     column = DemandCell.cell9 if resolution == 9 else DemandCell.cell8
-    since = (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
+    since = (now - timedelta(days=days)).date().isoformat()
     with db.session() as session:
         rows = session.execute(select(column, func.count(func.distinct(DemandCell.user_hash)))
                                .where(DemandCell.day >= since).group_by(column)).all()

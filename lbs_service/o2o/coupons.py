@@ -6,14 +6,16 @@ unique constraint; either failing rolls the whole claim back.
 """
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from lbs_service.errors import Conflict, NotFound
+from lbs_service.invalidation import touch_customer
 from lbs_service.o2o.members import record_event
+from lbs_service.statuses import CouponStatus
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Coupon
 
@@ -30,8 +32,7 @@ def public(coupon: Coupon) -> dict[str, Any]:
             "claimed_at": coupon.claimed_at.isoformat() if coupon.claimed_at else None}
 
 
-def claim(db: Database, campaign_id: int, user_id: str) -> Coupon:
-    now = datetime.now(UTC)
+def claim(db: Database, campaign_id: int, user_id: str, now: datetime) -> Coupon:
     try:
         with db.transaction() as session:
             if session.get(Campaign, campaign_id) is None:
@@ -44,11 +45,12 @@ def claim(db: Database, campaign_id: int, user_id: str) -> Coupon:
             ).rowcount  # type: ignore[attr-defined]
             if taken != 1:
                 raise Conflict("this campaign is not running or its coupons are all claimed")
-            coupon = Coupon(campaign_id=campaign_id, user_id=user_id, code=new_code(), status="claimed",
+            coupon = Coupon(campaign_id=campaign_id, user_id=user_id, code=new_code(), status=CouponStatus.CLAIMED,
                             claimed_at=now)
             session.add(coupon)
             session.flush()
-            record_event(session, user_id, "claim", None, {"coupon_id": coupon.id, "campaign_id": campaign_id})
+            record_event(session, user_id, "claim", None, {"coupon_id": coupon.id, "campaign_id": campaign_id}, now)
+            touch_customer(session, user_id)
             return coupon
     except IntegrityError:
         raise Conflict("you already hold this campaign's coupon") from None

@@ -1,64 +1,25 @@
-"""The member side: an append-only event log, a tier from configurable visit thresholds, and the
-context a store's staff see when the member approaches."""
+"""The member side: an append-only event log, and the tier and tags derived from it."""
 
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from h3.api import basic_int as h3i
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lbs_service.proximity.rules import targets
-from lbs_service.records import StoreRecord
-from lbs_service.storage.models import Campaign, Coupon, MemberEvent, Order, Store
+from lbs_service.invalidation import touch_customer
+from lbs_service.o2o.customers import VISIT_KINDS, tier_for, visit_count
+from lbs_service.storage.models import MemberEvent, Store
 
-VISIT_KINDS = ("redeem", "pickup")
 HOME_AREA_RESOLUTION = 7
 
 
-def record_event(session: Session, user_id: str, kind: str, store_id: int | None = None,
-                 data: dict[str, Any] | None = None) -> None:
-    session.add(MemberEvent(user_id=user_id, store_id=store_id, kind=kind, data=data or {}, at=datetime.now(UTC)))
-
-
-def visits(session: Session, user_id: str) -> int:
-    query = select(func.count()).where(MemberEvent.user_id == user_id, MemberEvent.kind.in_(VISIT_KINDS))
-    return int(session.scalar(query) or 0)
-
-
-def tier_for(visit_count: int, thresholds: dict[str, int]) -> str:
-    """The highest tier whose visit threshold is reached; thresholds are configuration, not code."""
-    reached = [(minimum, name) for name, minimum in thresholds.items() if visit_count >= minimum]
-    return max(reached)[1] if reached else "member"
-
-
-def arrival_contexts(session: Session, user_id: str, stores: list[StoreRecord], thresholds: dict[str, int],
-                     district_of: Callable[[StoreRecord], str | None]) -> dict[int, dict[str, Any]]:
-    """What each store's staff prepare for: the member's tier, the coupons they hold that are valid
-    there, and their orders waiting there. Three queries for all the stores one fix enters."""
-    now = datetime.now(UTC)
-    held = session.execute(
-        select(Coupon.id, Campaign)
-        .join(Campaign, Campaign.id == Coupon.campaign_id)
-        .where(Coupon.user_id == user_id, Coupon.status == "claimed", Campaign.ends_at > now)
-        .order_by(Coupon.id)
-    ).all()
-    tier = tier_for(visits(session, user_id), thresholds)
-    orders = session.scalars(select(Order).where(Order.user_id == user_id, Order.store_id.in_([s.id for s in stores]),
-                                                 Order.status.in_(("paid", "ready"))).order_by(Order.id)).all()
-    contexts = {}
-    for store in stores:
-        district = district_of(store) if any(c.level == "region" for _, c in held) else None
-        contexts[store.id] = {
-            "tier": tier,
-            "coupons": [{"coupon_id": cid, "campaign_id": c.id, "title": c.title} for cid, c in held
-                        if targets(c, store, district)],
-            "orders": [{"order_id": o.id, "status": o.status, "total_cents": o.total_cents} for o in orders
-                       if o.store_id == store.id],
-        }
-    return contexts
+def record_event(session: Session, user_id: str, kind: str, store_id: int | None, data: dict[str, Any] | None,
+                 at: datetime) -> None:
+    session.add(MemberEvent(user_id=user_id, store_id=store_id, kind=kind, data=data or {}, at=at))
+    if kind in VISIT_KINDS:  # a visit counts towards tiers: workers drop what they cached of the member
+        touch_customer(session, user_id)
 
 
 def profile(session: Session, user_id: str, thresholds: dict[str, int]) -> dict[str, Any]:
@@ -70,7 +31,7 @@ def profile(session: Session, user_id: str, thresholds: dict[str, int]) -> dict[
     ).all()
     categories = Counter(category for category, _ in rows)
     areas = Counter(h3i.cell_to_parent(cell, HOME_AREA_RESOLUTION) for _, cell in rows)
-    count = visits(session, user_id)
+    count = visit_count(session, user_id)
     return {
         "tier": tier_for(count, thresholds),
         "visits": count,

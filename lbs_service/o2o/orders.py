@@ -2,28 +2,36 @@
 
 Stock is taken when the order is placed, by a conditional decrement per line (no line can take
 what is not there, under any concurrency), and given back when an order is cancelled or refunded.
-Payment callbacks are idempotent: only a pending order can become paid, so a callback delivered
-twice pays once. A paid order reaches the store's consoles through the outbox.
+
+Every state change is decided on the row the database returns (UPDATE ... RETURNING, or the row
+re-read under lock), never on a session's stale copy. Money is kept in a ledger (one charge, at
+most one refund per order): a payment callback delivered twice pays once, and a payment that
+lands on an order already cancelled or expired is recorded and refunded at once - the order
+ends `refunded`, the provider and the user are told, and no order ever ends `cancelled` holding
+money. Staff consoles see every status change of their store's orders (through the outbox).
 """
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lbs_service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lbs_service.errors import Conflict, InvalidInput, NotFound
+from lbs_service.invalidation import touch_customer
 from lbs_service.o2o.members import record_event
 from lbs_service.o2o.payments import PaymentProvider
+from lbs_service.o2o.pseudonyms import user_ref
 from lbs_service.o2o.qr import looks_like_qr, read_qr_token
-from lbs_service.proximity.context import user_ref
-from lbs_service.proximity.outbox import enqueue
+from lbs_service.outbox.writer import enqueue
 from lbs_service.settings import Settings
+from lbs_service.statuses import OPEN_ORDER_STATUSES, OrderStatus, PaymentKind, StoreStatus
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Order, OrderLine, Sku, Stock, Store
-from push.messages import store_channel
+from lbs_service.storage.models import Order, OrderLine, Payment, Sku, Stock, Store
+from push.messages import store_channel, user_channel
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -44,13 +52,14 @@ def _lines(session: Session, order_id: int) -> list[OrderLine]:
     return list(session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)))
 
 
-def place(db: Database, provider: PaymentProvider, user_id: str, store_id: int, lines: list[Line]) -> dict[str, Any]:
+def place(db: Database, provider: PaymentProvider, user_id: str, store_id: int, lines: list[Line],
+          now: datetime) -> dict[str, Any]:
     merged: dict[int, int] = {}
     for line in lines:
         merged[line.sku_id] = merged.get(line.sku_id, 0) + line.quantity
     with db.transaction() as session:
         store = session.get(Store, store_id)
-        if store is None or store.status != "open":
+        if store is None or store.status != StoreStatus.OPEN:
             raise NotFound(f"no open store with id {store_id}")
         skus = {s.id: s for s in session.scalars(select(Sku).where(Sku.id.in_(merged)))}
         for sku_id in merged:
@@ -64,8 +73,8 @@ def place(db: Database, provider: PaymentProvider, user_id: str, store_id: int, 
             if taken != 1:
                 raise Conflict(f"not enough of sku {sku_id} ({skus[sku_id].name}) at store {store_id}")
         total = sum(skus[s].price_cents * q for s, q in merged.items())
-        order = Order(user_id=user_id, store_id=store_id, status="pending", total_cents=total,
-                      payment_ref=provider.new_ref(), pickup_code=_pickup_code(), created_at=datetime.now(UTC))
+        order = Order(user_id=user_id, store_id=store_id, status=OrderStatus.PENDING, total_cents=total,
+                      payment_ref=provider.new_ref(), pickup_code=_pickup_code(), created_at=now)
         session.add(order)
         session.flush()
         order_lines = [OrderLine(order_id=order.id, sku_id=s, quantity=q, price_cents=skus[s].price_cents)
@@ -78,49 +87,77 @@ def _pickup_code() -> str:
     return "P" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(9))
 
 
-def confirm_payment(db: Database, settings: Settings, ref: str) -> dict[str, Any]:
-    """Apply a verified payment: pending -> paid once; a repeat is answered with the current state."""
-    now = datetime.now(UTC)
+def _ledger(session: Session, is_postgres: bool, order: Order, kind: PaymentKind, now: datetime) -> bool:
+    """Record a charge or refund once; False when the ledger already has it."""
+    dialect_insert = postgresql.insert if is_postgres else sqlite.insert
+    statement = dialect_insert(Payment).values(order_id=order.id, kind=kind, amount_cents=order.total_cents, at=now)
+    return session.execute(statement.on_conflict_do_nothing().returning(Payment.id)).first() is not None
+
+
+def _tell(session: Session, secret: str, order: Order, now: datetime, items: list[OrderLine] | None = None) -> None:
+    """The store's consoles and the customer learn the order's new status (and workers drop what they
+    cached of the customer's orders)."""
+    touch_customer(session, order.user_id)
+    body: dict[str, Any] = {"type": "order", "ts": now.isoformat(), "store_id": order.store_id,
+                            "order_id": order.id, "status": order.status,
+                            "user_ref": user_ref(secret, order.store_id, order.user_id)}
+    if items is not None:
+        body["items"] = [{"sku_id": ln.sku_id, "quantity": ln.quantity} for ln in items]
+    enqueue(session, store_channel(order.store_id), body, subject=order.user_id)
+    enqueue(session, user_channel(order.user_id), {"type": "order", "ts": now.isoformat(), "order_id": order.id,
+                                                   "store_id": order.store_id, "status": order.status},
+            subject=order.user_id)
+
+
+def confirm_payment(db: Database, provider: PaymentProvider, secret: str, ref: str, now: datetime) -> dict[str, Any]:
+    """Apply a verified payment: pending -> paid once; on a cancelled order, charge and refund at once."""
     with db.transaction() as session:
-        order = session.scalar(select(Order).where(Order.payment_ref == ref))
+        paid_id = session.scalar(update(Order).where(Order.payment_ref == ref, Order.status == OrderStatus.PENDING)
+                                 .values(status=OrderStatus.PAID, paid_at=now).returning(Order.id))
+        order = session.scalar(select(Order).where(Order.payment_ref == ref).with_for_update()
+                               .execution_options(populate_existing=True))
         if order is None:
             raise NotFound("no order for this payment")
-        won = session.execute(
-            update(Order).where(Order.id == order.id, Order.status == "pending").values(status="paid", paid_at=now)
-        ).rowcount  # type: ignore[attr-defined]
-        if won != 1:
-            if order.status in ("cancelled", "refunded"):
-                raise Conflict(f"order {order.id} was {order.status} before the payment arrived")
-            return {"order_id": order.id, "status": order.status, "repeat": True}
-        lines = _lines(session, order.id)
-        enqueue(session, store_channel(order.store_id), {
-            "type": "order", "ts": now.isoformat(), "store_id": order.store_id, "order_id": order.id,
-            "status": "paid", "user_ref": user_ref(settings.secret_key, order.store_id, order.user_id),
-            "items": [{"sku_id": ln.sku_id, "quantity": ln.quantity} for ln in lines]})
-        record_event(session, order.user_id, "order", order.store_id, {"order_id": order.id,
-                                                                       "total_cents": order.total_cents})
-        return {"order_id": order.id, "status": "paid", "repeat": False}
+        if paid_id is not None:
+            _ledger(session, db.is_postgres, order, PaymentKind.CHARGE, now)
+            _tell(session, secret, order, now, _lines(session, order.id))
+            record_event(session, order.user_id, "order", order.store_id,
+                         {"order_id": order.id, "total_cents": order.total_cents}, now)
+            return {"order_id": order.id, "status": OrderStatus.PAID, "repeat": False}
+        if order.status == OrderStatus.CANCELLED:  # the money came after the cancel: take it and give it back
+            _ledger(session, db.is_postgres, order, PaymentKind.CHARGE, now)
+            _refund(session, db.is_postgres, provider, secret, order, now)
+            return {"order_id": order.id, "status": OrderStatus.REFUNDED, "repeat": False, "refunded": True}
+        return {"order_id": order.id, "status": order.status, "repeat": True}
+
+
+def _refund(session: Session, is_postgres: bool, provider: PaymentProvider, secret: str, order: Order,
+            now: datetime) -> None:
+    order.status, order.closed_at = OrderStatus.REFUNDED, now
+    if _ledger(session, is_postgres, order, PaymentKind.REFUND, now):
+        provider.refund(order.payment_ref, order.total_cents)
+    _tell(session, secret, order, now)
 
 
 def _staff_order(session: Session, order_id: int, store_id: int | None) -> Order:
-    order = session.get(Order, order_id, with_for_update=True)
+    order = session.get(Order, order_id, with_for_update=True, populate_existing=True)
     if order is None or (store_id is not None and order.store_id != store_id):
         raise NotFound(f"no order {order_id} at this store")
     return order
 
 
-def mark_ready(db: Database, order_id: int, store_id: int | None) -> dict[str, Any]:
+def mark_ready(db: Database, secret: str, order_id: int, store_id: int | None, now: datetime) -> dict[str, Any]:
     with db.transaction() as session:
         order = _staff_order(session, order_id, store_id)
-        if order.status != "paid":
+        if order.status != OrderStatus.PAID:
             raise Conflict(f"order {order_id} is {order.status}, not paid")
-        order.status, order.ready_at = "ready", datetime.now(UTC)
+        order.status, order.ready_at = OrderStatus.READY, now
+        _tell(session, secret, order, now)
         return public(order, _lines(session, order.id))
 
 
-def pick_up(db: Database, settings: Settings, store_id: int, code: str) -> dict[str, Any]:
+def pick_up(db: Database, settings: Settings, store_id: int, code: str, now: datetime) -> dict[str, Any]:
     """Hand over a ready order by its pickup code or QR; a second pickup is a conflict."""
-    now = datetime.now(UTC)
     with db.transaction() as session:
         if looks_like_qr(code):
             order_id, holder = read_qr_token(settings, code, "order")
@@ -131,51 +168,64 @@ def pick_up(db: Database, settings: Settings, store_id: int, code: str) -> dict[
             order = session.scalar(select(Order).where(Order.pickup_code == code.strip().upper()))
         if order is None or order.store_id != store_id:
             raise NotFound("no order with this code at this store")
-        won = session.execute(
-            update(Order).where(Order.id == order.id, Order.status == "ready").values(status="picked_up",
-                                                                                      picked_up_at=now)
-        ).rowcount  # type: ignore[attr-defined]
-        if won != 1:
-            session.refresh(order)
-            raise Conflict(f"order {order.id} is {order.status}: it cannot be picked up")
-        record_event(session, order.user_id, "pickup", store_id, {"order_id": order.id})
+        won = session.scalar(update(Order).where(Order.id == order.id, Order.status == OrderStatus.READY)
+                             .values(status=OrderStatus.PICKED_UP, picked_up_at=now).returning(Order.id))
         session.refresh(order)
+        if won is None:
+            raise Conflict(f"order {order.id} is {order.status}: it cannot be picked up")
+        record_event(session, order.user_id, "pickup", store_id, {"order_id": order.id}, now)
+        _tell(session, settings.secret_key, order, now)
         return public(order, _lines(session, order.id))
 
 
-def cancel(db: Database, provider: PaymentProvider, order_id: int, user_id: str | None,
-           store_id: int | None) -> dict[str, Any]:
-    """Before pickup: a pending order is cancelled, a paid one refunded; its stock goes back on the shelf."""
+def cancel(db: Database, provider: PaymentProvider, secret: str, order_id: int, user_id: str | None,
+           store_id: int | None, now: datetime) -> dict[str, Any]:
+    """Before pickup: a pending order is cancelled, a paid one refunded; its stock goes back on the shelf.
+
+    Someone else's order answers exactly as a missing one does (404): no existence oracle.
+    """
     with db.transaction() as session:
-        order = session.get(Order, order_id, with_for_update=True)
-        if order is None:
-            raise NotFound(f"no order {order_id}")
-        if (user_id is not None and order.user_id != user_id) or (store_id is not None and order.store_id != store_id):
-            raise Forbidden("not your order") if user_id is not None else NotFound(f"no order {order_id} here")
-        if order.status not in ("pending", "paid", "ready"):
+        order = session.get(Order, order_id, with_for_update=True, populate_existing=True)
+        if order is None or (user_id is not None and order.user_id != user_id) or (
+                store_id is not None and order.store_id != store_id):
+            raise NotFound(f"no order {order_id} for you")
+        if order.status not in OPEN_ORDER_STATUSES:
             raise Conflict(f"order {order_id} is {order.status}: too late to cancel")
-        refund = order.status != "pending"
-        order.status, order.closed_at = ("refunded" if refund else "cancelled"), datetime.now(UTC)
-        lines = _lines(session, order.id)
-        for line in lines:
-            session.execute(update(Stock).where(Stock.store_id == order.store_id, Stock.sku_id == line.sku_id)
-                            .values(quantity=Stock.quantity + line.quantity))
-        if refund:
-            provider.refund(order.payment_ref, order.total_cents)
+        lines = _restock(session, order)
+        if order.status == OrderStatus.PENDING:
+            order.status, order.closed_at = OrderStatus.CANCELLED, now
+            _tell(session, secret, order, now)
+        else:
+            _refund(session, db.is_postgres, provider, secret, order, now)
         return public(order, lines)
 
 
-def expire_unpaid(db: Database, provider: PaymentProvider, older_than_s: float) -> list[int]:
-    """Cancel orders left unpaid too long, so they stop holding stock; returns their ids."""
-    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+def _restock(session: Session, order: Order) -> list[OrderLine]:
+    lines = _lines(session, order.id)
+    for line in lines:
+        session.execute(update(Stock).where(Stock.store_id == order.store_id, Stock.sku_id == line.sku_id)
+                        .values(quantity=Stock.quantity + line.quantity))
+    return lines
+
+
+def expire_unpaid(db: Database, secret: str, older_than_s: float, now: datetime) -> list[int]:
+    """Cancel orders left unpaid too long, so they stop holding stock; returns their ids.
+
+    Each is re-read under lock and cancelled only if it is still pending: an order paid in between
+    is left alone (a late payment on an expired order is refunded by confirm_payment).
+    """
+    cutoff = now - timedelta(seconds=older_than_s)
     with db.session() as session:
-        stale = list(session.scalars(select(Order.id).where(Order.status == "pending", Order.created_at < cutoff)))
+        stale = list(session.scalars(select(Order.id).where(Order.status == OrderStatus.PENDING,
+                                                            Order.created_at < cutoff)))
     expired = []
     for order_id in stale:
-        try:
-            cancel(db, provider, order_id, None, None)
+        with db.transaction() as session:
+            order = session.get(Order, order_id, with_for_update=True, populate_existing=True)
+            if order is None or order.status != OrderStatus.PENDING:
+                continue
+            _restock(session, order)
+            order.status, order.closed_at = OrderStatus.CANCELLED, now
+            _tell(session, secret, order, now)
             expired.append(order_id)
-        except Conflict:
-            pass  # paid or cancelled meanwhile: nothing to do
     return expired
-

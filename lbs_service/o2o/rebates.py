@@ -6,7 +6,6 @@ in the month of its pickup. Rates are whole basis points and rebates whole cents
 so recomputing a month always gives the same report.
 """
 
-import csv
 import io
 import itertools
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from lbs_service.csv_export import csv_writer
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Coupon, Order, Redemption, Store
 
@@ -118,7 +118,5 @@ def monthly_report(db: Database, month: str, gradient: Sequence[Band] = DEFAULT_
 
 def to_csv(rows: Sequence[OutletMonth]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(OutletMonth.__dataclass_fields__))
-    writer.writeheader()
-    writer.writerows(asdict(r) for r in rows)
+    csv_writer(buffer, list(OutletMonth.__dataclass_fields__)).writerows(asdict(r) for r in rows)
     return buffer.getvalue()

@@ -10,7 +10,7 @@ the unique key, then reads the stored outcome).
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,11 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lbs_service.errors import InvalidInput
+from lbs_service.o2o.campaigns import targets
 from lbs_service.o2o.members import record_event
 from lbs_service.o2o.qr import looks_like_qr, read_qr_token
-from lbs_service.proximity.rules import targets
 from lbs_service.records import StoreRecord
 from lbs_service.settings import Settings
+from lbs_service.statuses import CouponStatus
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Coupon, IdempotencyRecord, Redemption
 
@@ -56,41 +57,41 @@ def _find_coupon(session: Session, settings: Settings, code: str) -> Coupon | Ou
 
 
 def _redeem(session: Session, settings: Settings, store: StoreRecord, district: str | None, staff: str,
-            code: str) -> Outcome:
+            code: str, now: datetime) -> Outcome:
     found = _find_coupon(session, settings, code)
     if isinstance(found, Outcome):
         return found
     campaign = session.get(Campaign, found.campaign_id)
-    now = datetime.now(UTC)
     assert campaign is not None
     if not targets(campaign, store, district):
         return _problem(403, "Forbidden", f"this coupon is not valid at store {store.id}")
     if campaign.ends_at <= now:
         return _problem(409, "Conflict", "this coupon has expired")
     won = session.execute(
-        update(Coupon).where(Coupon.id == found.id, Coupon.status == "claimed")
-        .values(status="redeemed", redeemed_at=now)
+        update(Coupon).where(Coupon.id == found.id, Coupon.status == CouponStatus.CLAIMED)
+        .values(status=CouponStatus.REDEEMED, redeemed_at=now)
     ).rowcount  # type: ignore[attr-defined]
     if won != 1:
         return _problem(409, "Conflict", "this coupon has already been redeemed")
     session.add(Redemption(coupon_id=found.id, store_id=store.id, staff=staff, redeemed_at=now))
-    record_event(session, found.user_id, "redeem", store.id, {"coupon_id": found.id, "campaign_id": campaign.id})
+    record_event(session, found.user_id, "redeem", store.id, {"coupon_id": found.id, "campaign_id": campaign.id},
+                 now)
     return Outcome(200, {"status": "redeemed", "coupon_id": found.id, "campaign_id": campaign.id,
                          "title": campaign.title, "store_id": store.id, "redeemed_at": now.isoformat()})
 
 
 def redeem(db: Database, settings: Settings, store: StoreRecord, district: str | None, staff: str, code: str,
-           key: str | None) -> Outcome:
+           key: str | None, now: datetime) -> Outcome:
     if key is None:
         with db.transaction() as session:
-            return _redeem(session, settings, store, district, staff, code)
+            return _redeem(session, settings, store, district, staff, code, now)
     scope, digest = f"redeem:{store.id}:{staff}", request_hash(store.id, code)
     try:
         with db.transaction() as session:
             record = IdempotencyRecord(scope=scope, key=key, request_hash=digest, status_code=0, response={})
             session.add(record)
             session.flush()  # takes the key (and waits for a concurrent holder of it)
-            outcome = _redeem(session, settings, store, district, staff, code)
+            outcome = _redeem(session, settings, store, district, staff, code, now)
             record.status_code, record.response = outcome.status, outcome.body
             return outcome
     except IntegrityError:

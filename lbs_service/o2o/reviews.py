@@ -4,7 +4,7 @@ The store's running rating lives on the store row and goes through the change fe
 worker shows it in nearby answers without asking the database per request.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,7 +27,8 @@ def _visits(session: Any, user_id: str, store_id: int) -> list[tuple[str, int]]:
     return [(kind, i) for kind, i, _ in sorted(visits, key=lambda v: v[2])]
 
 
-def write_review(db: Database, user_id: str, store_id: int, rating: int, text: str) -> dict[str, Any]:
+def write_review(db: Database, user_id: str, store_id: int, rating: int, text: str,
+                 now: datetime) -> dict[str, Any]:
     try:
         with db.transaction() as session:
             rows = session.execute(select(Review.visit_kind, Review.visit_id).where(
@@ -40,12 +41,12 @@ def write_review(db: Database, user_id: str, store_id: int, rating: int, text: s
                     "reviews come after your own visit: a coupon redeemed or an order picked up here")
             kind, visit_id = open_visits[0]
             review = Review(user_id=user_id, store_id=store_id, visit_kind=kind, visit_id=visit_id, rating=rating,
-                            text=text, created_at=datetime.now(UTC))
+                            text=text, created_at=now)
             session.add(review)
             session.execute(update(Store).where(Store.id == store_id).values(
                 rating_count=Store.rating_count + 1, rating_sum=Store.rating_sum + rating))
             session.add(StoreChange(store_id=store_id))  # workers refresh the store's rating
-            record_event(session, user_id, "review", store_id, {"rating": rating, "visit": kind})
+            record_event(session, user_id, "review", store_id, {"rating": rating, "visit": kind}, now)
             session.flush()
             return {"id": review.id, "store_id": store_id, "rating": rating, "text": text, "visit_kind": kind}
     except IntegrityError:

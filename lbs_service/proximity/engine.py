@@ -1,165 +1,294 @@
-"""Fixes in, arrivals and promotions out.
+"""Fixes in; visits, staff cards, promotions and the demand gauge out.
 
-Fences are evaluated in this worker from its in-memory index (no round trip per fix); only a
-fix that enters a fence touches the database: one transaction records the arrival alerts, the
-promotion decision and its effects, and their outbox rows. The user's fence state is then
-checkpointed so a reconnect on another worker resumes it.
+The worker that holds a user's socket holds the user's visit state in memory (geo_index.visits):
+a fix is evaluated there with no round trip. Whatever it causes is decided from the worker's caches
+(caches.py, decisions.py) and queued for the group committer (committer.py), which commits many
+users' effects together and publishes them at once. The state is checkpointed to the fence store
+only after the effects it reflects are committed, so a worker that dies never leaves a checkpoint
+ahead of the database (a resumed visit is recognised by the database: visit_store.py).
 """
 
 import asyncio
+import heapq
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from geo_index.fences import Enter, FenceConfig, Fix, UserFences, eta_s, step
+from geo_index.fences import Fix
+from geo_index.visits import Change, Stage, VisitEvent, VisitState, track
 from lbs_service import metrics
 from lbs_service.analytics.demand import DemandRecorder
 from lbs_service.catalog import StoreCatalog
-from lbs_service.o2o.members import arrival_contexts, record_event
-from lbs_service.proximity.arrival_keys import first_arrivals
-from lbs_service.proximity.context import user_ref
-from lbs_service.proximity.outbox import OutboxRelay, enqueue
-from lbs_service.proximity.rules import Caps, Entered, choose_offer
-from lbs_service.records import StoreRecord
-from lbs_service.settings import Settings
-from lbs_service.storage.db import Database
-from lbs_service.storage.models import PromotionSent
-from push.fence_store import FenceStore
-from push.messages import store_channel, user_channel
+from lbs_service.clock import Clock
+from lbs_service.o2o.customers import Customer
+from lbs_service.proximity.caches import CampaignCache, CustomerCache
+from lbs_service.proximity.committer import GroupCommitter, Outgoing
+from lbs_service.proximity.decisions import Caps, CardRules, Entered, card_context, choose_offer
+from lbs_service.proximity.effects import FixEffects, Promotion, StageChange
+from lbs_service.proximity.gauge import DemandGauge
+from lbs_service.settings import VisitSettings
+from push.fence_store import FenceStore, dump_state
+from push.hub import Hub
 
-_CHECKPOINT_EVERY_S = 5.0
-
-
-@dataclass(frozen=True)
-class Arrival:
-    store: StoreRecord
-    distance_m: float
-    eta_s: float | None
+log = logging.getLogger(__name__)
+CHECKPOINT_EVERY_S = 5.0  # of the user's own time, when nothing else made us save
+ERASE = "erase"
 
 
 @dataclass
 class FixOutcome:
     dropped: str | None = None
-    arrivals: list[int] = field(default_factory=list)
+    started: list[int] = field(default_factory=list)  # stores whose visit this fix started
+    events: list[VisitEvent] = field(default_factory=list)
 
 
-def fence_config(settings: Settings) -> FenceConfig:
-    return FenceConfig(
-        radius_m=settings.fence_radius_m,
-        exit_radius_m=settings.exit_radius_m,
-        dwell_s=settings.fence_dwell_s,
-        max_accuracy_m=settings.fence_max_accuracy_m,
-        max_speed_mps=settings.fence_max_speed_mps,
-    )
+@dataclass
+class LiveUser:
+    """A user whose visits this worker tracks: their state, and what their current visits were offered."""
+
+    user_id: str
+    state: VisitState
+    holders: int = 0  # sockets (and HTTP batches) using it here
+    offers: dict[int, dict[str, Any]] = field(default_factory=dict)  # store -> offer sent in the current visit
+    in_flight: int = 0  # effects submitted, not yet committed
+    saved_ts: float = -1e18  # the user's time of the last checkpoint
+    generation: int = 0  # bumped by an erasure: older snapshots must not be saved
 
 
 class ProximityEngine:
-    def __init__(self, settings: Settings, db: Database, catalog: StoreCatalog, fences: FenceStore,
-                 relay: OutboxRelay, demand: DemandRecorder, caps: Caps | None = None) -> None:
-        self.settings = settings
-        self.config = fence_config(settings)
-        self.db = db
-        self.catalog = catalog
-        self.fences = fences
-        self.relay = relay
-        self.demand = demand
+    def __init__(self, settings: VisitSettings, catalog: StoreCatalog, fences: FenceStore, hub: Hub,
+                 committer: GroupCommitter, gauge: DemandGauge, demand: DemandRecorder, customers: CustomerCache,
+                 campaigns: CampaignCache, clock: Clock, caps: Caps | None = None) -> None:
+        self.settings, self.rules = settings, settings.rules
+        self.catalog, self.fences, self.hub = catalog, fences, hub
+        self.committer, self.gauge, self.demand = committer, gauge, demand
+        self.customers, self.campaigns, self.clock = customers, campaigns, clock
         self.caps = caps or Caps()
-        self._checkpointed: dict[str, float] = {}  # user -> ts of the last fix checkpointed, for live users
+        self.cards = CardRules(settings.staff_alerts, settings.alert_min_tier, settings.member_tiers)
+        self._live: dict[str, LiveUser] = {}
+        self._saves: dict[str, bytes] = {}  # checkpoints to write at the next flush
+        self._escalations: list[tuple[float, str, int, int]] = []  # (due, channel, alert id, visit id)
+        self._preloads: set[asyncio.Task[None]] = set()
+        committer.settled = self._settled
 
-    async def load_state(self, user_id: str) -> UserFences:
-        return await self.fences.load(user_id) or UserFences()
+    # ---- users coming and going ---------------------------------------------------------------
+    async def attach(self, user_id: str) -> LiveUser:
+        """Track this user here (their checkpoint, if any); every attach is matched by a detach."""
+        live = self._live.get(user_id)
+        if live is None:
+            state = await self.fences.load(user_id) or VisitState()
+            live = self._live.get(user_id)  # another socket of theirs may have attached meanwhile
+            if live is None:
+                live = self._live[user_id] = LiveUser(user_id, state)
+                for store_id, bucket in state.buckets():
+                    self.gauge.move(store_id, -1, bucket)
+                metrics.add_gauge("lbs_live_users", 1)
+        live.holders += 1
+        return live
 
-    async def process(self, user_id: str, state: UserFences, fixes: list[Fix]) -> list[FixOutcome]:
-        """Advance the user's fences by these fixes (in order), record what they caused, checkpoint."""
+    def preload(self, user_id: str) -> None:
+        """Load the customer now, in the background, so their first decision waits for nothing."""
+        if self.customers.peek(user_id) is None:
+            task = asyncio.get_running_loop().create_task(self._preload(user_id))
+            self._preloads.add(task)
+            task.add_done_callback(self._preloads.discard)
+
+    async def _preload(self, user_id: str) -> None:
+        try:
+            await self.customers.get(user_id, self.clock())
+        except Exception as error:  # the first decision loads it again
+            log.debug("customer preload failed (%s)", type(error).__name__)
+
+    async def detach(self, user_id: str, keep: bool = True) -> None:
+        """The last holder gone: wait for its effects, leave an exact checkpoint, keep no memory.
+        keep=False: what this holder did was not recorded, so nothing of it is kept (no checkpoint)."""
+        live = self._live.get(user_id)
+        if live is None:
+            return
+        live.holders -= 1
+        if not keep:
+            live.generation += 1  # snapshots taken meanwhile must not be saved either
+        if live.holders > 0:
+            return
+        for _ in range(200):  # its last effects are being committed: the checkpoint must not run ahead
+            if live.in_flight == 0:
+                break
+            await asyncio.sleep(0.01)
+        if live.holders > 0:
+            return  # a new socket of theirs arrived meanwhile
+        del self._live[user_id]
+        metrics.add_gauge("lbs_live_users", -1)
+        for store_id, bucket in live.state.buckets():
+            self.gauge.move(store_id, bucket, -1)
+        self._saves.pop(user_id, None)
+        if keep:
+            await self.fences.save(user_id, dump_state(live.state))
+
+    # ---- fixes --------------------------------------------------------------------------------
+    async def process(self, user_id: str, fixes: list[Fix], wait: bool = False) -> list[FixOutcome]:
+        """Advance the user's visits by these fixes (in order) and queue what they cause; with `wait`,
+        return only once it is committed (HTTP batches answer for what they recorded)."""
+        live = self._live[user_id]
         outcomes: list[FixOutcome] = []
-        entered: list[tuple[Fix, list[Arrival]]] = []
-        fences_before = (frozenset(state.inside), frozenset(state.pending))
+        effects = FixEffects(user_id)
         for fix in fixes:
-            started = time.perf_counter()
-            outcome, arrivals = self._evaluate(state, fix)
-            metrics.observe("lbs_fence_eval_seconds", time.perf_counter() - started)
-            if outcome.dropped is None:
-                self.demand.saw(user_id, fix.lat, fix.lng, datetime.fromtimestamp(fix.ts, UTC))
+            outcome = self._evaluate(live, fix)
             outcomes.append(outcome)
-            if arrivals:
-                entered.append((fix, arrivals))
-        if entered:
-            await asyncio.to_thread(self._record, user_id, entered)
-            self.relay.wake()
-        await self._checkpoint(user_id, state, fences_before)
+            if outcome.events:
+                await self._decide(live, fix, outcome, effects)
+        if len(effects):
+            effects.checkpoint = dump_state(live.state)
+            self._submit(live, effects, wait)
+            if effects.done is not None:
+                await effects.done
+        elif live.in_flight == 0 and live.state.last is not None and (
+                live.state.last.ts - live.saved_ts >= CHECKPOINT_EVERY_S):
+            self._saves[user_id] = dump_state(live.state)
+            live.saved_ts = live.state.last.ts
         return outcomes
 
-    async def _checkpoint(self, user_id: str, state: UserFences, before: tuple[frozenset[int], ...]) -> None:
-        """Save when a fence changed, else at most every few seconds of the user's time.
-
-        A reconnect elsewhere then resumes with the right fences; at worst the last few seconds
-        of the out-of-order and speed filters' memory are older, which they tolerate.
-        """
-        last_ts = state.last.ts if state.last else 0.0
-        changed = (frozenset(state.inside), frozenset(state.pending)) != before
-        if changed or last_ts - self._checkpointed.get(user_id, float("-inf")) >= _CHECKPOINT_EVERY_S:
-            await self.fences.save(user_id, state)
-            self._checkpointed[user_id] = last_ts
-
-    async def release(self, user_id: str, state: UserFences) -> None:
-        """The user's socket closed here: leave an exact checkpoint for the next worker."""
-        await self.fences.save(user_id, state)
-        self._checkpointed.pop(user_id, None)
-
-    def _evaluate(self, state: UserFences, fix: Fix) -> tuple[FixOutcome, list[Arrival]]:
-        hits = self.catalog.index.nearby(fix.lat, fix.lng, self.config.exit_radius_m)
-        result = step(self.config, state, fix, zip(hits.ids.tolist(), hits.distances_m.tolist(), strict=True))
+    def _evaluate(self, live: LiveUser, fix: Fix) -> FixOutcome:
+        started = time.perf_counter()
+        result = track(self.rules, live.state, fix, self.catalog.index)
+        metrics.observe("lbs_fence_eval_seconds", time.perf_counter() - started)
         if result.dropped is not None:
             metrics.count("lbs_fixes_total", outcome=f"dropped_{result.dropped}")
-            return FixOutcome(dropped=str(result.dropped)), []
+            return FixOutcome(dropped=str(result.dropped))
         metrics.count("lbs_fixes_total", outcome="accepted")
-        arrivals = []
-        for event in result.events:
-            record = self.catalog.records.get(event.store_id) if isinstance(event, Enter) else None
-            if isinstance(event, Enter) and record is not None:
-                arrivals.append(Arrival(record, event.distance_m, eta_s(state, record.lat, record.lng,
-                                                                        event.distance_m)))
-        return FixOutcome(arrivals=[a.store.id for a in arrivals]), arrivals
+        for store_id, old, new in result.buckets:
+            self.gauge.move(store_id, old, new)
+        self.demand.saw(live.user_id, fix.lat, fix.lng, datetime.fromtimestamp(fix.ts, UTC))
+        return FixOutcome(started=[e.store_id for e in result.events if e.change & Change.STARTED],
+                          events=result.events)
 
-    def _record(self, user_id: str, entered: list[tuple[Fix, list[Arrival]]]) -> None:
-        with self.db.transaction() as session:
-            for fix, entering in entered:
-                arrivals = first_arrivals(session, self.db.is_postgres, user_id, fix.ts, entering)
-                if not arrivals:
-                    continue  # this very fix was recorded before (a retry after a partial failure)
-                at = datetime.fromtimestamp(fix.ts, UTC)
-                contexts = arrival_contexts(session, user_id, [a.store for a in arrivals], self.settings.member_tiers,
-                                            self.catalog.district_of)
-                for arrival in arrivals:
-                    alert = self._alert(user_id, arrival, at, contexts[arrival.store.id])
-                    enqueue(session, store_channel(arrival.store.id), alert)
-                    record_event(session, user_id, "arrival", arrival.store.id,
-                                 {"distance_m": round(arrival.distance_m)})
-                metrics.count("lbs_arrivals_total", len(arrivals))
-                offer, suppressed = choose_offer(
-                    session, user_id, [Entered(a.store, a.distance_m) for a in arrivals], at, self.caps,
-                    self.catalog.district_of)
-                for _, reason in suppressed:
-                    metrics.count("lbs_promotions_suppressed_total", reason=str(reason))
-                if offer is None:
-                    continue
-                session.add(PromotionSent(user_id=user_id, store_id=offer.store.id, campaign_id=offer.campaign.id,
-                                          local_day=offer.local_day))
-                enqueue(session, user_channel(user_id), {
-                    "type": "promotion", "ts": at.isoformat(), "store_id": offer.store.id,
-                    "store_name": offer.store.name, "campaign_id": offer.campaign.id, "title": offer.campaign.title,
-                    "distance_m": round(offer.distance_m, 1)})
-                metrics.count("lbs_promotions_sent_total")
+    async def _decide(self, live: LiveUser, fix: Fix, outcome: FixOutcome, effects: FixEffects) -> None:
+        at = datetime.fromtimestamp(fix.ts, UTC)
+        customer = await self.customers.get(live.user_id, at)
+        records = self.catalog.records
+        entered = [Entered(records[e.store_id], e.distance_m) for e in outcome.events
+                   if e.change & (Change.STARTED | Change.RESTARTED) and e.store_id in records]
+        for e in outcome.events:
+            if e.change & (Change.STARTED | Change.RESTARTED):
+                live.offers.pop(e.store_id, None)  # a new visit: no offer sent in it yet
+        offer, suppressed = choose_offer(customer, entered, at, self.caps, self.campaigns.running,
+                                         self.catalog.district_of)
+        for _, reason in suppressed:
+            metrics.count("lbs_promotions_suppressed_total", reason=str(reason))
+        if offer is not None:
+            customer.sent_on(offer.local_day)[offer.store.id] += 1
+            live.offers[offer.store.id] = {"campaign_id": offer.campaign.id, "title": offer.campaign.title}
+            effects.promotions.append(Promotion(live.user_id, offer, at))
+        for event in outcome.events:
+            change = self._stage_change(live, customer, event, at)
+            if change is not None:
+                effects.changes.append(change)
+            if event.change & (Change.LEFT | Change.FORGOTTEN):
+                live.offers.pop(event.store_id, None)
 
-    def _alert(self, user_id: str, arrival: Arrival, at: datetime, context: dict[str, Any]) -> dict[str, Any]:
-        """The staff alert: who (a pseudonym), how far, how soon. Never where the customer is."""
-        return {
-            "type": "arrival",
-            "ts": at.isoformat(),
-            "store_id": arrival.store.id,
-            "user_ref": user_ref(self.settings.secret_key, arrival.store.id, user_id),
-            "distance_m": round(arrival.distance_m, 1),
-            "eta_s": None if arrival.eta_s is None else round(arrival.eta_s),
-            "context": context,
-        }
+    def _stage_change(self, live: LiveUser, customer: Customer, event: VisitEvent, at: datetime
+                      ) -> StageChange | None:
+        if event.change == Change.FORGOTTEN:
+            return None  # the visit had already ended: nothing for the database
+        store = self.catalog.records.get(event.store_id)
+        if store is None:
+            return None
+        card, context = False, dict[str, Any]()
+        if event.stage in (Stage.APPROACHING, Stage.ARRIVED) or event.change & Change.LEFT:
+            card, context = card_context(customer, store, self.catalog.district_of(store),
+                                         live.offers.get(store.id), at, self.cards)
+        stage = Stage.LEFT if event.change & Change.LEFT else event.stage
+        return StageChange(live.user_id, store.id, event.change, stage, at, event.distance_m, event.eta_s,
+                           event.dwell_s, card, context)
+
+    def _submit(self, live: LiveUser, effects: FixEffects, wait: bool) -> None:
+        live.in_flight += 1
+        if wait:
+            effects.done = asyncio.get_running_loop().create_future()
+        effects.generation, effects.received = live.generation, time.perf_counter()
+        self.committer.submit(effects)
+        metrics.set_gauge("lbs_group_commit_backlog", self.committer.backlog)
+
+    async def _settled(self, batch: list[FixEffects], committed: bool, outgoing: list[Outgoing],
+                       ids: list[int | None]) -> None:
+        """After a group commit: checkpoint the users in it, time the cards, schedule escalations.
+        (Given up: only the count of effects in flight goes down.)"""
+        now = time.perf_counter()
+        for effects in batch:
+            live = self._live.get(effects.user_id)
+            if live is not None:
+                live.in_flight -= 1
+            if not committed:
+                continue
+            if live is not None:
+                if effects.checkpoint is not None and effects.generation == live.generation:
+                    self._saves[effects.user_id] = effects.checkpoint
+                    if live.state.last is not None:
+                        live.saved_ts = live.state.last.ts
+            elif effects.checkpoint is not None:
+                self._saves[effects.user_id] = effects.checkpoint
+            if any(c.card for c in effects.changes):
+                metrics.observe("lbs_fix_to_alert_seconds", now - effects.received)
+        due = time.monotonic() + self.settings.alert_escalate_s
+        for message, alert_id in zip(outgoing, ids, strict=True):
+            if alert_id is not None and message.payload.get("type") == "arrival":
+                heapq.heappush(self._escalations, (due, message.channel, alert_id, message.payload["visit_id"]))
+        if committed:
+            try:
+                await self.flush_checkpoints()
+            except Exception as error:  # Redis away: kept for the next flush
+                log.warning("checkpoint flush deferred (%s)", type(error).__name__)
+
+    async def flush_checkpoints(self) -> None:
+        saves, self._saves = self._saves, {}
+        if saves:
+            try:
+                await self.fences.save_many(saves)
+            except Exception:
+                self._saves = {**saves, **self._saves}  # Redis away: keep them for the next flush
+                raise
+
+    # ---- escalation ---------------------------------------------------------------------------
+    async def escalate_due(self) -> int:
+        """Raise again every card that nobody acknowledged in time (once per card)."""
+        raised = 0
+        now = time.monotonic()
+        while self._escalations and self._escalations[0][0] <= now:
+            _, channel, alert_id, visit_id = heapq.heappop(self._escalations)
+            if await self.hub.acked(channel, alert_id):
+                continue
+            await self.hub.publish(channel, {"type": "escalate", "alert_id": alert_id, "visit_id": visit_id,
+                                             "ts": self.clock().isoformat()})
+            metrics.count("lbs_escalations_total")
+            raised += 1
+        return raised
+
+    async def run_background(self) -> None:
+        """Checkpoints and escalations, every half second."""
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await self.flush_checkpoints()
+                await self.escalate_due()
+            except Exception as error:
+                log.warning("proximity housekeeping skipped (%s)", type(error).__name__)
+
+    # ---- erasure ------------------------------------------------------------------------------
+    async def on_control(self, message: dict[str, Any]) -> None:
+        if message.get("kind") == ERASE and isinstance(message.get("user_id"), str):
+            self.forget(str(message["user_id"]))
+
+    def forget(self, user_id: str) -> None:
+        """Erase what this worker holds of the user: live visits (a fresh state from now on), what is
+        waiting to be checkpointed, buffered demand. What their sockets send after this is new data."""
+        live = self._live.get(user_id)
+        if live is not None:
+            for store_id, bucket in live.state.buckets():
+                self.gauge.move(store_id, bucket, -1)
+            live.state, live.offers = VisitState(), {}
+            live.generation += 1
+            live.saved_ts = -1e18
+        self._saves.pop(user_id, None)
+        self.demand.forget(user_id)
+        self.customers.drop(user_id)

@@ -3,7 +3,7 @@
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -11,22 +11,23 @@ from sqlalchemy import select
 from lbs_service.auth import require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden, NotFound
+from lbs_service.fields import NO_NUL_PATTERN, Code, LongText
 from lbs_service.o2o import coupons
 from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
 from lbs_service.o2o.redemption import redeem
 from lbs_service.o2o.reviews import write_review
 from lbs_service.problems import problem
+from lbs_service.routers.params import RowIdPath, StoreIdPath
 from lbs_service.routers.qr import qr_response
 from lbs_service.services import Services
 from lbs_service.storage.models import Coupon
 
 router = APIRouter(tags=["coupons"])
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class RedemptionBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    code: Annotated[str, Field(min_length=4, max_length=2000)]
+    code: Code
 
 
 def _own_coupon(services: Services, coupon_id: int, user_id: str) -> Coupon:
@@ -50,7 +51,7 @@ async def my_coupons(services: ServicesDep, principal: PrincipalDep) -> list[dic
 
 
 @router.get("/v1/coupons/{coupon_id}/qr")
-async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coupon_id: RowId) -> dict[str, Any]:
+async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coupon_id: RowIdPath) -> dict[str, Any]:
     """The short-lived payload the app draws as a QR code (refresh it before `expires_in`)."""
     user = require_role(principal, "user")
     coupon = await asyncio.to_thread(_own_coupon, services, coupon_id, user.subject)
@@ -60,7 +61,7 @@ async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coup
 
 @router.get("/v1/coupons/{coupon_id}/qr.{kind}", response_class=Response,
             responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}})
-async def coupon_qr_image(services: ServicesDep, principal: PrincipalDep, coupon_id: RowId,
+async def coupon_qr_image(services: ServicesDep, principal: PrincipalDep, coupon_id: RowIdPath,
                           kind: Literal["svg", "png"]) -> Response:
     user = require_role(principal, "user")
     coupon = await asyncio.to_thread(_own_coupon, services, coupon_id, user.subject)
@@ -72,9 +73,9 @@ async def coupon_qr_image(services: ServicesDep, principal: PrincipalDep, coupon
 async def redeem_coupon(
     services: ServicesDep,
     principal: PrincipalDep,
-    store_id: RowId,
+    store_id: StoreIdPath,
     body: RedemptionBody,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)] = None,
 ) -> JSONResponse | Response:
     """Staff of this store redeem a coupon by its code or its scanned QR payload."""
     staff = require_role(principal, "staff", "operator")
@@ -86,7 +87,7 @@ async def redeem_coupon(
         raise NotFound(f"no open store with id {store_id}")
     district = services.catalog.district_of(store)
     outcome = await asyncio.to_thread(redeem, services.db, services.settings, store, district, staff.subject,
-                                      body.code, idempotency_key)
+                                      body.code, idempotency_key, services.clock())
     if outcome.status == 200:
         return JSONResponse(outcome.body)
     return problem(outcome.status, outcome.body["title"], outcome.body["detail"])
@@ -95,14 +96,15 @@ async def redeem_coupon(
 class ReviewBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     rating: Annotated[int, Field(ge=1, le=5)]
-    text: Annotated[str, Field(max_length=2000)] = ""
+    text: LongText = ""
 
 
 @router.post("/v1/stores/{store_id}/reviews", status_code=201)
-async def review_store(services: ServicesDep, principal: PrincipalDep, store_id: RowId,
+async def review_store(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
                        body: ReviewBody) -> dict[str, Any]:
     """A rating after your own visit (a redeemed coupon or a picked-up order here), one per visit."""
     user = require_role(principal, "user")
-    result = await asyncio.to_thread(write_review, services.db, user.subject, store_id, body.rating, body.text)
+    result = await asyncio.to_thread(write_review, services.db, user.subject, store_id, body.rating, body.text,
+                                     services.clock())
     await services.catalog.refresh()
     return result

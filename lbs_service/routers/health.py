@@ -3,13 +3,13 @@
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import text
 
 from lbs_service import metrics
-from lbs_service.deps import ServicesDep
+from lbs_service.deps import OperatorDep, ServicesDep
+from lbs_service.outbox.relay import outbox_backlog
 from lbs_service.problems import problem
-from lbs_service.proximity.outbox import outbox_backlog
 from lbs_service.services import Services
 
 router = APIRouter(tags=["health"])
@@ -43,10 +43,13 @@ async def readyz(services: ServicesDep) -> dict[str, object] | Response:
     return {"status": "ready", "checks": checks}
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-async def prometheus(services: ServicesDep) -> str:
-    pending, lag_s = await asyncio.to_thread(outbox_backlog, services.db)
-    gauges = {"lbs_websocket_subscribers": float(services.hub.connections),
-              "lbs_stores_indexed": float(len(services.catalog.index)),
-              "lbs_outbox_pending": float(pending), "lbs_outbox_lag_seconds": lag_s}
-    return metrics.render(gauges)
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def prometheus(services: ServicesDep, _: OperatorDep) -> Response:
+    """Prometheus metrics of the whole server (every worker), for operators: a scrape job sends an
+    operator token."""
+    pending, lag_s = await asyncio.to_thread(outbox_backlog, services.db, services.clock())
+    metrics.set_gauge("lbs_stores_indexed", len(services.catalog.index))
+    metrics.set_gauge("lbs_outbox_pending", pending)
+    metrics.set_gauge("lbs_outbox_lag_seconds", lag_s)
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

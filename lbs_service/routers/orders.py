@@ -12,14 +12,17 @@ from sqlalchemy.exc import IntegrityError
 from lbs_service.auth import Principal, require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lbs_service.fields import NO_NUL_PATTERN, Code, Label, Name, RowId, StoreId, text_field
 from lbs_service.o2o import orders
 from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
+from lbs_service.routers.params import RowIdPath, StoreIdPath
 from lbs_service.routers.qr import qr_response
 from lbs_service.services import Services
 from lbs_service.storage.models import Order, OrderLine, Sku, Stock, Store
 
 router = APIRouter(tags=["orders"])
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+SignatureHeader = Annotated[str, Header(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]
+PaymentRef = Annotated[str, Path(min_length=1, max_length=64, pattern="^[A-Za-z0-9_-]+$")]
 
 
 class _Strict(BaseModel):
@@ -27,9 +30,9 @@ class _Strict(BaseModel):
 
 
 class SkuBody(_Strict):
-    merchant_id: Annotated[int, Field(ge=1)]
-    code: Annotated[str, Field(min_length=1, max_length=64)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    merchant_id: RowId
+    code: Label
+    name: Name
     price_cents: Annotated[int, Field(ge=0, le=100_000_000)]
 
 
@@ -38,21 +41,21 @@ class StockBody(_Strict):
 
 
 class LineBody(_Strict):
-    sku_id: Annotated[int, Field(ge=1)]
+    sku_id: RowId
     quantity: Annotated[int, Field(ge=1, le=1000)]
 
 
 class OrderBody(_Strict):
-    store_id: Annotated[int, Field(ge=1)]
+    store_id: StoreId
     lines: Annotated[list[LineBody], Field(min_length=1, max_length=100)]
 
 
 class CodeBody(_Strict):
-    code: Annotated[str, Field(min_length=4, max_length=2000)]
+    code: Code
 
 
 class PaymentCallback(_Strict):
-    ref: Annotated[str, Field(min_length=1, max_length=64)]
+    ref: Annotated[str, text_field(64, 1)]
     status: Literal["paid"]
 
 
@@ -92,7 +95,7 @@ async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBo
 
 
 @router.put("/v1/stores/{store_id}/stock/{sku_id}")
-async def set_stock(services: ServicesDep, principal: PrincipalDep, store_id: RowId, sku_id: RowId,
+async def set_stock(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath, sku_id: RowIdPath,
                     body: StockBody) -> dict[str, Any]:
     def write() -> dict[str, Any]:
         _may_manage_store(services, principal, store_id)
@@ -107,7 +110,7 @@ async def set_stock(services: ServicesDep, principal: PrincipalDep, store_id: Ro
 
 
 @router.get("/v1/stores/{store_id}/stock")
-async def list_stock(services: ServicesDep, store_id: RowId) -> list[dict[str, Any]]:
+async def list_stock(services: ServicesDep, store_id: StoreIdPath) -> list[dict[str, Any]]:
     def read() -> list[dict[str, Any]]:
         with services.db.session() as session:
             rows = session.execute(select(Stock.sku_id, Sku.code, Sku.name, Sku.price_cents, Stock.quantity)
@@ -123,7 +126,8 @@ async def place_order(services: ServicesDep, principal: PrincipalDep, body: Orde
     user = require_role(principal, "user")
     await services.limits.check("order", user.subject)
     lines = [orders.Line(line.sku_id, line.quantity) for line in body.lines]
-    return await asyncio.to_thread(orders.place, services.db, services.payments, user.subject, body.store_id, lines)
+    return await asyncio.to_thread(orders.place, services.db, services.payments, user.subject, body.store_id, lines,
+                                   services.clock())
 
 
 def _visible_order(services: Services, principal: Principal, order_id: int) -> tuple[Order, list[OrderLine]]:
@@ -140,27 +144,26 @@ def _visible_order(services: Services, principal: Principal, order_id: int) -> t
 
 
 @router.get("/v1/orders/{order_id}")
-async def get_order(services: ServicesDep, principal: PrincipalDep, order_id: RowId) -> dict[str, Any]:
+async def get_order(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     order, lines = await asyncio.to_thread(_visible_order, services, principal, order_id)
     return orders.public(order, lines)
 
 
 async def _apply_payment(services: Services, ref: str) -> dict[str, Any]:
-    result = await asyncio.to_thread(orders.confirm_payment, services.db, services.settings, ref)
-    services.relay.wake()
-    return result
+    return await asyncio.to_thread(orders.confirm_payment, services.db, services.payments, services.settings.secret_key,
+                                   ref, services.clock())
 
 
 @router.post("/v1/payments/callback")
 async def payment_callback(services: ServicesDep, body: PaymentCallback,
-                           x_signature: Annotated[str, Header(min_length=1, max_length=200)]) -> dict[str, Any]:
+                           x_signature: SignatureHeader) -> dict[str, Any]:
     """The provider tells us an order is paid; signed, and safe to deliver more than once."""
     event = services.payments.verify(body.model_dump(), x_signature)
     return await _apply_payment(services, event.ref)
 
 
 @router.post("/v1/payments/simulated/{ref}/pay")
-async def simulated_pay(services: ServicesDep, principal: PrincipalDep, ref: str) -> dict[str, Any]:
+async def simulated_pay(services: ServicesDep, principal: PrincipalDep, ref: PaymentRef) -> dict[str, Any]:
     """The simulated provider's checkout: it charges, then calls back as a real provider would."""
     user = require_role(principal, "user")
 
@@ -179,29 +182,33 @@ async def simulated_pay(services: ServicesDep, principal: PrincipalDep, ref: str
 
 
 @router.post("/v1/orders/{order_id}/ready")
-async def order_ready(services: ServicesDep, principal: PrincipalDep, order_id: RowId) -> dict[str, Any]:
+async def order_ready(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     staff = require_role(principal, "staff", "operator")
-    return await asyncio.to_thread(orders.mark_ready, services.db, order_id, staff.store_id)
+    return await asyncio.to_thread(orders.mark_ready, services.db, services.settings.secret_key, order_id,
+                                   staff.store_id, services.clock())
 
 
 @router.post("/v1/stores/{store_id}/pickups")
-async def pickup(services: ServicesDep, principal: PrincipalDep, store_id: RowId, body: CodeBody) -> dict[str, Any]:
+async def pickup(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
+                 body: CodeBody) -> dict[str, Any]:
     staff = require_role(principal, "staff", "operator")
     if staff.role == "staff" and staff.store_id != store_id:
         raise Forbidden("this token is for another store")
-    return await asyncio.to_thread(orders.pick_up, services.db, services.settings, store_id, body.code)
+    return await asyncio.to_thread(orders.pick_up, services.db, services.settings, store_id, body.code,
+                                   services.clock())
 
 
 @router.post("/v1/orders/{order_id}/cancel")
-async def cancel_order(services: ServicesDep, principal: PrincipalDep, order_id: RowId) -> dict[str, Any]:
+async def cancel_order(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     who = require_role(principal, "user", "staff", "operator")
     user_id = who.subject if who.role == "user" else None
     store_id = who.store_id if who.role == "staff" else None
-    return await asyncio.to_thread(orders.cancel, services.db, services.payments, order_id, user_id, store_id)
+    return await asyncio.to_thread(orders.cancel, services.db, services.payments, services.settings.secret_key,
+                                   order_id, user_id, store_id, services.clock())
 
 
 @router.get("/v1/orders/{order_id}/qr")
-async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order_id: RowId) -> dict[str, Any]:
+async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     user = require_role(principal, "user")
     order, _ = await asyncio.to_thread(_visible_order, services, user, order_id)
     return {"payload": mint_qr_token(services.settings, "order", order.id, user.subject), "expires_in": QR_TTL_S,
@@ -210,7 +217,7 @@ async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order
 
 @router.get("/v1/orders/{order_id}/qr.{kind}", response_class=Response,
             responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}})
-async def order_qr_image(services: ServicesDep, principal: PrincipalDep, order_id: RowId,
+async def order_qr_image(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath,
                          kind: Literal["svg", "png"]) -> Response:
     user = require_role(principal, "user")
     order, _ = await asyncio.to_thread(_visible_order, services, user, order_id)

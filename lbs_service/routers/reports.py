@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden
+from lbs_service.fields import MONTH_PATTERN
 from lbs_service.o2o.rebates import gradient_from, monthly_report, to_csv
 
 router = APIRouter(tags=["reports"])
@@ -18,12 +19,14 @@ router = APIRouter(tags=["reports"])
 async def rebates(
     services: ServicesDep,
     principal: PrincipalDep,
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")],
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
     format: Literal["json", "csv"] = "json",
 ) -> list[dict[str, Any]] | Response:
     """Operators see every outlet; a merchant sees its own."""
     if principal.role not in ("operator", "merchant"):
         raise Forbidden("rebate reports are for operators and merchants")
+    if principal.role == "merchant" and principal.merchant_id is None:  # read_token refuses these; never widen
+        raise Forbidden("a merchant token names its merchant")
     scope = principal.merchant_id if principal.role == "merchant" else None
     gradient = gradient_from(services.settings.rebate_gradient)
     rows = await asyncio.to_thread(monthly_report, services.db, month, gradient, scope)

@@ -2,33 +2,39 @@
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from geo_index import Datum, convert, parse_datum
 from lbs_service.deps import OperatorDep, OptionalPrincipalDep, ServicesDep
-from lbs_service.errors import InvalidInput
+from lbs_service.errors import Forbidden, InvalidInput
+from lbs_service.fields import INT64_MAX
 from lbs_service.geojson import geojson_response, store_feature
 from lbs_service.o2o.stock import stock_of
 from lbs_service.records import StoreRecord, record_of
+from lbs_service.routers.params import StoreIdPath, text_query
 from lbs_service.schemas import StoreCreate, StoreUpdate
 from lbs_service.storage.postgis_nearby import nearby_postgis
 
 router = APIRouter(prefix="/v1/stores", tags=["stores"])
 
 CrsParam = Annotated[Literal["wgs84", "gcj02", "bd09"], Query(description="datum of inputs and outputs")]
-StoreId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-def _categories(raw: str | None) -> list[str] | None:
+def _categories(raw: str | None, known: list[str]) -> list[str] | None:
+    """The categories asked for; an unknown one is a 422 that lists the known ones (a typo must not
+    look like "no stores here")."""
     if raw is None:
         return None
     names = [c.strip() for c in raw.split(",") if c.strip()]
     if not names:
         raise InvalidInput("category must name at least one category")
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise InvalidInput(f"unknown category {', '.join(unknown)}; known: {', '.join(known) or 'none yet'}")
     return names
 
 
@@ -40,23 +46,27 @@ async def nearby(
     lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
     radius_m: Annotated[float, Query(ge=1, le=50_000, allow_inf_nan=False)] = 1000,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
-    category: Annotated[str | None, Query(max_length=1000, description="comma-separated")] = None,
-    open_now: bool | None = None,
+    category: Annotated[str | None, text_query(1000, description="comma-separated")] = None,
+    open_now: Annotated[bool | None, Query(description="true: only stores open now by their published hours "
+                                                       "(stores without published hours are left out)")] = None,
     crs: CrsParam = "wgs84",
-    engine: Literal["memory", "postgis"] = "memory",
-    sku: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="only stores with this SKU in stock")] = None,
+    engine: Annotated[Literal["memory", "postgis"], Query(
+        description="postgis: the cross-check engine, for operators only")] = "memory",
+    sku: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="only stores with this SKU in stock")] = None,
 ) -> Response:
     """Stores within radius_m of a point, nearest first, with great-circle distances."""
     datum = parse_datum(crs)
     qlat, qlng = convert(lat, lng, datum, Datum.WGS84)
-    categories = _categories(category)
-    now = datetime.now(UTC)
+    categories = _categories(category, services.catalog.categories())
+    now = services.clock()
     in_stock = None if sku is None else await asyncio.to_thread(stock_of, services.db, sku)
     keep = _filter(now if open_now else None, in_stock)
     if engine == "memory":
         hits, matched = services.catalog.nearby(qlat, qlng, radius_m, limit, categories, keep)
         pairs = [(h.record, h.distance_m) for h in hits]
     else:
+        if principal is None or principal.role != "operator":
+            raise Forbidden("engine=postgis is the operators' cross-check engine")
         if not services.db.is_postgres:
             raise InvalidInput("engine=postgis needs LBS_DATABASE_URL to point at PostGIS")
         if keep is None:  # the database counts and ships only the first `limit`
@@ -101,9 +111,9 @@ def _to_wgs84(fields: dict[str, Any], crs: str) -> dict[str, Any]:
 
 
 @router.get("/{store_id}", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
-async def get_store(services: ServicesDep, store_id: StoreId, crs: CrsParam = "wgs84") -> Response:
+async def get_store(services: ServicesDep, store_id: StoreIdPath, crs: CrsParam = "wgs84") -> Response:
     row = await asyncio.to_thread(services.stores.get, store_id)
-    return geojson_response(store_feature(record_of(row), parse_datum(crs), datetime.now(UTC)))
+    return geojson_response(store_feature(record_of(row), parse_datum(crs), services.clock()))
 
 
 @router.post("", response_class=Response, status_code=201, responses={201: {"content": {"application/geo+json": {}}}})
@@ -111,21 +121,21 @@ async def create_store(services: ServicesDep, _: OperatorDep, body: StoreCreate)
     fields = _to_wgs84(body.model_dump(exclude={"merchant", "crs"}), body.crs)
     row = await asyncio.to_thread(services.stores.create, body.merchant, fields)
     await services.catalog.refresh()  # read-your-writes on this worker; others follow the feed
-    return geojson_response(store_feature(record_of(row), Datum.WGS84, datetime.now(UTC)), 201)
+    return geojson_response(store_feature(record_of(row), Datum.WGS84, services.clock()), 201)
 
 
 @router.patch("/{store_id}", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
-async def update_store(services: ServicesDep, _: OperatorDep, store_id: StoreId, body: StoreUpdate) -> Response:
+async def update_store(services: ServicesDep, _: OperatorDep, store_id: StoreIdPath, body: StoreUpdate) -> Response:
     fields = _to_wgs84(body.model_dump(exclude={"crs"}, exclude_unset=True), body.crs)
     if any(value is None for key, value in fields.items() if key not in ("address", "phone", "hours")):
         raise InvalidInput("only address, phone and hours can be cleared with null")
     row = await asyncio.to_thread(services.stores.update, store_id, fields)
     await services.catalog.refresh()
-    return geojson_response(store_feature(record_of(row), Datum.WGS84, datetime.now(UTC)))
+    return geojson_response(store_feature(record_of(row), Datum.WGS84, services.clock()))
 
 
 @router.delete("/{store_id}", status_code=204, response_class=Response)
-async def delete_store(services: ServicesDep, _: OperatorDep, store_id: StoreId) -> Response:
+async def delete_store(services: ServicesDep, _: OperatorDep, store_id: StoreIdPath) -> Response:
     await asyncio.to_thread(services.stores.delete, store_id)
     await services.catalog.refresh()
     return Response(status_code=204)

@@ -5,17 +5,18 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from lbs_service.deps import OperatorDep, ServicesDep
+from lbs_service.fields import Key, text_field
 
 router = APIRouter(tags=["tokens"])
 
 
 class RevocationBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    subject: Annotated[str, Field(min_length=1, max_length=200)]
-    reason: Annotated[str, Field(max_length=500)] = ""
+    subject: Key
+    reason: Annotated[str, text_field(500)] = ""
 
 
 @router.post("/v1/tokens/revocations", status_code=201)

@@ -1,32 +1,64 @@
-"""The two websockets of API.md: the user's (fixes in, promotions out) and the store console's
-(arrivals out with replay from last_id, acks in and shown on every console of the store)."""
+"""The two websockets of API.md: the user's (fixes in; promotions, staff answers and orders out, with
+replay from last_id) and the store console's (cards, visit stages, the demand gauge, orders and acks
+out, with replay; acks and answers in). Close codes and message types: socket_protocol.py.
+
+Nothing a client sends can end a handler without a close frame: binary frames, bad JSON, bad values
+and abuse all get an error message (or a close code) and the socket stays usable.
+"""
 
 import asyncio
 import contextlib
 import logging
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
-from pydantic import ValidationError
+from fastapi import APIRouter, Path, Query, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, ValidationError
 from redis.exceptions import RedisClusterException, RedisError
 
 from lbs_service import metrics
 from lbs_service.auth import Principal, Role, read_token
-from lbs_service.errors import TooManyRequests, Unauthorized
+from lbs_service.errors import DomainError, NotFound, TooManyRequests, Unauthorized
+from lbs_service.fields import INT64_MAX, RowId, text_field
 from lbs_service.problems import OUTAGE_RETRY_AFTER_S, outage_errors
 from lbs_service.proximity.fixes import LocationMessage
+from lbs_service.proximity.replies import send_reply
+from lbs_service.rate_limits import LocalBucket
 from lbs_service.services import Services
+from lbs_service.socket_protocol import (
+    CLOSE_FORBIDDEN,
+    CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHORIZED,
+)
 from push.hub import Subscriber
 from push.messages import store_channel, user_channel
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_TOO_SLOW, CLOSE_TRY_AGAIN = 4401, 4403, 4008, 1013
 SLOW_CLOSE_WAIT_S = 10.0
+LastId = Annotated[int | None, Query(ge=0, le=INT64_MAX, description="the last message id you saw")]
 _background: set[asyncio.Task[None]] = set()  # close tasks, referenced until done
+
+
+class _Unsupported(Exception):
+    """A binary frame."""
+
+
+class AckMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: str
+    id: RowId
+
+
+class ReplyMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: str
+    visit_id: RowId
+    text: Annotated[str, text_field(500, 1)]
 
 
 def _origin_allowed(websocket: WebSocket, services: Services) -> bool:
@@ -60,13 +92,36 @@ async def _admit(websocket: WebSocket, token: str | None, roles: tuple[Role, ...
     return principal
 
 
-def _close_when_revoked(websocket: WebSocket, services: Services, principal: Principal) -> int:
-    def revoked() -> None:
-        closing = asyncio.get_running_loop().create_task(websocket.close(CLOSE_FORBIDDEN, "token revoked"))
-        _background.add(closing)
-        closing.add_done_callback(_background.discard)
+def _close_soon(websocket: WebSocket, code: int, reason: str) -> None:
+    closing = asyncio.get_running_loop().create_task(websocket.close(code, reason))
+    _background.add(closing)
+    closing.add_done_callback(_background.discard)
 
-    return services.revocations.watch(principal, revoked)
+
+@contextlib.asynccontextmanager
+async def _session(websocket: WebSocket, services: Services, principal: Principal, channel: str,
+                   last_id: int | None) -> AsyncIterator[Subscriber | None]:
+    """The socket's subscription, its forwarding task and its revocation watch; None when the
+    backplane is away (the socket is then closed 1013)."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            subscriber = await stack.enter_async_context(services.hub.subscription(channel, last_id))
+        except (RedisError, RedisClusterException, TimeoutError):
+            await websocket.close(CLOSE_TRY_AGAIN, "push backplane unavailable; reconnect shortly")
+            yield None
+            return
+        sender = _start_forwarding(websocket, subscriber)
+        watch = services.revocations.watch(principal,
+                                           lambda: _close_soon(websocket, CLOSE_FORBIDDEN, "token revoked"))
+        metrics.add_gauge("lbs_websocket_subscribers", 1)
+        try:
+            yield subscriber
+        finally:
+            metrics.add_gauge("lbs_websocket_subscribers", -1)
+            services.revocations.unwatch(watch)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
 
 
 def _start_forwarding(websocket: WebSocket, subscriber: Subscriber) -> asyncio.Task[None]:
@@ -102,80 +157,93 @@ def _start_forwarding(websocket: WebSocket, subscriber: Subscriber) -> asyncio.T
     return task
 
 
-def _ended_for_slowness(subscriber: Subscriber) -> bool:
+def _ended_for_slowness(subscriber: Subscriber | None) -> bool:
     """True when the handler was cancelled because its consumer was too slow (then it ends quietly)."""
     task = asyncio.current_task()
-    if subscriber.overflowed.is_set() and task is not None:
+    if subscriber is not None and subscriber.overflowed.is_set() and task is not None:
         task.uncancel()
         return True
     return False
 
 
-async def _stop_forwarding(services: Services, sender: asyncio.Task[None], subscriber: Subscriber) -> None:
-    sender.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sender
-    await services.hub.unsubscribe(subscriber)
-
-
-async def _send(websocket: WebSocket, body: dict[str, object]) -> None:
+async def _send(websocket: WebSocket, body: dict[str, Any]) -> None:
     await websocket.send_text(orjson.dumps(body).decode())
 
 
+async def _receive(websocket: WebSocket) -> str:
+    """The next text frame; a binary frame raises _Unsupported, a close WebSocketDisconnect."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    if message.get("text") is not None:
+        return str(message["text"])
+    raise _Unsupported
+
+
+async def _error(websocket: WebSocket, detail: str, **extra: Any) -> None:
+    await _send(websocket, {"type": "error", "detail": detail, **extra})
+
+
 @router.websocket("/v1/ws/user")
-async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query()] = None) -> None:
+async def user_socket(websocket: WebSocket, token: Annotated[str | None, Query(max_length=4096)] = None,
+                      last_id: LastId = None) -> None:
     principal = await _admit(websocket, token, ("user",))
     if principal is None:
         return
     services: Services = websocket.app.state.services
-    engine = services.engine
+    user_id = principal.subject
     try:
-        state = await engine.load_state(principal.subject)
-        subscriber, _ = await services.hub.subscribe(user_channel(principal.subject), None)
-    except (RedisError, RedisClusterException, TimeoutError):
-        await websocket.close(CLOSE_TRY_AGAIN, "push backplane unavailable; reconnect shortly")
+        await services.engine.attach(user_id)
+    except outage_errors():
+        await websocket.close(CLOSE_TRY_AGAIN, "temporarily unavailable; reconnect shortly")
         return
-    sender = _start_forwarding(websocket, subscriber)
-    watch = _close_when_revoked(websocket, services, principal)
+    bucket = LocalBucket(services.limits.rules["fix"], services.limits.enabled)
+    subscriber: Subscriber | None = None
     try:
-        while True:
-            raw = await websocket.receive_text()
-            if raw == '{"type":"ping"}':
-                await _send(websocket, {"type": "pong"})
-                continue
-            try:
-                fix = LocationMessage.model_validate_json(raw).to_fix()
-            except (ValidationError, ValueError) as error:
-                await _send(websocket, {"type": "error", "detail": _first_error(error)})
-                continue
-            try:
-                await services.limits.check("fix", principal.subject)
-            except TooManyRequests as error:
-                await _send(websocket, {"type": "error", "detail": error.detail, "retry_after_s": error.retry_after_s})
-                continue
-            try:
-                await engine.process(principal.subject, state, [fix])
-            except outage_errors():  # Redis or the database blinked: say so, keep the socket
-                await _send(websocket, {"type": "error", "detail": "temporarily unavailable: fix not processed",
-                                        "retry_after_s": OUTAGE_RETRY_AFTER_S})
+        async with _session(websocket, services, principal, user_channel(user_id), last_id) as subscriber:
+            if subscriber is None:
+                return
+            services.engine.preload(user_id)
+            while True:
+                try:
+                    raw = await _receive(websocket)
+                except _Unsupported:
+                    await _error(websocket, "this socket speaks JSON text frames")
+                    continue
+                await _on_user_message(websocket, services, user_id, raw, bucket)
     except WebSocketDisconnect:
         pass
     except asyncio.CancelledError:
         if not _ended_for_slowness(subscriber):
             raise
     finally:
-        services.revocations.unwatch(watch)
-        await _stop_forwarding(services, sender, subscriber)
-        await engine.release(principal.subject, state)
+        with contextlib.suppress(Exception):
+            await services.engine.detach(user_id)
+
+
+async def _on_user_message(websocket: WebSocket, services: Services, user_id: str, raw: str,
+                           bucket: LocalBucket) -> None:
+    if raw == '{"type":"ping"}':
+        await _send(websocket, {"type": "pong"})
+        return
+    try:
+        fix = LocationMessage.model_validate_json(raw).to_fix(services.clock())
+    except (ValidationError, DomainError, ValueError) as error:
+        await _error(websocket, _first_error(error))
+        return
+    wait_s = bucket.take()
+    if wait_s:
+        await _error(websocket, "too many fixes: slow down", retry_after_s=max(1, round(wait_s)))
+        return
+    try:
+        await services.engine.process(user_id, [fix])
+    except outage_errors():  # the database blinked while loading the customer: say so, keep the socket
+        await _error(websocket, "temporarily unavailable: fix not processed", retry_after_s=OUTAGE_RETRY_AFTER_S)
 
 
 @router.websocket("/v1/ws/stores/{store_id}")
-async def staff_socket(
-    websocket: WebSocket,
-    store_id: int,
-    token: Annotated[str | None, Query()] = None,
-    last_id: Annotated[int | None, Query(ge=0)] = None,
-) -> None:
+async def staff_socket(websocket: WebSocket, store_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
+                       token: Annotated[str | None, Query(max_length=4096)] = None, last_id: LastId = None) -> None:
     principal = await _admit(websocket, token, ("staff", "operator"))
     if principal is None:
         return
@@ -183,44 +251,68 @@ async def staff_socket(
         await websocket.close(CLOSE_FORBIDDEN, "this token is for another store")
         return
     services: Services = websocket.app.state.services
-    channel = store_channel(store_id)
+    subscriber: Subscriber | None = None
     try:
-        subscriber, reset = await services.hub.subscribe(channel, last_id)
-    except (RedisError, RedisClusterException, TimeoutError):
-        await websocket.close(CLOSE_TRY_AGAIN, "push backplane unavailable; reconnect shortly")
-        return
-    if reset:
-        await _send(websocket, {"type": "reset", "detail": "messages after last_id are gone; reload"})
-    sender = _start_forwarding(websocket, subscriber)
-    watch = _close_when_revoked(websocket, services, principal)
-    try:
-        while True:
-            raw = await websocket.receive_text()
-            try:
-                message = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                await _send(websocket, {"type": "error", "detail": "messages are JSON objects"})
-                continue
-            kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "ping":
-                await _send(websocket, {"type": "pong"})
-            elif kind == "ack" and isinstance(message.get("id"), int) and not isinstance(message.get("id"), bool):
-                await services.hub.publish(channel, {"type": "acked", "alert_id": message["id"],
-                                                     "by": principal.subject})
-            else:
-                await _send(websocket, {"type": "error", "detail": 'send {"type": "ack", "id": <alert id>}'})
+        async with _session(websocket, services, principal, store_channel(store_id), last_id) as subscriber:
+            if subscriber is None:
+                return
+            while True:
+                try:
+                    raw = await _receive(websocket)
+                except _Unsupported:
+                    await _error(websocket, "this socket speaks JSON text frames")
+                    continue
+                await _on_staff_message(websocket, services, principal, store_id, raw)
     except WebSocketDisconnect:
         pass
     except asyncio.CancelledError:
         if not _ended_for_slowness(subscriber):
             raise
-    finally:
-        services.revocations.unwatch(watch)
-        await _stop_forwarding(services, sender, subscriber)
+
+
+async def _on_staff_message(websocket: WebSocket, services: Services, staff: Principal, store_id: int,
+                            raw: str) -> None:
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        await _error(websocket, "messages are JSON objects")
+        return
+    kind = message.get("type") if isinstance(message, dict) else None
+    try:
+        if kind == "ping":
+            await _send(websocket, {"type": "pong"})
+        elif kind == "ack":
+            await _acknowledge(services, staff, store_id, AckMessage.model_validate(message).id)
+        elif kind == "reply":
+            reply = ReplyMessage.model_validate(message)
+            await services.limits.check("reply", staff.subject)
+            await asyncio.to_thread(send_reply, services.db, store_id, reply.visit_id, reply.text, services.clock())
+            metrics.count("lbs_staff_replies_total")
+        else:
+            await _error(websocket, 'send {"type": "ack", "id": <alert id>} or {"type": "reply", "visit_id": '
+                                    '<visit>, "text": "..."}')
+    except ValidationError as error:
+        await _error(websocket, _first_error(error))
+    except TooManyRequests as error:
+        await _error(websocket, error.detail, retry_after_s=error.retry_after_s)
+    except DomainError as error:
+        await _error(websocket, error.detail)
+    except outage_errors():
+        await _error(websocket, "temporarily unavailable; try again", retry_after_s=OUTAGE_RETRY_AFTER_S)
+
+
+async def _acknowledge(services: Services, staff: Principal, store_id: int, alert_id: int) -> None:
+    """Only a card on this store's stream, once: made-up ids cannot fill the stream."""
+    await services.limits.check("ack", staff.subject)
+    body = {"type": "acked", "alert_id": alert_id, "by": staff.subject}
+    if await services.hub.acknowledge(store_channel(store_id), alert_id, body) is None:
+        raise NotFound(f"no card {alert_id} to acknowledge on this store's console (or it is acknowledged)")
 
 
 def _first_error(error: Exception) -> str:
     if isinstance(error, ValidationError):
         first = error.errors()[0]
         return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    if isinstance(error, DomainError):
+        return error.detail
     return str(error)

@@ -1,6 +1,6 @@
 """Engine and session factory for PostgreSQL/PostGIS or the embedded SQLite file."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
@@ -13,13 +13,14 @@ def make_engine(settings: Settings) -> Engine:
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pre-ping and short timeouts: after PostgreSQL comes back the pool heals itself, and while it is
     # away a request fails fast with a 503 instead of hanging.
+    # hide_parameters: a logged database error must not carry coordinates, user ids or codes.
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=5,
-                         connect_args={"connect_timeout": 5})
+                         connect_args={"connect_timeout": 5}, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -49,6 +50,10 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+
+    def on_commit(self, callback: Callable[[Session], None]) -> None:
+        """Call `callback(session)` after every commit of a session from this database (in the committing thread)."""
+        event.listen(self._sessions, "after_commit", callback)
 
     def dispose(self) -> None:
         self.engine.dispose()

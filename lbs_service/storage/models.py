@@ -7,16 +7,20 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -161,6 +165,8 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    subject: Mapped[str | None] = mapped_column(String(200), index=True)  # the user it is about: erasure finds it
+    stream_id: Mapped[int | None] = mapped_column(BigInteger)  # the id its channel's stream gave it
 
 
 class Coupon(Base):
@@ -227,7 +233,7 @@ class Sku(Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
-    price_cents: Mapped[int] = mapped_column(Integer)
+    price_cents: Mapped[int] = mapped_column(BigInteger)
 
 
 class Stock(Base):
@@ -248,7 +254,7 @@ class Order(Base):
     user_id: Mapped[str] = mapped_column(String(200), index=True)
     store_id: Mapped[int] = mapped_column(BigInteger, index=True)
     status: Mapped[str] = mapped_column(String(16))
-    total_cents: Mapped[int] = mapped_column(Integer)
+    total_cents: Mapped[int] = mapped_column(BigInteger)
     payment_ref: Mapped[str] = mapped_column(String(64), unique=True)
     pickup_code: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
@@ -264,7 +270,20 @@ class OrderLine(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer)
-    price_cents: Mapped[int] = mapped_column(Integer)
+    price_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class Payment(Base):
+    """The payment ledger: one charge and at most one refund per order, whatever the races."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("order_id", "kind", name="uq_payments_order_kind"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # charge | refund
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Review(Base):
@@ -322,11 +341,28 @@ class TokenRevocation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
-class ArrivalKey(Base):
-    """One row per arrival recorded: (user, store, fix time). Kept as long as raw fixes are."""
+class Visit(Base):
+    """A visit of a user to a store: nearby -> approaching -> arrived -> left (geo_index.visits).
 
-    __tablename__ = "arrival_keys"
+    At most one open visit (left_at IS NULL) per (user, store); `stage` only grows.
+    """
 
-    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    store_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    fix_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_open", "user_id", "store_id", unique=True, postgresql_where=text("left_at IS NULL"),
+              sqlite_where=text("left_at IS NULL")),
+        Index("ix_visits_user", "user_id"),
+        Index("ix_visits_store_started", "store_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    store_id: Mapped[int] = mapped_column(BigInteger)
+    stage: Mapped[int] = mapped_column(SmallInteger)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approaching_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dwell_s: Mapped[float | None] = mapped_column(Float)
+    card_sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

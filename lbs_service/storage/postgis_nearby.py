@@ -5,11 +5,13 @@ work on the same sphere as geo_index."""
 from collections.abc import Sequence
 
 from geoalchemy2 import Geography
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, literal_column, select, text
 
 from lbs_service.records import StoreRecord, record_of
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Store
+
+STATEMENT_TIMEOUT_MS = 3000
 
 
 def nearby_postgis(
@@ -30,7 +32,9 @@ def nearby_postgis(
         query = query.where(Store.category.in_(list(categories)))
     if limit is not None:
         query = query.limit(limit)
-    with db.session() as session:
+    with db.transaction() as session:
+        # A cross-check query must not pin the database: past the timeout it is cancelled (a 503, retry).
+        session.execute(text(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}"))
         rows = session.execute(query).all()
     matched = int(rows[0].matched) if rows else 0
     return [(record_of(store), float(d)) for store, d, _ in rows], matched

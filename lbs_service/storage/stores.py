@@ -61,6 +61,11 @@ class StoreRepository:
                 raise NotFound(f"no store with id {store_id}")
             return store
 
+    def exists(self, store_id: int) -> bool:
+        """Whether a store with this id is in the registry (open or closed)."""
+        with self.db.session() as session:
+            return session.scalar(select(Store.id).where(Store.id == store_id)) is not None
+
     def create(self, merchant: str, fields: dict[str, Any]) -> Store:
         try:
             with self.db.transaction() as session:

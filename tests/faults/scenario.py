@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from lbs_service.settings import Settings
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import OutboxMessage, Store
 from lbs_service.storage.stores import StoreRepository
+from tests.clock import T0
 from tests.live import token, ws_connect
 
 STORES = 12
@@ -36,7 +37,7 @@ def walk_fix(user: int, step: int) -> dict:
     """At a store on even steps, 5.5 km north of the row on odd ones."""
     store = (user + step // 2) % STORES
     return {"lat": 32.0 if step % 2 == 0 else 32.05, "lng": 118.5 + store * 0.032, "accuracy_m": 10,
-            "ts": datetime.now(UTC).isoformat()}
+            "ts": (T0 + timedelta(seconds=step)).isoformat()}
 
 
 async def console(host: Callable[[], str], settings: Settings, store_id: int, seen: list[tuple],

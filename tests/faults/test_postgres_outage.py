@@ -8,7 +8,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from lbs_service.storage.db import Database
 from lbs_service.storage.migrate import upgrade
 from lbs_service.storage.models import Campaign, Coupon, Redemption, Store
 from lbs_service.storage.stores import StoreRepository
+from tests.clock import T0
 from tests.faults.report import FaultRun, record
 from tests.faults.servers import own_postgres
 from tests.live import live_server, token
@@ -32,7 +33,7 @@ def _setup(settings: Settings) -> tuple[int, list[str]]:
     StoreRepository(db).upsert_many("Crash", [{
         "source_id": "C1", "name": "Crash test cafe", "category": "cafe", "hours": None, "timezone": "Asia/Shanghai",
         "status": "open", "attributes": {}, "lat": 32.05, "lng": 118.78, "address": None, "phone": None}])
-    now = datetime.now(UTC)
+    now = T0
     with db.transaction() as session:
         store_id = session.scalars(select(Store.id)).one()
         campaign = Campaign(title="Crash deal", level="store", store_ids=[store_id], starts_at=now - timedelta(hours=1),
@@ -40,7 +41,7 @@ def _setup(settings: Settings) -> tuple[int, list[str]]:
         session.add(campaign)
         session.flush()
         campaign_id = campaign.id
-    codes = [claim(db, campaign_id, f"guest-{n}").code for n in range(COUPONS)]
+    codes = [claim(db, campaign_id, f"guest-{n}", T0).code for n in range(COUPONS)]
     db.dispose()
     return store_id, codes
 

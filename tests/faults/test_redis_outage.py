@@ -23,7 +23,7 @@ def test_redis_outage_gives_503_then_every_committed_alert_once(tmp_path):
     with own_redis() as redis_port, fault_proxy("127.0.0.1", redis_port) as proxy:
         settings = Settings(database_url="", sqlite_path=tmp_path / "lbs.sqlite3",
                             redis_url=f"redis://127.0.0.1:{proxy.port}/0", redis_prefix=f"fault{uuid.uuid4().hex[:6]}",
-                            rate_limits=False, change_feed_poll_s=0.05)
+                            rate_limits=False, staff_alerts="all", change_feed_poll_s=0.05)
         upgrade(settings)
         store_ids = row_of_stores(settings)
         seen: list[tuple] = []

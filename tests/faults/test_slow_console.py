@@ -13,12 +13,13 @@ import time
 
 import httpx
 
-from lbs_service.proximity.outbox import enqueue
+from lbs_service.outbox.writer import enqueue
 from lbs_service.settings import Settings
 from lbs_service.storage.db import Database
 from lbs_service.storage.migrate import upgrade
 from lbs_service.storage.stores import StoreRepository
 from push.messages import store_channel
+from tests.conftest import operator_headers
 from tests.faults.report import FaultRun, record
 from tests.live import live_server, token, ws_connect
 
@@ -64,7 +65,7 @@ def _close_code(sock: socket.socket) -> int | None:
 
 
 def _metric(host: str, name: str) -> float:
-    text = httpx.get(f"http://{host}/metrics").text
+    text = httpx.get(f"http://{host}/metrics", headers=operator_headers(Settings())).text
     return float(next((line.split()[1] for line in text.splitlines() if line.startswith(name + " ")), 0))
 
 

@@ -43,7 +43,7 @@ def test_killed_worker_loses_no_committed_alert(pg_settings):
     settings = Settings(database_url=pg_settings.database_url, redis_url=redis_url, redis_prefix=prefix)
     store_ids = row_of_stores(settings)
     env = {"LBS_DATABASE_URL": settings.database_url, "LBS_REDIS_URL": redis_url, "LBS_REDIS_PREFIX": prefix,
-           "LBS_RATE_LIMITS": "off", "LBS_SECRET_KEY": settings.secret_key}
+           "LBS_RATE_LIMITS": "off", "LBS_STAFF_ALERTS": "all", "LBS_SECRET_KEY": settings.secret_key}
     first, victim = start_server(env)
     second, survivor = start_server(env)
     alive = [first]  # where clients connect: the first worker until it dies, then the second

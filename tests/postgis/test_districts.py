@@ -3,13 +3,14 @@
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign
+from tests.clock import T0
 from tests.conftest import client_for
 from tests.reference import need_shared
 
@@ -35,7 +36,7 @@ def test_region_campaigns_follow_the_district_polygons(pg_settings, tmp_path):
             "SELECT s.source_id, d.code FROM stores s LEFT JOIN districts d "
             "ON ST_Intersects(d.geom, s.geog::geometry)")).all())
     assert inside == {"hd": "110108", "dc": "110101", "apt": None}  # PostGIS agrees with the memory index below
-    now = datetime.now(UTC)
+    now = T0
     with Database(pg_settings).transaction() as session:
         session.add(Campaign(title="Haidian week", level="region", district="110108",
                              starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1), per_user_limit=1,

@@ -7,7 +7,7 @@ import pytest
 
 from lbs_service.storage.db import Database
 from lbs_service.storage.stores import StoreRepository
-from tests.conftest import client_for
+from tests.conftest import client_for, operator_headers
 from tests.geo_index.test_radius_index import queries_near, world_stores
 from tests.reference import brute_force, need_shared
 
@@ -26,7 +26,8 @@ def check_points(client, lats, lngs, points, radii):
     for (lat, lng), radius in zip(points, radii, strict=True):
         params = {"lat": float(lat), "lng": float(lng), "radius_m": radius, "limit": 1000}
         memory = client.get("/v1/stores/nearby", params={**params, "engine": "memory"}).json()
-        postgis = client.get("/v1/stores/nearby", params={**params, "engine": "postgis"}).json()
+        postgis = client.get("/v1/stores/nearby", params={**params, "engine": "postgis"},
+                             headers=operator_headers(client.app.state.services.settings)).json()
         expected, dist, edge = brute_force(float(lat), float(lng), lats, lngs, ids, radius)
         expected, dist = expected[:1000], dist[:1000]
         for body in (memory, postgis):

@@ -61,5 +61,6 @@ def test_api_write_reaches_a_second_worker_on_postgis(pg_settings):
             seen = [f["id"] for f in body["features"]] == [created["id"]]
             time.sleep(0.02)
         assert seen
-        postgis = reader.get("/v1/stores/nearby", params={"lat": 31.23, "lng": 121.47, "engine": "postgis"}).json()
+        postgis = reader.get("/v1/stores/nearby", params={"lat": 31.23, "lng": 121.47, "engine": "postgis"},
+                             headers=operator_headers(pg_settings)).json()
         assert [f["id"] for f in postgis["features"]] == [created["id"]]

@@ -67,7 +67,8 @@ async def test_trajectory_across_two_processes_matches_brute_force(china):
     assert len(expected) > 20
     env = {"LBS_DATABASE_URL": settings.database_url, "LBS_REDIS_URL": os.environ["LBS_TEST_REDIS_URL"],
            "LBS_FENCE_DWELL_S": "0", "LBS_FENCE_EXIT_RADIUS_M": "1000", "LBS_FENCE_MAX_ACCURACY_M": "0",
-           "LBS_FENCE_MAX_SPEED_MPS": "0", "LBS_RATE_LIMITS": "off"}
+           "LBS_FENCE_MAX_SPEED_MPS": "0", "LBS_RATE_LIMITS": "off",
+           "LBS_STAFF_ALERTS": "all", "LBS_ARRIVE_RADIUS_M": "1000"}  # API.md's equivalence: cards are entries
     with lbs_servers(env, 2) as (user_host, console_host):
         consoles = {}
         for store in expected_by_store:

@@ -12,32 +12,32 @@ from push.messages import Message
 
 
 class LossyBroker(InProcessBroker):
-    """Announces every message except those whose (channel, id) is listed."""
+    """Announces every message except those whose (channel, body "n") is listed."""
 
     def __init__(self, lose: set[tuple[str, int]]) -> None:
         super().__init__()
         self.lose = lose
 
-    async def start(self, deliver, reconnected) -> None:
+    async def start(self, deliver, reconnected, control) -> None:
         async def lossy(message: Message) -> None:
-            if (message.channel, message.id) not in self.lose:
+            if (message.channel, message.body.get("n")) not in self.lose:
                 await deliver(message)
 
-        await super().start(lossy, reconnected)
+        await super().start(lossy, reconnected, control)
 
 
 def _drain(queue: asyncio.Queue) -> list[int]:
-    ids = []
+    numbers = []
     while not queue.empty():
-        ids.append(queue.get_nowait().id)
-    return ids
+        numbers.append(queue.get_nowait().body["n"])
+    return numbers
 
 
 def test_a_lost_wake_up_is_filled_from_the_stream_in_order():
     async def run() -> tuple[list[int], list[int], int]:
         hub = Hub(LossyBroker({("store:1", 2), ("store:1", 5)}))
         await hub.start()
-        subscriber, _ = await hub.subscribe("store:1", None)
+        subscriber = await hub.subscribe("store:1", None)
         for n in range(1, 4):
             await hub.publish("store:1", {"n": n})
         after_gap = _drain(subscriber.queue)
@@ -56,12 +56,12 @@ def test_reconciliation_finds_nothing_when_nothing_was_lost():
     async def run() -> tuple[list[int], int]:
         hub = Hub(InProcessBroker())
         await hub.start()
-        subscriber, _ = await hub.subscribe("store:2", None)
+        subscriber = await hub.subscribe("store:2", None)
         for n in range(3):
             await hub.publish("store:2", {"n": n})
         return _drain(subscriber.queue), await hub.reconcile()
 
-    assert asyncio.run(run()) == ([1, 2, 3], 0)
+    assert asyncio.run(run()) == ([0, 1, 2], 0)
 
 
 class BrokenReplayBroker(InProcessBroker):
@@ -73,6 +73,7 @@ def test_a_join_that_fails_halfway_leaves_no_subscriber_behind():
     async def run() -> int:
         hub = Hub(BrokenReplayBroker())
         await hub.start()
+        await hub.publish("store:3", {"n": 1})
         with pytest.raises(ConnectionError):
             await hub.subscribe("store:3", 5)
         return hub.connections

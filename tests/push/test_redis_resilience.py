@@ -32,16 +32,16 @@ async def test_messages_published_while_pubsub_is_down_are_delivered_once():
     hub = Hub(broker)
     await hub.start()
     try:
-        console, _ = await hub.subscribe("store:9", None)
+        console = await hub.subscribe("store:9", None)
         await asyncio.sleep(0.3)
         await hub.publish("store:9", {"n": 1})
-        assert (await asyncio.wait_for(console.queue.get(), 2)).id == 1
+        assert (await asyncio.wait_for(console.queue.get(), 2)).body["n"] == 1
         assert await kill_pubsub_connections(url, prefix) >= 1
         for n in range(2, 6):  # published while the worker's subscription is gone
             await hub.publish("store:9", {"n": n})
-        got = [(await asyncio.wait_for(console.queue.get(), 5)).id for _ in range(4)]
+        got = [(await asyncio.wait_for(console.queue.get(), 5)).body["n"] for _ in range(4)]
         await hub.publish("store:9", {"n": 6})
-        got.append((await asyncio.wait_for(console.queue.get(), 5)).id)
+        got.append((await asyncio.wait_for(console.queue.get(), 5)).body["n"])
         assert got == [2, 3, 4, 5, 6]
         await asyncio.sleep(0.3)
         assert console.queue.empty()

@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 
 from lbs_service.storage.db import Database
 from lbs_service.storage.stores import StoreRepository
+from tests.clock import T0
 from tests.conftest import client_for
 from tests.faults.report import FaultRun, record
 from tests.live import live_server, token
@@ -65,7 +66,7 @@ def world(sqlite_settings):
         coupon = client.post(f"/v1/campaigns/{campaign['id']}/claim", headers=alice).json()
         order = client.post("/v1/orders", headers=alice, json={
             "store_id": store_a, "lines": [{"sku_id": sku["id"], "quantity": 1}]}).json()
-        now = time.time()
+        now = T0.timestamp()
         fixes = [{"lat": 32.08, "lng": 118.78, "accuracy_m": 10, "ts": _iso(now - 60)},
                  {"lat": 32.0501, "lng": 118.7801, "accuracy_m": 10, "ts": _iso(now)}]
         assert client.post("/v1/users/me/locations", headers=alice, json={"fixes": fixes}).json()["arrivals"]
@@ -91,7 +92,7 @@ def _cases(w):
         ("PUT", "/v1/users/me/consent", "/v1/users/me/consent", {"location_marketing": False}, "self"),
         ("PUT", "/v1/users/me/preferences", "/v1/users/me/preferences", {"timezone": "Asia/Shanghai"}, "self"),
         ("POST", "/v1/users/me/locations", "/v1/users/me/locations",
-         {"fixes": [{"lat": 32.0, "lng": 118.0, "accuracy_m": 10, "ts": _iso(time.time())}]}, "self"),
+         {"fixes": [{"lat": 32.0, "lng": 118.0, "accuracy_m": 10, "ts": _iso(T0.timestamp() + 120)}]}, "self"),
         ("GET", "/v1/users/me/profile", "/v1/users/me/profile", None, "self"),
         ("GET", "/v1/users/me/location-data", "/v1/users/me/location-data", None, "self"),
         ("DELETE", "/v1/users/me/location-data", "/v1/users/me/location-data", None, "self"),

@@ -1,14 +1,15 @@
 """Who may create which campaign, and bad campaign bodies."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from lbs_service.auth import Principal, mint_token
+from tests.clock import T0
 from tests.conftest import client_for
 from tests.service.test_nearby_api import seed
 
-NOW = datetime.now(UTC)
+NOW = T0
 WINDOW = {"starts_at": (NOW - timedelta(hours=1)).isoformat(), "ends_at": (NOW + timedelta(days=7)).isoformat()}
 
 

@@ -1,7 +1,7 @@
 """Claims: one per user per campaign, never past the budget, only while the campaign runs."""
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -9,11 +9,12 @@ from lbs_service.errors import Conflict, NotFound
 from lbs_service.o2o.coupons import claim
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Coupon
+from tests.clock import T0
 from tests.conftest import client_for
 
 
 def make_campaign(db, budget=None, starts=-1, ends=1):
-    now = datetime.now(UTC)
+    now = T0
     with db.transaction() as session:
         row = Campaign(title="T", level="platform", starts_at=now + timedelta(days=starts),
                        ends_at=now + timedelta(days=ends), budget=budget, per_user_limit=1, priority=0, claimed=0,
@@ -26,16 +27,16 @@ def make_campaign(db, budget=None, starts=-1, ends=1):
 def test_one_coupon_per_user_and_campaign(sqlite_settings):
     db = Database(sqlite_settings)
     cid = make_campaign(db)
-    first = claim(db, cid, "u1")
+    first = claim(db, cid, "u1", T0)
     assert len(first.code) == 10
     with pytest.raises(Conflict):
-        claim(db, cid, "u1")
+        claim(db, cid, "u1", T0)
     with db.session() as session:
         assert session.get(Campaign, cid).claimed == 1  # the refused claim took no budget
     with pytest.raises(NotFound):
-        claim(db, 999, "u1")
+        claim(db, 999, "u1", T0)
     with pytest.raises(Conflict):
-        claim(db, make_campaign(db, starts=1, ends=2), "u1")  # not started yet
+        claim(db, make_campaign(db, starts=1, ends=2), "u1", T0)  # not started yet
 
 
 def concurrent_claims(settings, budget, users):
@@ -44,7 +45,7 @@ def concurrent_claims(settings, budget, users):
 
     def attempt(n):
         try:
-            claim(db, cid, f"user-{n}")
+            claim(db, cid, f"user-{n}", T0)
             return True
         except Conflict:
             return False

@@ -3,7 +3,6 @@ suppressed below k, nothing finer than a res-9 cell stored."""
 
 import json
 import math
-from datetime import UTC, datetime
 
 import numpy as np
 from h3.api import basic_int as h3i
@@ -11,6 +10,7 @@ from h3.api import basic_int as h3i
 from lbs_service.analytics.demand import DemandRecorder
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import DemandCell
+from tests.clock import T0
 from tests.conftest import client_for
 from tests.reference import haversine_m
 from tests.service.test_nearby_api import seed
@@ -48,7 +48,7 @@ def test_demand_is_distinct_users_and_small_counts_are_suppressed(sqlite_setting
     seed(sqlite_settings, count=50)
     db = Database(sqlite_settings)
     recorder = DemandRecorder(db, sqlite_settings.secret_key)
-    now = datetime.now(UTC)
+    now = T0
     busy, quiet = (32.05, 118.78), (32.03, 118.76)
     for n in range(7):
         for _ in range(3):  # the same user seen three times counts once
@@ -114,7 +114,7 @@ def test_gaps_suggestions_and_what_if(sqlite_settings):
     seed(sqlite_settings, count=100)  # stores around (32.05, 118.78), sd ~2 km
     db = Database(sqlite_settings)
     recorder = DemandRecorder(db, sqlite_settings.secret_key)
-    now = datetime.now(UTC)
+    now = T0
     unserved = (32.12, 118.86)  # ~10 km north-east: no store near
     for n in range(8):
         recorder.saw(f"fan-{n}", *unserved, now)

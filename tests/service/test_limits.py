@@ -2,9 +2,7 @@
 that hold across workers because they are counted in Redis."""
 
 import json
-import time
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 import redis as sync_redis
@@ -13,6 +11,7 @@ from websockets.sync.client import connect
 
 from lbs_service.auth import Principal, mint_token
 from lbs_service.settings import Settings
+from tests.clock import iso
 from tests.conftest import _service_url, client_for, forget_redis_prefix, operator_headers
 from tests.live import live_server
 
@@ -61,28 +60,32 @@ def shared_redis_settings(tmp_path):
     from lbs_service.storage.migrate import upgrade
 
     settings = Settings(database_url="", sqlite_path=tmp_path / "lbs.sqlite3", redis_url=url, redis_prefix=prefix,
-                        rate_limit_rules={"fix": (5, 60)}, change_feed_poll_s=0.05)
+                        rate_limit_rules={"fix": (5, 60), "fix_batch": (2, 60)}, change_feed_poll_s=0.05)
     upgrade(settings)
     yield settings
     forget_redis_prefix(url, prefix)
 
 
-def _now(offset_s: float = 0.0) -> str:
-    return datetime.fromtimestamp(time.time() + offset_s, UTC).isoformat()
+_next_second = iter(range(10**9))
+
+
+def _now() -> str:
+    """Fix times before T0 (never in the server's future), each later than the last one handed out."""
+    return iso(next(_next_second) - 100_000)
 
 
 def _fixes(n: int) -> dict:
-    return {"fixes": [{"lat": 31.23 + i * 1e-5, "lng": 121.47, "accuracy_m": 10, "ts": _now(i)} for i in range(n)]}
+    return {"fixes": [{"lat": 31.23 + i * 1e-5, "lng": 121.47, "accuracy_m": 10, "ts": _now()} for i in range(n)]}
 
 
-def test_fix_limit_holds_across_two_workers_with_retry_after(shared_redis_settings):
+def test_batch_limit_holds_across_two_workers_and_a_refusal_costs_nothing(shared_redis_settings):
     settings = shared_redis_settings
     with client_for(settings) as first, client_for(settings) as second:
-        assert first.post("/v1/users/me/locations", json=_fixes(3), headers=_bearer(settings)).status_code == 200
+        big = first.post("/v1/users/me/locations", json=_fixes(1000), headers=_bearer(settings))
+        assert big.status_code == 200 and big.json()["accepted"] == 1000  # any batch the schema allows
         counters = sync_redis.Redis.from_url(settings.redis_url)
-        keys = list(counters.scan_iter(f"{settings.redis_prefix}:rl:*"))
+        keys = list(counters.scan_iter(f"{settings.redis_prefix}:rl:*fix_batch*"))
         assert keys and all(0 < counters.pttl(key) <= 60_000 for key in keys)  # counters expire with the window
-        counters.close()
         assert second.post("/v1/users/me/locations", json=_fixes(2), headers=_bearer(settings)).status_code == 200
         refused = second.post("/v1/users/me/locations", json=_fixes(1), headers=_bearer(settings))
         assert refused.status_code == 429
@@ -90,6 +93,8 @@ def test_fix_limit_holds_across_two_workers_with_retry_after(shared_redis_settin
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         also = first.post("/v1/users/me/locations", json=_fixes(1), headers=_bearer(settings))
         assert also.status_code == 429  # the other worker counts the same window
+        assert [int(counters.get(key)) for key in keys] == [2]  # the refusals did not use the window up
+        counters.close()
         other_user = first.post("/v1/users/me/locations", json=_fixes(1), headers=_bearer(settings, subject="other"))
         assert other_user.status_code == 200
 
@@ -102,7 +107,7 @@ def test_websocket_fixes_over_the_limit_get_an_error_and_the_socket_stays(shared
             errors = []
             for i in range(7):
                 ws.send(json.dumps({"type": "location", "lat": 31.23 + i * 1e-5, "lng": 121.47, "accuracy_m": 10,
-                                    "ts": _now(i)}))
+                                    "ts": _now()}))
             ws.send('{"type":"ping"}')
             while True:
                 message = json.loads(ws.recv(timeout=5))

@@ -8,6 +8,7 @@ import pytest
 
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Stock
+from tests.clock import T0
 from tests.conftest import client_for
 from tests.live import token
 from tests.service.test_nearby_api import seed
@@ -85,8 +86,11 @@ def test_refund_and_cancel_put_stock_back(sqlite_settings):
         assert client.post(f"/v1/orders/{paid.json()['id']}/cancel", headers=user).json()["status"] == "refunded"
         assert client.post(f"/v1/orders/{pending.json()['id']}/cancel", headers=user).json()["status"] == "cancelled"
         assert quantity(sqlite_settings, a, sku) == 5
-        late = client.post(f"/v1/payments/simulated/{pending.json()['payment']['ref']}/pay", headers=user)
-        assert late.status_code == 409  # paid after it was cancelled: refused, not silently accepted
+        ref = pending.json()["payment"]["ref"]
+        late = client.post(f"/v1/payments/simulated/{ref}/pay", headers=user)
+        assert late.status_code == 200 and late.json()["status"] == "refunded"  # the money came back at once
+        assert client.get(f"/v1/orders/{pending.json()['id']}", headers=user).json()["status"] == "refunded"
+        assert (ref, 3998) in client.app.state.services.payments.refunds  # the provider was told
 
 
 def test_not_enough_stock_takes_nothing(sqlite_settings):
@@ -153,15 +157,17 @@ async def test_console_hears_of_a_paid_order_once_and_sees_it_on_arrival(sqlite_
             assert paid["type"] == "order" and paid["order_id"] == placed["id"] and paid["status"] == "paid"
             assert "rosa" not in str(paid) and await drain(console, 0.8) == []
             async with ws_connect(host, f"/v1/ws/user?token={token(settings, 'user', 'rosa')}") as app:
-                await app.send(fix(lat + 0.002, lng))
+                await app.send(fix(lat + 0.004, lng))
+                await app.send(fix(lat + 0.0002, lng))  # arrived, with an order waiting here: a card
                 arrival = await receive(console)
-            assert arrival["context"]["orders"] == [{"order_id": placed["id"], "status": "paid", "total_cents": 1999}]
+            assert arrival["type"] == "arrival" and arrival["stage"] == "arrived"
+            assert arrival["context"]["orders"] == [{"order_id": placed["id"], "status": "paid",
+                                                     "items": [{"name": "USB-C cable", "quantity": 1}]}]
             assert arrival["user_ref"] == paid["user_ref"]
 
 
 def test_unpaid_orders_expire_and_give_their_stock_back(sqlite_settings):
     from lbs_service.o2o.orders import expire_unpaid
-    from lbs_service.o2o.payments import SimulatedProvider
 
     with client_for(sqlite_settings) as client:
         (a, *_), sku = shop(sqlite_settings, client)
@@ -171,6 +177,7 @@ def test_unpaid_orders_expire_and_give_their_stock_back(sqlite_settings):
         client.post(f"/v1/payments/simulated/{paid['payment']['ref']}/pay", headers=user)
     db = Database(sqlite_settings)
     assert quantity(sqlite_settings, a, sku) == 2
-    assert expire_unpaid(db, SimulatedProvider(sqlite_settings), older_than_s=3600) == []  # not stale yet
-    assert expire_unpaid(db, SimulatedProvider(sqlite_settings), older_than_s=-1) == [unpaid["id"]]
+    secret = sqlite_settings.secret_key
+    assert expire_unpaid(db, secret, older_than_s=3600, now=T0) == []  # not stale yet
+    assert expire_unpaid(db, secret, older_than_s=-1, now=T0) == [unpaid["id"]]
     assert quantity(sqlite_settings, a, sku) == 4

@@ -5,13 +5,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lbs_service.proximity.rules import Caps, Entered, Suppressed, choose_offer
+from lbs_service.o2o import customers
+from lbs_service.o2o.campaigns import current_and_upcoming
+from lbs_service.proximity.decisions import Caps, Entered, Suppressed, choose_offer
 from lbs_service.records import record_of
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, ConsentRecord, PromotionSent, Store, UserPreferences
 from lbs_service.storage.stores import StoreRepository
+from tests.clock import T0
 
-NOON_SHANGHAI = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday 12:00 in Asia/Shanghai
+NOON_SHANGHAI = T0  # Monday 12:00 in Asia/Shanghai
 ALWAYS = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
@@ -49,8 +52,12 @@ def in_district_320106(store):
 
 
 def decide(db, entered, at=NOON_SHANGHAI, user="u", caps=Caps()):
+    """As a worker decides: from the customer and the campaigns it has loaded (here, freshly)."""
     with db.session() as session:
-        return choose_offer(session, user, entered, at, caps, in_district_320106)
+        customer = customers.load(session, user, at)
+        campaigns = current_and_upcoming(session, at, timedelta(0))
+    return choose_offer(customer, entered, at, caps, lambda when: [c for c in campaigns if c.running_at(when)],
+                        in_district_320106)
 
 
 def test_no_consent_no_offer_and_withdrawal_takes_effect_at_once(db):
@@ -125,12 +132,12 @@ def test_no_offer_for_a_campaign_whose_coupon_the_user_holds(db):
     from lbs_service.o2o.coupons import claim
 
     s = stores(db)
-    running = {"starts_at": datetime.now(UTC) - timedelta(days=1), "ends_at": datetime.now(UTC) + timedelta(days=2)}
+    running = {"starts_at": NOON_SHANGHAI - timedelta(days=1), "ends_at": NOON_SHANGHAI + timedelta(days=2)}
     held = campaign(db, level="store", store_ids=[s["R0"].id], priority=9, **running)
     other = campaign(db, level="store", store_ids=[s["R0"].id], priority=1)
-    claim(db, held, "u")
+    claim(db, held, "u", NOON_SHANGHAI)
     offer, _ = decide(db, [Entered(s["R0"], 10.0)])
     assert offer.campaign.id == other  # the better campaign is skipped: its coupon is already in hand
     claim_other = campaign(db, level="store", store_ids=[s["R1"].id], **running)
-    claim(db, claim_other, "u")
+    claim(db, claim_other, "u", NOON_SHANGHAI)
     assert decide(db, [Entered(s["R1"], 10.0)])[1] == [(s["R1"].id, Suppressed.COUPON_HELD)]

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from lbs_service.o2o.rebates import Band, band_for, check_gradient, monthly_report, rebate_cents
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Order
+from tests.clock import T0
 from tests.conftest import client_for
 from tests.service.test_orders import auth, order, shop
 
@@ -57,7 +58,7 @@ def test_monthly_report_counts_pickups_once_and_excludes_refunds(sqlite_settings
         db = Database(sqlite_settings)
         with db.transaction() as session:  # the order at c was picked up on 1 Nov, 00:30 in Shanghai
             session.get(Order, placed[3]["id"]).picked_up_at = datetime(2026, 10, 31, 16, 30, tzinfo=UTC)
-        month = datetime.now(UTC).strftime("%Y-%m")
+        month = T0.strftime("%Y-%m")
         gradient = [Band(0, 1, 0), Band(5_000, 2, 100), Band(9_995, 3, 250)]  # 5 x 19.99 lands exactly on 3 stars
         report = monthly_report(db, month, gradient)
         rows = {r.store_id: r for r in report}

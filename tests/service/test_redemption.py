@@ -1,7 +1,7 @@
 """Coupons redeemed once by code or QR, safely retried with Idempotency-Key, only where valid."""
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -9,8 +9,9 @@ from lbs_service.o2o.coupons import claim
 from lbs_service.o2o.qr import mint_qr_token
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Redemption
+from tests.clock import T0
 from tests.conftest import client_for
-from tests.live import fix, live_server, receive, token, ws_connect
+from tests.live import drain, fix, live_server, receive, token, ws_connect
 from tests.service.test_nearby_api import seed
 
 
@@ -24,14 +25,14 @@ def setup_coupon(settings, count=4):
     with client_for(settings) as client:
         ids = sorted(int(f["id"]) for f in client.get("/v1/stores/nearby", params={
             "lat": 32.05, "lng": 118.78, "radius_m": 50000, "limit": 10}).json()["features"])
-    now = datetime.now(UTC)
+    now = T0
     with db.transaction() as session:
         campaign = Campaign(title="Only at A", level="store", store_ids=[ids[0]], starts_at=now - timedelta(hours=1),
                             ends_at=now + timedelta(days=1), per_user_limit=1, priority=0, claimed=0, created_by="t")
         session.add(campaign)
         session.flush()
         campaign_id = campaign.id
-    coupon = claim(db, campaign_id, "holder")
+    coupon = claim(db, campaign_id, "holder", T0)
     return db, ids, coupon
 
 
@@ -135,7 +136,8 @@ def test_same_key_twice_at_once_runs_once(sqlite_settings):
 
 
 async def test_claim_then_arrival_shows_the_coupon_then_redeem_counts_a_visit(sqlite_settings):
-    settings = sqlite_settings.model_copy(update={"fence_dwell_s": 0.0, "member_tiers": {"silver": 1}})
+    settings = sqlite_settings.model_copy(update={"fence_dwell_s": 0.0, "member_tiers": {"silver": 1},
+                                                  "alert_min_tier": "silver"})
     db, (a, *_), coupon = setup_coupon(settings)
     from lbs_service.storage.models import Store
 
@@ -146,10 +148,13 @@ async def test_claim_then_arrival_shows_the_coupon_then_redeem_counts_a_visit(sq
         path = f"/v1/ws/stores/{a}?token={token(settings, 'staff', 's1', a)}"
         async with ws_connect(host, path) as console, ws_connect(
                 host, f"/v1/ws/user?token={token(settings, 'user', 'holder')}") as user:
-            await user.send(fix(lat + 0.001, lng))
+            await user.send(fix(lat + 0.004, lng))  # 440 m out: nearby
+            await user.send(fix(lat + 0.0002, lng))  # 22 m: arrived, with a coupon valid here: a card
             first = await receive(console)
+            assert first["type"] == "arrival" and first["stage"] == "arrived"
             assert first["context"]["tier"] == "member"
-            assert [c["coupon_id"] for c in first["context"]["coupons"]] == [coupon.id]
+            assert first["context"]["coupons"] == [{"campaign_id": coupon.campaign_id, "title": "Only at A"}]
+            assert "coupon_id" not in str(first)  # a coupon id would link the person across stores
             import httpx
 
             async with httpx.AsyncClient(base_url=f"http://{host}") as http:
@@ -157,23 +162,34 @@ async def test_claim_then_arrival_shows_the_coupon_then_redeem_counts_a_visit(sq
                                        headers=bearer(settings, "staff", "s1", a))
                 assert done.status_code == 200
             await user.send(fix(lat + 0.05, lng))  # leave, and come back
-            await user.send(fix(lat + 0.001, lng))
-            second = await receive(console)
-            assert second["context"] == {"tier": "silver", "coupons": [], "orders": []}
+            await user.send(fix(lat + 0.0002, lng))
+            messages = await drain(console, 1.0)
+            second = [m for m in messages if m["type"] == "arrival"]
+            assert len(second) == 1  # a silver member of this merchant: intent enough for a card
+            assert second[0]["context"] == {"tier": "silver", "coupons": [], "orders": [], "offer": None}
 
 
 def test_one_fix_into_two_stores_gives_each_its_own_context(sqlite_settings):
-    from lbs_service.o2o.members import arrival_contexts
+    from lbs_service.o2o import customers
+    from lbs_service.proximity.decisions import CardRules, card_context
     from lbs_service.records import record_of
     from lbs_service.storage.models import Order, Store
 
     db, (a, b, *_), coupon = setup_coupon(sqlite_settings)  # the coupon is valid at a only
     with db.transaction() as session:
         session.add(Order(user_id="holder", store_id=b, status="ready", total_cents=500, payment_ref="r1",
-                          pickup_code="PTESTCODE1", created_at=datetime.now(UTC)))
+                          pickup_code="PTESTCODE1", created_at=T0))
+    rules = CardRules("intent", None, {"silver": 1})
     with db.session() as session:
-        stores = [record_of(session.get(Store, a)), record_of(session.get(Store, b))]
-        contexts = arrival_contexts(session, "holder", stores, {"silver": 1}, lambda store: None)
-    assert [c["coupon_id"] for c in contexts[a]["coupons"]] == [coupon.id] and contexts[a]["orders"] == []
-    assert contexts[b]["coupons"] == [] and [o["order_id"] for o in contexts[b]["orders"]] == [1]
-    assert contexts[a]["tier"] == contexts[b]["tier"] == "member"
+        stores = {s: record_of(session.get(Store, s)) for s in (a, b)}
+        customer = customers.load(session, "holder", T0)
+    card_a, context_a = card_context(customer, stores[a], None, None, T0, rules)
+    card_b, context_b = card_context(customer, stores[b], None, None, T0, rules)
+    assert card_a and [c["campaign_id"] for c in context_a["coupons"]] == [coupon.campaign_id]
+    assert context_a["orders"] == []
+    assert card_b and context_b["coupons"] == [] and [o["order_id"] for o in context_b["orders"]] == [1]
+    assert context_a["tier"] == context_b["tier"] == "member"
+    with db.session() as session:
+        stranger = customers.load(session, "stranger", T0)
+    card, nobody = card_context(stranger, stores[a], None, None, T0, rules)
+    assert not card and nobody["coupons"] == nobody["orders"] == []  # no intent: no card

@@ -3,13 +3,13 @@ within 2 s on every console of the store, an ack on one shows on the other, a re
 without duplicates, and a coupon is redeemed from the page."""
 
 import json
-from datetime import UTC, datetime
 
 from websockets.sync.client import connect
 
 from lbs_service.o2o.coupons import claim
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Store
+from tests.clock import T0
 from tests.live import live_server, token
 from tests.service.test_nearby_api import seed
 from tests.web.conftest import open_page, screenshot
@@ -18,7 +18,7 @@ from tests.web.conftest import open_page, screenshot
 def send_fix(host, user, lat, lng):
     with connect(f"ws://{host}/v1/ws/user?token={user}") as ws:
         ws.send(json.dumps({"type": "location", "lat": lat, "lng": lng, "accuracy_m": 8,
-                            "ts": datetime.now(UTC).isoformat()}))
+                            "ts": T0.isoformat()}))
         ws.send('{"type":"ping"}')
         while json.loads(ws.recv(timeout=5)).get("type") != "pong":
             pass
@@ -31,14 +31,14 @@ def test_console_live_ack_reload_and_redeem(sqlite_settings, browser):
     with db.session() as session:
         store = session.query(Store).order_by(Store.id).first()
         store_id, lat, lng = store.id, store.lat, store.lng
-    now = datetime.now(UTC)
+    now = T0
     with db.transaction() as session:
         campaign = Campaign(title="Free latte", level="store", store_ids=[store_id], starts_at=now.replace(year=2025),
                             ends_at=now.replace(year=2030), per_user_limit=1, priority=0, claimed=0, created_by="t")
         session.add(campaign)
         session.flush()
         campaign_id = campaign.id
-    coupon = claim(db, campaign_id, "ana")
+    coupon = claim(db, campaign_id, "ana", T0)
     staff = token(settings, "staff", "till-1", store_id)
     with live_server(settings) as host:
         one = open_page(browser, host, f"/console?token={staff}")

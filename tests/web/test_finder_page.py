@@ -1,12 +1,13 @@
 """The store finder in a real browser: tap the map, the list shows exactly what the API returns for
 that point, a store's card offers a claim, and claiming shows the coupon's QR."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign
+from tests.clock import T0
 from tests.live import live_server, token
 from tests.service.test_nearby_api import seed
 from tests.web.conftest import open_page, screenshot
@@ -14,7 +15,7 @@ from tests.web.conftest import open_page, screenshot
 
 def test_tap_list_and_claim(sqlite_settings, browser):
     seed(sqlite_settings, count=200)
-    now = datetime.now(UTC)
+    now = T0
     with Database(sqlite_settings).transaction() as session:
         session.add(Campaign(title="Welcome gift", level="platform", starts_at=now - timedelta(hours=1),
                              ends_at=now + timedelta(days=1), per_user_limit=1, priority=0, claimed=0,
