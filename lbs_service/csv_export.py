@@ -47,6 +47,11 @@ def csv_writer(handle: IO[str], fieldnames: Sequence[str], header: bool = True) 
     return writer
 
 
-def safe_row(values: Iterable[object]) -> list[object]:
-    """A plain list row (csv.writer), neutralised the same way."""
-    return [safe_cell(value) for value in values]
+class SafeWriter:
+    """csv.writer with every cell passed through safe_cell."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._writer = csv.writer(handle)
+
+    def writerow(self, values: Iterable[object]) -> None:
+        self._writer.writerow([safe_cell(value) for value in values])

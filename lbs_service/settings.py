@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     order_payment_timeout_s: float = Field(900.0, gt=0, description="unpaid orders are cancelled after this")
     demand_retention_days: int = Field(90, ge=1, description="demand rows (cell, day, user hash) kept this long")
     demand_min_users: int = Field(5, ge=1, description="k: cells with fewer distinct users are suppressed")
+    coverage_max_work: float = Field(2e8, gt=0, description="the most point checks one coverage request may "
+                                                           "cost (estimated before it runs; refused past it)")
     change_feed_poll_s: float = Field(0.25, gt=0, le=1.0)
     cors_origins: list[str] = []
     node_modules_dir: Path = Field(DEFAULT_NODE_MODULES, description="front-end libraries installed by npm ci")

@@ -25,14 +25,16 @@ ensure_python() {
 }
 
 ensure_venv() {
-  # Reinstall only when pyproject.toml changed since the last install.
+  # $1: extras to install beside the runtime ("" for the service alone, "dev,bench" for the tests).
+  # Reinstall only when pyproject.toml or the extras changed since the last install.
+  local extras="${1:-}"
   ensure_python
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  local stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" <(echo "$extras") | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
-    echo "installing Python packages into $VENV" >&2
+    echo "installing Python packages into $VENV${extras:+ (with $extras)}" >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip >&2
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]" >&2
+    "$VENV/bin/python" -m pip install -q -e "$ROOT${extras:+[$extras]}" >&2
     rm -f "$VENV"/.installed-*
     touch "$stamp"
   fi

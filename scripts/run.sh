@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-ensure_venv
+ensure_venv ""  # the service's runtime dependencies only
 ensure_node_modules
 "$VENV/bin/lbs" db upgrade
 "$VENV/bin/lbs" demo

@@ -36,7 +36,7 @@ if ! as_postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'te
   as_postgres -d template_postgis -c "CREATE EXTENSION IF NOT EXISTS postgis"
 fi
 
-ensure_venv
+ensure_venv "dev,bench"
 ensure_node_modules
 export LBS_TEST_DATABASE_URL="postgresql://lbs:lbs@127.0.0.1:5432/$TEST_DB"
 export LBS_TEST_REDIS_URL="redis://127.0.0.1:6379/9"

@@ -26,6 +26,7 @@ _CANDIDATES: dict[str, tuple[str, ...]] = {
     "phone": ("phone", "tel", "telephone", "phone_number"),
     "opens": ("opens", "open_time", "open_time_on_scrape_day", "opening_time"),
     "closes": ("closes", "close_time", "close_time_on_scrape_day", "closing_time"),
+    "timezone": ("timezone", "tz", "time_zone"),
 }
 
 
@@ -40,6 +41,7 @@ class ColumnMap:
     phone: str | None
     opens: str | None
     closes: str | None
+    timezone: str | None
 
     def used(self) -> set[str]:
         return {c for c in vars(self).values() if c}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geo_index import CoordinateError, Datum, convert, validate_latlng
-from lbs_service.hours import DAYS, HoursError, parse_hours
+from lbs_service.hours import DAYS, HoursError, parse_hours, parse_timezone
 from lbs_service.importer.columns import ColumnMap
 from lbs_service.importer.sources import SourceRow
 
@@ -91,6 +91,11 @@ def normalize(row: SourceRow, columns: ColumnMap, options: ImportOptions) -> dic
     except HoursError as error:
         return reject(f"bad opening hours: {error}")
     category = (_text(fields.get(columns.category)) if columns.category else "") or options.default_category
+    zone = (_text(fields.get(columns.timezone)) if columns.timezone else "") or options.timezone
+    try:
+        parse_timezone(zone)
+    except HoursError as error:
+        return reject(str(error))
     used = columns.used()
     attributes = {k: v for k, v in fields.items() if k not in used and _text(v) and not k.startswith("__")}
     return {
@@ -100,7 +105,7 @@ def normalize(row: SourceRow, columns: ColumnMap, options: ImportOptions) -> dic
         "address": (_text(fields.get(columns.address)) or None) if columns.address else None,
         "phone": (_text(fields.get(columns.phone)) or None) if columns.phone else None,
         "hours": hours,
-        "timezone": options.timezone,
+        "timezone": zone,
         "status": "open",
         "attributes": attributes,
         "lat": lat,

@@ -1,12 +1,11 @@
 """The import as a whole: read, normalise, refuse duplicates, upsert in chunks, write rejects."""
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lbs_service.csv_export import safe_row
+from lbs_service.csv_export import SafeWriter
 from lbs_service.importer.columns import resolve_columns
 from lbs_service.importer.normalize import ImportOptions, Rejected, normalize
 from lbs_service.importer.sources import read_source
@@ -72,8 +71,8 @@ def _write_rejects(path: Path, header: list[str], rejected: list[Rejected]) -> P
         target.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
         return None
     with target.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)  # csv_export.safe_row: a reject is echoed, and never runs as a formula
-        writer.writerow(safe_row(["line", "source_id", "reason", *header]))
+        writer = SafeWriter(handle)  # a reject echoes the file's cells: never as a formula
+        writer.writerow(["line", "source_id", "reason", *header])
         for r in sorted(rejected, key=lambda r: r.line):
-            writer.writerow(safe_row([r.line, r.source_id, r.reason, *(r.fields.get(h, "") for h in header)]))
+            writer.writerow([r.line, r.source_id, r.reason, *(r.fields.get(h, "") for h in header)])
     return target

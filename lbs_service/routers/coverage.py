@@ -98,7 +98,7 @@ async def _planned(services: Services, principal: Principal, request: CoverageRe
     slot = services.coverage_gate.reserve(principal.subject)
     try:
         plan = await asyncio.to_thread(coverage_report.plan, services.db, services.catalog, request,
-                                       services.clock())
+                                       services.clock(), services.settings.coverage_max_work)
     except BaseException:
         slot.release()
         raise

@@ -19,7 +19,7 @@ router = APIRouter(tags=["reports"])
 async def rebates(
     services: ServicesDep,
     principal: PrincipalDep,
-    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, min_length=7, max_length=7, description="YYYY-MM")],
     format: Literal["json", "csv"] = "json",
 ) -> list[dict[str, Any]] | Response:
     """Operators see every outlet; a merchant sees its own."""

@@ -17,6 +17,24 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
+def schema_state(settings: Settings) -> str:
+    """"current", "no schema yet" or "an older schema" (compares the database with the migrations)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, pool
+
+    head = ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+    engine = create_engine(settings.effective_database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+    if current is None:
+        return "no schema yet"
+    return "current" if current == head else "an older schema"
+
+
 def upgrade(settings: Settings, revision: str = "head") -> None:
     if not settings.is_postgres:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from lbs_service.bench.coverage_bench import CoverageBenchConfig, run_coverage
-from lbs_service.bench.http_nearby import HttpBenchConfig, run_http
-from lbs_service.bench.import_bench import ImportBenchConfig, run_import
-from lbs_service.bench.nearby import NearbyBenchConfig, run_nearby, write_json
-from lbs_service.bench.report import END, START, write_page
+from lbs_bench.coverage_bench import CoverageBenchConfig, run_coverage
+from lbs_bench.http_nearby import HttpBenchConfig, run_http
+from lbs_bench.import_bench import ImportBenchConfig, run_import
+from lbs_bench.nearby import NearbyBenchConfig, run_nearby, write_json
+from lbs_bench.report import END, START, write_page
 from tests.conftest import _service_url
 
 pytestmark = pytest.mark.postgis

@@ -6,7 +6,7 @@ import csv
 import numpy as np
 
 from geo_index.datum import gcj02_to_wgs84
-from lbs_service.datasets.geolife import read_plt, trajectories
+from lbs_bench.geolife import read_plt, trajectories
 from tests.reference import haversine_m, need_shared
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import redis
 
-from lbs_service.datasets.geolife import read_plt
+from lbs_bench.geolife import read_plt
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Store
 from tests.live import drain, receive, token, ws_connect

@@ -8,7 +8,7 @@ import numpy as np
 from geo_index import RadiusIndex
 from geo_index.datum import gcj02_to_wgs84
 from geo_index.fences import Enter, FenceConfig, Fix, UserFences, step
-from lbs_service.datasets.geolife import read_plt, trajectories
+from lbs_bench.geolife import read_plt, trajectories
 from tests.reference import need_shared
 
 

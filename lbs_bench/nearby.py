@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from geo_index.sphere import great_circle_many_m
-from lbs_service.bench.engines import Engine, MemoryEngine, PostgisEngine, RedisEngine
-from lbs_service.bench.synthetic import clustered_points
-from lbs_service.bench.timing import EngineResult, Measurement, machine, measure
+from lbs_bench.engines import Engine, MemoryEngine, PostgisEngine, RedisEngine
+from lbs_bench.synthetic import clustered_points
+from lbs_bench.timing import EngineResult, Measurement, machine, measure
 
 log = logging.getLogger(__name__)
 STORE_SEED, QUERY_SEED = 20_240_601, 7

@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 
-from lbs_service.bench.scratch import scratch
-from lbs_service.bench.synthetic import clustered_points
-from lbs_service.bench.timing import machine
+from lbs_bench.scratch import scratch
+from lbs_bench.synthetic import clustered_points
+from lbs_bench.timing import machine
 
 CATEGORIES = ("cafe", "convenience", "telecom", "bill_payment", "pharmacy", "bakery")
 HOURS = (("07:00", "22:00"), ("08:00", "21:00"), ("00:00", "24:00"), ("10:00", "02:00"))

@@ -25,9 +25,9 @@ import numpy as np
 import psycopg
 from websockets.asyncio.client import ClientConnection, connect
 
-from lbs_service.bench.scratch import scratch
-from lbs_service.bench.synthetic import clustered_points
-from lbs_service.bench.timing import machine
+from lbs_bench.scratch import scratch
+from lbs_bench.synthetic import clustered_points
+from lbs_bench.timing import machine
 
 BEIJING = (39.98, 116.33)
 
@@ -179,7 +179,7 @@ def run_push(config: PushBenchConfig, folder: Path, say: Any = print) -> dict[st
 
 
 def _run_on(database: str, prefix: str, config: PushBenchConfig, folder: Path, say: Any) -> dict[str, Any]:
-    from lbs_service.bench.ports import free_port
+    from lbs_bench.ports import free_port
 
     env = {"LBS_DATABASE_URL": database, "LBS_REDIS_URL": config.redis_url, "LBS_FENCE_DWELL_S": "0",
            "LBS_RATE_LIMITS": "off", "LBS_REDIS_PREFIX": prefix}

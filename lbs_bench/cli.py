@@ -7,7 +7,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-bench_app = typer.Typer(help="Benchmarks against PostGIS and Redis, in the same run.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks against PostGIS and Redis, in the same run.", no_args_is_help=True,
+                        add_completion=False, rich_markup_mode=None)
 err = Console(stderr=True)
 
 
@@ -27,7 +28,7 @@ def _table(title: str, columns: tuple[str, ...]) -> Table:
 
 def _save(report: dict[str, Any], path: Path | None) -> None:
     if path:
-        from lbs_service.bench.nearby import write_json
+        from lbs_bench.nearby import write_json
 
         write_json(report, path)
         err.print(f"raw results: {path}")
@@ -42,18 +43,18 @@ def _need(url: str | None, what: str) -> str:
 
 @bench_app.command("nearby")
 def bench_nearby(
-    stores: Annotated[int, typer.Option(min=1000)] = 1_000_000,
-    queries: Annotated[int, typer.Option(min=100)] = 2_000,
-    runs: Annotated[int, typer.Option(min=1)] = 3,
-    radius_m: float = 1000.0,
-    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    stores: Annotated[int, typer.Option(min=1000, help="stores to index (synthetic, clustered)")] = 1_000_000,
+    queries: Annotated[int, typer.Option(min=100, help="queries per engine and run")] = 2_000,
+    runs: Annotated[int, typer.Option(min=1, help="repetitions (medians are reported)")] = 3,
+    radius_m: Annotated[float, typer.Option(help="the query radius")] = 1000.0,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
     database_url: Annotated[str | None, typer.Option(help="PostGIS to compare with (default LBS_DATABASE_URL)")] = None,
     redis_url: Annotated[str | None, typer.Option(help="Redis to compare with (default LBS_REDIS_URL)")] = None,
 ) -> None:
     """In-memory index vs exact PostGIS vs Redis GEOSEARCH: same stores, same queries, same run."""
     import logging
 
-    from lbs_service.bench.nearby import NearbyBenchConfig, run_nearby
+    from lbs_bench.nearby import NearbyBenchConfig, run_nearby
 
     logging.basicConfig(level=logging.WARNING)
     db_url, r_url = _bench_urls(database_url, redis_url)
@@ -76,12 +77,12 @@ def bench_nearby(
 
 @bench_app.command("push")
 def bench_push(
-    fences: Annotated[int, typer.Option(min=100)] = 25_000,
-    users: Annotated[int, typer.Option(min=1)] = 200,
-    fixes_per_user: Annotated[int, typer.Option(min=1)] = 200,
-    consoles: Annotated[int, typer.Option(min=1)] = 300,
+    fences: Annotated[int, typer.Option(min=100, help="store fences (real China stores, then synthetic)")] = 25_000,
+    users: Annotated[int, typer.Option(min=1, help="users walking at once, one socket each")] = 200,
+    fixes_per_user: Annotated[int, typer.Option(min=1, help="fixes each user sends")] = 200,
+    consoles: Annotated[int, typer.Option(min=1, help="store consoles listening")] = 300,
     rate: Annotated[float, typer.Option(help="target fixes/s over all users (0: as fast as possible)")] = 0.0,
-    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
     database_url: Annotated[str | None, typer.Option(help="a PostGIS server (a scratch database is created)")] = None,
     redis_url: Annotated[str | None, typer.Option(help="Redis (keys under a prefix of the run's own)")] = None,
     shared_data: Annotated[Path, typer.Option(help="real data folder, used when present")] = Path("../shared/data"),
@@ -89,7 +90,7 @@ def bench_push(
     """Fixes/s through user websockets across 2 server processes, and fix-to-alert latency."""
     import tempfile
 
-    from lbs_service.bench.push import PushBenchConfig, run_push
+    from lbs_bench.push_load import PushBenchConfig, run_push
 
     db_url, r_url = _bench_urls(database_url, redis_url)
     if not db_url or not r_url:
@@ -109,13 +110,13 @@ def bench_push(
 
 @bench_app.command("ws")
 def bench_ws(
-    connections: Annotated[int, typer.Option(min=1)] = 20_000,
-    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    connections: Annotated[int, typer.Option(min=1, help="idle websockets to open")] = 20_000,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
 ) -> None:
     """Idle user websockets on one server process, and its resident memory."""
     import tempfile
 
-    from lbs_service.bench.ws_capacity import run_ws
+    from lbs_bench.ws_capacity import run_ws
 
     with tempfile.TemporaryDirectory() as folder:
         report = run_ws(connections, Path(folder), say=lambda text: err.print(text))
@@ -129,16 +130,16 @@ def bench_ws(
 
 @bench_app.command("http")
 def bench_http(
-    stores: Annotated[int, typer.Option(min=1000)] = 1_000_000,
+    stores: Annotated[int, typer.Option(min=1000, help="stores to index (synthetic, clustered)")] = 1_000_000,
     rate: Annotated[float, typer.Option(min=1, help="offered requests/s for the latency run")] = 1_000.0,
-    runs: Annotated[int, typer.Option(min=1)] = 3,
-    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    runs: Annotated[int, typer.Option(min=1, help="repetitions (medians are reported)")] = 3,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
     database_url: Annotated[str | None, typer.Option(help="a PostGIS server (a scratch database is created)")] = None,
 ) -> None:
     """GET /v1/stores/nearby over HTTP: engine=memory against engine=postgis through the same endpoint."""
     import tempfile
 
-    from lbs_service.bench.http_nearby import HttpBenchConfig, run_http
+    from lbs_bench.http_nearby import HttpBenchConfig, run_http
 
     db_url = _need(_bench_urls(database_url, None)[0], "PostGIS")
     config = HttpBenchConfig(db_url, stores=stores, rate=rate, runs=runs)
@@ -158,14 +159,14 @@ def bench_http(
 
 @bench_app.command("coverage")
 def bench_coverage(
-    res: Annotated[int, typer.Option(min=7, max=9)] = 9,
-    runs: Annotated[int, typer.Option(min=1)] = 3,
-    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    res: Annotated[int, typer.Option(min=7, max=9, help="H3 resolution of the cells")] = 9,
+    runs: Annotated[int, typer.Option(min=1, help="repetitions (medians are reported)")] = 3,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
     database_url: Annotated[str | None, typer.Option(help="PostGIS to compare with (default LBS_DATABASE_URL)")] = None,
     shared_data: Annotated[Path, typer.Option(help="real data folder, used when present")] = Path("../shared/data"),
 ) -> None:
     """Beijing coverage at H3 res 9: our store-centric pass against PostGIS per cell, checked by brute force."""
-    from lbs_service.bench.coverage_bench import CoverageBenchConfig, run_coverage
+    from lbs_bench.coverage_bench import CoverageBenchConfig, run_coverage
 
     config = CoverageBenchConfig(resolution=res, runs=runs, database_url=_bench_urls(database_url, None)[0],
                                  shared_data=shared_data if shared_data.exists() else None)
@@ -182,15 +183,15 @@ def bench_coverage(
 
 @bench_app.command("import")
 def bench_import(
-    rows: Annotated[int, typer.Option(min=100)] = 25_000,
-    runs: Annotated[int, typer.Option(min=1)] = 3,
-    json_path: Annotated[Path | None, typer.Option("--json")] = None,
+    rows: Annotated[int, typer.Option(min=100, help="rows to import")] = 25_000,
+    runs: Annotated[int, typer.Option(min=1, help="repetitions (medians are reported)")] = 3,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
     database_url: Annotated[str | None, typer.Option(help="a PostGIS server (a scratch database is created)")] = None,
 ) -> None:
     """Rows/s of `lbs import stores` into PostGIS, new and again, against a bare COPY of the same rows."""
     import tempfile
 
-    from lbs_service.bench.import_bench import ImportBenchConfig, run_import
+    from lbs_bench.import_bench import ImportBenchConfig, run_import
 
     config = ImportBenchConfig(_need(_bench_urls(database_url, None)[0], "PostGIS"), rows=rows, runs=runs)
     with tempfile.TemporaryDirectory() as folder:
@@ -208,7 +209,7 @@ def bench_report(
     page: Annotated[Path, typer.Option(help="the page to (re)generate")] = Path("docs/BENCHMARKS.md"),
 ) -> None:
     """Regenerate the results part of docs/BENCHMARKS.md (tables, machine, chart) from the JSON files."""
-    from lbs_service.bench.report import write_page
+    from lbs_bench.report import write_page
 
     try:
         found = write_page(results, page)

@@ -24,8 +24,8 @@ from shapely.geometry.base import BaseGeometry
 
 from geo_index.coverage import Coverage, CoverageGrids, bounds_of, cells_in
 from geo_index.sphere import great_circle_many_m
-from lbs_service.bench.synthetic import clustered_points
-from lbs_service.bench.timing import machine
+from lbs_bench.synthetic import clustered_points
+from lbs_bench.timing import machine
 
 NEAR_M = 5_000.0
 

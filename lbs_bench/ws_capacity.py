@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from lbs_service.bench.ports import free_port
-from lbs_service.bench.timing import machine
+from lbs_bench.ports import free_port
+from lbs_bench.timing import machine
 
 
 def _rss_mb(pid: int) -> float:

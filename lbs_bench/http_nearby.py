@@ -23,13 +23,13 @@ import httpx
 import numpy as np
 
 from geo_index.sphere import great_circle_many_m
-from lbs_service.bench.http_load import LoadResult, closed_loop, open_loop
-from lbs_service.bench.import_bench import write_store_file
-from lbs_service.bench.nearby import QUERY_SEED, STORE_SEED
-from lbs_service.bench.ports import free_port
-from lbs_service.bench.scratch import scratch
-from lbs_service.bench.synthetic import clustered_points
-from lbs_service.bench.timing import machine
+from lbs_bench.http_load import LoadResult, closed_loop, open_loop
+from lbs_bench.import_bench import write_store_file
+from lbs_bench.nearby import QUERY_SEED, STORE_SEED
+from lbs_bench.ports import free_port
+from lbs_bench.scratch import scratch
+from lbs_bench.synthetic import clustered_points
+from lbs_bench.timing import machine
 
 ENGINES = ("memory", "postgis")
 

@@ -1,0 +1,3 @@
+from lbs_service.cli import app
+
+app(prog_name="lbs")

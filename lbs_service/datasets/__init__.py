@@ -1,1 +1,0 @@
-"""Loaders for third-party data files used by tests and benchmarks (never shipped with the project)."""
