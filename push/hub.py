@@ -20,6 +20,7 @@ from push.broker import Broker
 from push.messages import Message
 
 log = logging.getLogger(__name__)
+RESET_TAIL = 200  # after a reset, at most this many of the newest messages follow (a reload, not a flood)
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -142,13 +143,12 @@ class Hub:
         subscribers.add(subscriber)
         try:
             missed = None if last_id is None else await self.broker.replay(channel, last_id)
-            if missed is None:  # a fresh join, or a reset: live messages from now on, no history
-                latest = await self.broker.latest(channel)
-                if last_id is not None:
-                    subscriber.reset(latest)
-                subscriber.last_id = latest
+            if last_id is None:  # a fresh join: live messages from now on, no history
+                subscriber.last_id = await self.broker.latest(channel)
+            elif missed is None:  # the stream cannot tell what came after last_id: reset, then what it holds
+                subscriber.replayed(await self._restart(channel, subscriber, last_id))
             else:
-                subscriber.last_id = last_id or 0
+                subscriber.last_id = last_id
                 subscriber.replayed(missed)
         except BaseException:  # the backplane failed mid-join: leave nothing registered behind
             await self.unsubscribe(subscriber)
@@ -204,16 +204,21 @@ class Hub:
         for after_id, group in by_position.items():
             missed = await self.broker.replay(channel, after_id)
             if missed is None:
-                latest = await self.broker.latest(channel)
+                log.warning("a %s channel could not be replayed after %d: reset", channel.split(":")[0], after_id)
                 for subscriber in group:
-                    log.warning("channel %s could not be replayed after %d: reset", channel.split(":")[0], after_id)
-                    subscriber.reset(latest)
-                continue
-            for message in missed:
+                    missed = await self._restart(channel, subscriber, after_id)
+            for message in missed or []:
                 delivered += 1
                 for subscriber in group:
                     subscriber.offer(message)
         return delivered
+
+    async def _restart(self, channel: str, subscriber: Subscriber, after_id: int) -> list[Message]:
+        """Reset a subscriber whose chain broke (trimmed, lost, rewound), resuming where the stream's own
+        chain picks up after `after_id`: a notice, then every message the stream holds from there."""
+        tail = (await self.broker.tail(channel, after_id))[-RESET_TAIL:]
+        subscriber.reset(tail[0].prev if tail else await self.broker.latest(channel))
+        return tail
 
     async def reconcile(self) -> int:
         """Compare every watched channel with its stream and deliver what pub/sub never announced

@@ -247,6 +247,13 @@ class RedisBroker:
             return None  # trimmed past what the client has, or an id this stream's chain never held
         return messages
 
+    async def tail(self, channel: str, after_id: int) -> list[Message]:
+        """What the stream holds after `after_id`, chain or no chain (what follows a reset)."""
+        entries: Any = await redis_call(self.client.xrange(self._keys(channel)[0], min=f"({after_id}-0", max="+",
+                                                           count=self.retention))
+        return [Message(channel, int(eid.split(b"-")[0]), decode_body(fields[b"m"]), int(fields[b"p"]))
+                for eid, fields in entries]
+
     async def latest(self, channel: str) -> int:
         return int(await redis_call(self.client.get(self._keys(channel)[1])) or 0)
 

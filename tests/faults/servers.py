@@ -27,20 +27,40 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float
     raise RuntimeError(f"nothing listens on {port}")
 
 
+class OwnRedis:
+    """A Redis of the test's own that keeps nothing on disk: killed and started again, it comes back empty."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        need_installed(binary, "redis-server")
+        assert binary is not None
+        self.binary, self.port = binary, free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        _wait_for_port(self.port, self.process)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
 @contextlib.contextmanager
 def own_redis() -> Iterator[int]:
-    binary = shutil.which("redis-server")
-    need_installed(binary, "redis-server")
-    assert binary is not None
-    port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                                "no"], stdout=subprocess.DEVNULL)
+    server = OwnRedis()
+    server.start()
     try:
-        _wait_for_port(port, process)
-        yield port
+        yield server.port
     finally:
-        process.terminate()
-        process.wait(10)
+        server.stop()
 
 
 def _postgres_bin() -> Path:

@@ -79,3 +79,31 @@ def test_a_join_that_fails_halfway_leaves_no_subscriber_behind():
         return hub.connections
 
     assert asyncio.run(run()) == 0
+
+
+def test_a_stream_that_went_back_in_time_resets_its_subscribers_and_delivers_what_follows():
+    """A failover to a replica that is behind: the stream's chain continues from an older message.
+    Ids still grow (they follow the clock), so nothing new is mistaken for a repeat; the broken chain
+    tells every subscriber to reset, and what is published afterwards reaches them."""
+
+    async def run() -> tuple[list[str], int]:
+        broker = InProcessBroker()
+        hub = Hub(broker)
+        await hub.start()
+        subscriber = await hub.subscribe("store:4", None)
+        for n in range(3):
+            await hub.publish("store:4", {"n": n})
+        snapshot = list(broker._streams["store:4"])[:1]  # the replica saw only the first message
+        broker._streams["store:4"].clear()
+        broker._streams["store:4"].extend(snapshot)
+        broker._last["store:4"] = snapshot[-1].id
+        await hub.publish("store:4", {"n": 10})
+        await hub.publish("store:4", {"n": 11})
+        kinds = []
+        while not subscriber.queue.empty():
+            message = subscriber.queue.get_nowait()
+            kinds.append("reset" if message.is_reset else str(message.body["n"]))
+        return kinds, subscriber.resets
+
+    kinds, resets = asyncio.run(run())
+    assert kinds == ["0", "1", "2", "reset", "10", "11"] and resets == 1
