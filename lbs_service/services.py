@@ -83,7 +83,7 @@ class Services:
         engine = ProximityEngine(visits, catalog, fences, hub, committer, gauge, demand, customers, campaigns, clock)
         services = cls(settings, db, stores, catalog, hub, relay, committer, engine, gauge, customers, campaigns,
                        SimulatedProvider(settings), demand, limits, RevocationList(db), clock,
-                       Gate("coverage", per_worker=2))
+                       Gate("coverage", per_worker=4, per_principal=2))
         db.on_commit(services._announce)
         return services
 

@@ -83,6 +83,26 @@ def place(db: Database, provider: PaymentProvider, user_id: str, store_id: int, 
         return {**public(order, order_lines), "payment": provider.checkout(order.payment_ref, total)}
 
 
+QUEUE_LIMIT = 500
+
+
+def store_queue(db: Database, secret: str, store_id: int, statuses: tuple[OrderStatus, ...]) -> list[dict[str, Any]]:
+    """A store's orders in these statuses, oldest first: what its console shows when it opens. Staff
+    see the customer under the store's pseudonym and never the pickup code (the customer shows it)."""
+    with db.session() as session:
+        found = list(session.scalars(select(Order).where(Order.store_id == store_id, Order.status.in_(statuses))
+                                     .order_by(Order.id).limit(QUEUE_LIMIT)))
+        lines = session.execute(select(OrderLine.order_id, OrderLine.sku_id, OrderLine.quantity, Sku.name)
+                                .join(Sku, Sku.id == OrderLine.sku_id)
+                                .where(OrderLine.order_id.in_([o.id for o in found]))
+                                .order_by(OrderLine.order_id, OrderLine.sku_id)).all()
+    items: dict[int, list[dict[str, Any]]] = {}
+    for order_id, sku_id, quantity, name in lines:
+        items.setdefault(order_id, []).append({"sku_id": sku_id, "name": name, "quantity": quantity})
+    return [{"id": o.id, "status": o.status, "total_cents": o.total_cents, "created_at": o.created_at.isoformat(),
+             "user_ref": user_ref(secret, store_id, o.user_id), "items": items.get(o.id, [])} for o in found]
+
+
 def _pickup_code() -> str:
     return "P" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(9))
 
@@ -102,7 +122,8 @@ def _tell(session: Session, secret: str, order: Order, now: datetime, items: lis
                             "order_id": order.id, "status": order.status,
                             "user_ref": user_ref(secret, order.store_id, order.user_id)}
     if items is not None:
-        body["items"] = [{"sku_id": ln.sku_id, "quantity": ln.quantity} for ln in items]
+        names = dict(session.execute(select(Sku.id, Sku.name).where(Sku.id.in_([ln.sku_id for ln in items]))).all())
+        body["items"] = [{"sku_id": ln.sku_id, "name": names.get(ln.sku_id), "quantity": ln.quantity} for ln in items]
     enqueue(session, store_channel(order.store_id), body, subject=order.user_id)
     enqueue(session, user_channel(order.user_id), {"type": "order", "ts": now.isoformat(), "order_id": order.id,
                                                    "store_id": order.store_id, "status": order.status},

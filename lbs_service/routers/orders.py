@@ -3,7 +3,7 @@
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
 from lbs_service.routers.params import RowIdPath, StoreIdPath
 from lbs_service.routers.qr import qr_response
 from lbs_service.services import Services
+from lbs_service.statuses import WAITING_FOR_PICKUP, OrderStatus
 from lbs_service.storage.models import Order, OrderLine, Sku, Stock, Store
 
 router = APIRouter(tags=["orders"])
@@ -119,6 +120,18 @@ async def list_stock(services: ServicesDep, store_id: StoreIdPath) -> list[dict[
         return [{"sku_id": i, "code": c, "name": n, "price_cents": p, "quantity": q} for i, c, n, p, q in rows]
 
     return await asyncio.to_thread(read)
+
+
+@router.get("/v1/stores/{store_id}/orders")
+async def store_orders(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
+                       status: Annotated[list[Literal["pending", "paid", "ready"]] | None, Query(
+                           max_length=3, description="which open orders (default: paid and ready)")] = None,
+                       ) -> list[dict[str, Any]]:
+    """The store's open orders (its pickup queue), for its staff, its merchant and operators."""
+    await asyncio.to_thread(_may_manage_store, services, principal, store_id)
+    wanted = tuple(OrderStatus(s) for s in status) if status else WAITING_FOR_PICKUP
+    return await asyncio.to_thread(orders.store_queue, services.db, services.settings.secret_key,
+                                   store_id, wanted)
 
 
 @router.post("/v1/orders", status_code=201)

@@ -3,8 +3,10 @@
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from lbs_service.socket_protocol import as_script
 
 STATIC = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
@@ -25,6 +27,19 @@ def vendor_files(node_modules: Path) -> StaticFiles | None:
     """maplibre-gl from the npm registry (package.json), installed by the set-up with npm ci."""
     dist = node_modules / "maplibre-gl" / "dist"
     return StaticFiles(directory=dist) if dist.is_dir() else None
+
+
+@router.get("/protocol.js")
+async def protocol_script() -> Response:
+    """The websocket protocol (socket_protocol.py) for the pages, generated from the server's own module."""
+    return Response(as_script(), media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    # Browsers ask for this path whatever the page links; an SVG pin answers it (by content type).
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/")

@@ -1,6 +1,6 @@
 """Coverage cost is bounded and known before it starts: the attack that pinned a core (a few cells at
 a 10 km radius) is cheap, a request past the budget is refused with its figures before any work, the
-answer streams and stops when the client leaves, and each planner gets one request at a time and a
+answer streams and stops when the client leaves, and each planner gets two requests at a time (a page's pair) and a
 rate."""
 
 import asyncio
@@ -38,20 +38,22 @@ def test_the_attack_is_cheap_and_a_request_past_the_budget_is_refused_before_wor
     print(f"\ncoverage: 10 km around a few cells {cheap:.2f} s; a refusal {refusing:.2f} s")
 
 
-def test_one_at_a_time_per_planner_and_a_rate(sqlite_settings):
+def test_two_at_a_time_per_planner_and_a_rate(sqlite_settings):
     seed(sqlite_settings, count=600)
     settings = sqlite_settings.model_copy(update={"rate_limit_rules": {"coverage": (2, 60)}})
     with client_for(settings) as client:
         services = client.app.state.services
-        slot = services.coverage_gate.reserve("operator")  # as if a request of theirs were streaming
+        slots = [services.coverage_gate.reserve("operator") for _ in range(2)]  # as if two of theirs were running
         op = operator_headers(settings)
         busy = client.get("/v1/coverage", headers=op, params={"bbox": TINY})
         assert busy.status_code == 429 and int(busy.headers["retry-after"]) >= 1
         other = {"Authorization": f"Bearer {token(settings, 'merchant', 'm2', merchant_id=1)}"}
         assert client.get("/v1/coverage", headers=other, params={"bbox": TINY}).status_code == 200
-        slot.release()
+        slots[0].release()
         assert client.get("/v1/coverage", headers=op, params={"bbox": TINY}).status_code == 200
         assert client.get("/v1/coverage", headers=op, params={"bbox": TINY}).status_code == 429  # 2 a minute
+        slots[1].release()
+        slots[1].release()  # twice: still one slot given back
         assert services.coverage_gate.running == 0  # every slot given back, refusals included
 
 

@@ -24,11 +24,14 @@ def browser():
         browser.close()
 
 
-def open_page(browser, host: str, path: str):
-    """A page that may only talk to the app; anything else is aborted and noted in page.foreign."""
-    context = browser.new_context()
+def open_page(browser, host: str, path: str, clock=None, **context_options):
+    """A page that may only talk to the app; anything else is aborted and noted in page.foreign.
+    With `clock`, the page's Date starts at that instant (the server under test runs from T0 too)."""
+    context = browser.new_context(**context_options)
     page = context.new_page()
     page.foreign = []
+    if clock is not None:
+        page.clock.install(time=clock)
 
     def only_the_app(route):
         url = route.request.url

@@ -22,9 +22,10 @@ def test_planner_cells_what_if_and_export(sqlite_settings, browser, tmp_path):
     boundary.write_text(json.dumps(DISTRICT), encoding="utf-8")
     assert lbs(sqlite_settings, "import", "boundaries", str(boundary)).returncode == 0
     operator = token(sqlite_settings, "operator", "planner")
+    checker = {"Authorization": f"Bearer {token(sqlite_settings, 'operator', 'checker')}"}  # not the page's slots
     with live_server(sqlite_settings) as host:
         expected = httpx.get(f"http://{host}/v1/coverage", params={"district": "320106", "res": 9},
-                             headers={"Authorization": f"Bearer {operator}"}).json()
+                             headers=checker).json()
         page = open_page(browser, host, f"/planner?token={operator}")
         page.wait_for_selector("body[data-map-ready=true]", timeout=10000)
         count = page.locator("[data-testid=cell-count]")
@@ -48,7 +49,7 @@ def test_planner_cells_what_if_and_export(sqlite_settings, browser, tmp_path):
         assert page.inner_text("#summary") != summary_before  # more cells covered with the candidate
         page.select_option("#res", "8")
         count.filter(has_text=str(len(httpx.get(f"http://{host}/v1/coverage", params={"district": "320106", "res": 8},
-                                               headers={"Authorization": f"Bearer {operator}"}).json()["features"])))\
+                                               headers=checker).json()["features"])))\
             .wait_for(timeout=10000)
         with page.expect_download() as download_info:
             page.click("[data-testid=export-geojson]")

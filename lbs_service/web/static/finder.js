@@ -1,28 +1,23 @@
 "use strict";
-// The store finder: tap the map or locate yourself, see the nearest stores in a list and on the
-// map in step, filter, open a store's card with its hours and offers, claim an offer and show its
-// QR; signed-in users also get live promotions. Everything comes from this app's own API.
+// The store finder: tap the map or locate yourself, see the nearest stores in a list and on the map in
+// step, filter, open a store's card with its hours and offers, claim an offer and show its QR.
+// Signed-in users can switch "Offers near me" on: that records their consent to location marketing
+// and sends their position while the page is visible (throttled), and the offers of stores they
+// approach appear as cards to claim or dismiss; staff answers and order news appear as notices.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const { token, params } = lbsSession("lbs-user-token");
-  const auth = token ? { Authorization: `Bearer ${token}` } : {};
+  const { token, params } = lbs.session("lbs-user-token");
   const state = { point: null, category: null, stores: [] };
-  const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+  const FIX_EVERY_M = 25; // a new fix when moved this far...
+  const FIX_EVERY_S = 20; // ...or when this much time has passed
+  const timers = new Set(); // every interval this page starts, so none outlives what it serves
 
-  if (typeof maplibregl === "undefined") {
+  const map = lbs.map("map", { center: [Number(params.get("lng")) || 118.7784, Number(params.get("lat")) || 32.0416],
+    zoom: Number(params.get("zoom")) || 13 });
+  if (!map) {
     $("status").textContent = "The map library is not installed (run the set-up: npm ci).";
     return;
   }
-  maplibregl.setWorkerUrl("/vendor/maplibre-gl/maplibre-gl-csp-worker.js");
-  const map = new maplibregl.Map({
-    container: "map",
-    // A local style: no tile server, only our own layers over a plain background.
-    style: { version: 8, sources: {}, layers: [{ id: "land", type: "background", paint: { "background-color": "#e8eef0" } }] },
-    center: [Number(params.get("lng")) || 118.7784, Number(params.get("lat")) || 32.0416],
-    zoom: Number(params.get("zoom")) || 13,
-    attributionControl: false,
-  });
-  map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.on("load", () => {
     map.addSource("stores", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
     map.addSource("here", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
@@ -48,10 +43,6 @@
   $("open-now").addEventListener("change", () => state.point && search(...state.point));
   $("sku").addEventListener("change", () => state.point && search(...state.point));
 
-  function distance(metres) {
-    return metres < 1000 ? `${Math.round(metres / 10) * 10} m` : `${(metres / 1000).toFixed(1)} km`;
-  }
-
   function localNow(timezone) {
     const parts = new Intl.DateTimeFormat("en-GB", { timeZone: timezone, weekday: "short", hour: "2-digit",
       minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date());
@@ -60,7 +51,7 @@
   }
 
   function hoursText(props) {
-    // "closes in 30 min" / "open until 22:00" / "closed": from the weekly hours in the store's own zone.
+    // "closes in 30 min" / "open until 22:00" / "closed now": from the weekly hours in the store's own zone.
     if (!props.hours) return "";
     const now = localNow(props.timezone || "UTC");
     const minutes = (t) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
@@ -82,7 +73,8 @@
     marker.dataset.lat = String(lat);
     marker.dataset.lng = String(lng);
     marker.hidden = false;
-    marker.textContent = accuracy ? `You are here (±${Math.round(accuracy)} m)` : "Searching around the tapped point";
+    marker.textContent = accuracy ? `You are here (±${Math.round(accuracy)} m)`
+      : `Searching around the point you tapped (${lat.toFixed(4)}, ${lng.toFixed(4)})`;
     if (map.getSource("here")) {
       map.getSource("here").setData({ type: "Feature", geometry: { type: "Point", coordinates: [lng, lat] }, properties: {} });
     }
@@ -90,9 +82,9 @@
     if (state.category) query.set("category", state.category);
     if ($("open-now").checked) query.set("open_now", "true");
     if ($("sku").value) query.set("sku", $("sku").value);
-    const response = await fetch(`/v1/stores/nearby?${query}`, { headers: auth });
-    const body = await response.json();
-    if (!response.ok) { $("status").textContent = body.detail; return; }
+    const answer = await lbs.api(`/v1/stores/nearby?${query}`, { token });
+    if (!answer.ok) { $("status").textContent = answer.error; return; }
+    const body = answer.body;
     state.stores = body.features;
     $("status").textContent = `${body.numberMatched} store(s) within 2 km${body.numberMatched > body.numberReturned
       ? `, nearest ${body.numberReturned} shown` : ""}.`;
@@ -105,36 +97,23 @@
     const categories = [...new Set(state.stores.map((f) => f.properties.category))].sort();
     if (state.category && !categories.includes(state.category)) categories.push(state.category);
     $("chips").replaceChildren(...categories.map((category) => {
-      const chip = document.createElement("button");
-      chip.type = "button";
-      chip.textContent = category.replace(/_/g, " ");
-      chip.setAttribute("aria-pressed", String(state.category === category));
+      const chip = lbs.el("button", category.replace(/_/g, " "), null, { type: "button",
+        "aria-pressed": String(state.category === category) });
       chip.onclick = () => { state.category = state.category === category ? null : category; search(...state.point); };
       return chip;
     }));
   }
 
-  function line(text, className) {
-    const node = document.createElement("div");
-    node.textContent = text;
-    if (className) node.className = className;
-    return node;
-  }
-
   function render() {
     $("stores").replaceChildren(...state.stores.map((feature) => {
       const p = feature.properties;
-      const item = document.createElement("li");
-      item.className = "store";
-      item.setAttribute("data-testid", "store-item");
+      const item = lbs.el("li", null, "store", { "data-testid": "store-item" });
       item.dataset.storeId = feature.id;
-      const title = document.createElement("strong");
-      title.textContent = p.name;
-      item.append(title, line(`${distance(p.distance_m)} · ${p.category.replace(/_/g, " ")}`
+      item.append(lbs.el("strong", p.name), lbs.el("div", `${lbs.distance(p.distance_m)} · ${p.category.replace(/_/g, " ")}`
         + (p.rating ? ` · ★ ${p.rating.average} (${p.rating.count})` : "")
         + (p.quantity ? ` · ${p.quantity} in stock` : ""), "meta"));
       const hours = hoursText(p);
-      if (hours) item.append(line(hours, `meta ${p.open_now ? "open" : "closed"}`));
+      if (hours) item.append(lbs.el("div", hours, `meta ${p.open_now ? "open" : "closed"}`));
       item.onclick = (event) => { if (!event.target.closest("a, button")) openCard(item, feature); };
       return item;
     }));
@@ -144,45 +123,39 @@
     if (item.dataset.open) return;
     item.dataset.open = "true";
     const [lng, lat] = feature.geometry.coordinates;
-    const links = document.createElement("div");
-    links.className = "meta";
+    const links = lbs.el("div", null, "meta");
     if (feature.properties.phone) links.append(link(`tel:${feature.properties.phone}`, feature.properties.phone), " · ");
     links.append(link(`geo:${lat},${lng}`, "Directions"));
     item.append(links);
-    if (feature.properties.address) item.append(line(feature.properties.address, "meta"));
-    const offers = await (await fetch(`/v1/campaigns?store_id=${feature.id}`)).json();
-    for (const offer of offers) item.append(offerBlock(offer));
-    if (!offers.length) item.append(line("No offers here right now.", "meta"));
+    if (feature.properties.address) item.append(lbs.el("div", feature.properties.address, "meta"));
+    const answer = await lbs.api(`/v1/campaigns?store_id=${feature.id}`);
+    if (!answer.ok) { item.append(lbs.el("div", `Offers could not be loaded: ${answer.error}`, "meta")); return; }
+    for (const offer of answer.body) item.append(offerBlock(offer.id, offer.title));
+    if (!answer.body.length) item.append(lbs.el("div", "No offers here right now.", "meta"));
   }
 
   function link(href, text) {
-    const a = document.createElement("a");
+    const a = lbs.el("a", text);
     a.href = href;
-    a.textContent = text;
     return a;
   }
 
-  function offerBlock(offer) {
-    const block = document.createElement("div");
-    block.className = "offer";
-    block.append(line(offer.title));
-    const claim = document.createElement("button");
-    claim.type = "button";
-    claim.setAttribute("data-testid", "claim");
-    claim.textContent = token ? "Claim" : "Sign in to claim";
+  function offerBlock(campaignId, title) {
+    const block = lbs.el("div", null, "offer");
+    block.append(lbs.el("div", title));
+    const claim = lbs.el("button", token ? "Claim" : "Sign in to claim", null, { type: "button", "data-testid": "claim" });
     claim.disabled = !token;
     claim.onclick = async () => {
       claim.disabled = true;
-      let response = await fetch(`/v1/campaigns/${offer.id}/claim`, { method: "POST", headers: auth });
-      let coupon = await response.json();
-      if (response.status === 409) {  // already yours: show the one you hold
-        const mine = await (await fetch("/v1/users/me/coupons", { headers: auth })).json();
-        coupon = mine.find((c) => c.campaign_id === offer.id) || coupon;
-        response = { ok: Boolean(coupon.id) };
+      let answer = await lbs.api(`/v1/campaigns/${campaignId}/claim`, { method: "POST", token });
+      if (answer.status === 409) { // already yours: show the one you hold
+        const mine = await lbs.api("/v1/users/me/coupons", { token });
+        const held = mine.ok ? mine.body.find((c) => c.campaign_id === campaignId) : null;
+        answer = held ? { ok: true, body: held } : answer;
       }
-      if (!response.ok) { claim.textContent = coupon.detail || "Could not claim"; return; }
-      claim.textContent = `Your code: ${coupon.code}`;
-      await showQr(block, coupon.id);
+      if (!answer.ok) { claim.textContent = answer.error || "Could not claim"; return; }
+      claim.textContent = `Your code: ${answer.body.code}`;
+      await showQr(block, answer.body.id);
     };
     block.append(claim);
     return block;
@@ -190,11 +163,12 @@
 
   async function showQr(block, couponId) {
     // The QR carries a token that expires in a minute: fetch a fresh one while it is on screen.
-    const image = block.querySelector("img") || document.createElement("img");
-    image.alt = "coupon QR code";
-    image.setAttribute("data-testid", "coupon-qr");
+    const image = block.querySelector("img") || lbs.el("img", null, null, { alt: "coupon QR code", "data-testid": "coupon-qr" });
     const refresh = async () => {
-      const response = await fetch(`/v1/coupons/${couponId}/qr.svg`, { headers: auth });
+      if (!image.isConnected && image.src) { clearInterval(timer); timers.delete(timer); return; }
+      let response;
+      try { response = await fetch(`/v1/coupons/${couponId}/qr.svg`, { headers: { Authorization: `Bearer ${token}` } }); }
+      catch (error) { return; } // offline for a moment: the next refresh tries again
       if (!response.ok) return;
       const previous = image.src;
       image.src = URL.createObjectURL(await response.blob());
@@ -202,22 +176,94 @@
     };
     await refresh();
     block.append(image);
-    setInterval(refresh, 45000);
+    const timer = setInterval(refresh, 45000);
+    timers.add(timer);
   }
 
-  function promotions() {
-    if (!token) return;
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/v1/ws/user?token=${encodeURIComponent(token)}`);
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.type !== "promotion") return;
-      const toast = line(`${message.title} at ${message.store_name} (${distance(message.distance_m)})`, "toast");
-      toast.setAttribute("data-testid", "promotion");
-      $("promotions").append(toast);
-      setTimeout(() => toast.remove(), 15000);
-    };
-    socket.onclose = () => setTimeout(promotions, 3000);
+  // ---- live: offers near me, staff answers, order news ---------------------------------------
+  if (!token) return;
+  // What this person missed while the page was closed is replayed when it opens again.
+  const subject = (lbs.claims(token) || {}).sub;
+  const live = lbs.liveSocket({ path: "/v1/ws/user", token, lastIdKey: `lbs-user-last-id:${subject}`,
+    onState: (connection) => { document.body.dataset.live = connection; }, onMessage: onLive });
+
+  function onLive(message) {
+    if (message.type === "promotion") showPromotion(message);
+    else if (message.type === "staff_reply") toast(`${message.store_name || "The store"}: ${message.text}`, "staff-reply");
+    else if (message.type === "order" && message.status === "ready") toast(`Order #${message.order_id} is ready for pickup.`, "order-news");
+    else if (message.type === "order" && message.status === "refunded") toast(`Order #${message.order_id} was refunded.`, "order-news");
+    else if (message.type === "reset") toast("Some offers could not be replayed while you were away.", "notice");
   }
-  promotions();
+
+  function closable(card) {
+    const close = lbs.el("button", "×", "dismiss", { type: "button", "aria-label": "dismiss", "data-testid": "dismiss" });
+    close.onclick = () => card.remove();
+    card.prepend(close);
+    $("promotions").prepend(card);
+    while ($("promotions").children.length > 4) $("promotions").lastElementChild.remove(); // never a wall of cards
+  }
+
+  function showPromotion(message) {
+    const card = lbs.el("div", null, "promotion", { "data-testid": "promotion" });
+    card.dataset.campaignId = String(message.campaign_id);
+    card.append(lbs.el("strong", message.title), lbs.el("div", `at ${message.store_name} · ${lbs.distance(message.distance_m)}`, "meta"),
+      offerBlock(message.campaign_id, ""));
+    closable(card);
+  }
+
+  function toast(text, testid) {
+    const card = lbs.el("div", text, "notice", { "data-testid": testid });
+    closable(card);
+  }
+
+  // The switch: consent to location marketing, and the fixes that go with it.
+  const offers = $("offers-switch");
+  let watch = null;
+  let lastSent = null;
+
+  lbs.api("/v1/users/me/consent", { token }).then((answer) => {
+    offers.disabled = !answer.ok;
+    offers.checked = answer.ok && answer.body.location_marketing;
+    if (offers.checked) startWatching();
+  });
+
+  offers.addEventListener("change", async () => {
+    offers.disabled = true;
+    const answer = await lbs.api("/v1/users/me/consent", { method: "PUT", token,
+      body: { location_marketing: offers.checked } });
+    offers.disabled = false;
+    if (!answer.ok) { offers.checked = !offers.checked; toast(`Could not change it: ${answer.error}`, "notice"); return; }
+    if (offers.checked) startWatching(); else stopWatching();
+  });
+
+  function startWatching() {
+    if (watch !== null || document.hidden || !navigator.geolocation) return;
+    watch = navigator.geolocation.watchPosition(sendFix, () => {}, { enableHighAccuracy: true, maximumAge: 5000 });
+  }
+
+  function stopWatching() {
+    if (watch !== null) navigator.geolocation.clearWatch(watch);
+    watch = null;
+  }
+
+  function movedMetres(a, b) {
+    const rad = Math.PI / 180;
+    const x = (b.lng - a.lng) * rad * Math.cos(((a.lat + b.lat) / 2) * rad);
+    return Math.hypot(x, (b.lat - a.lat) * rad) * 6371008.8;
+  }
+
+  function sendFix(position) {
+    // Dated when it was taken, and never later than this page's clock: a fix from the future is refused.
+    const fix = { lat: position.coords.latitude, lng: position.coords.longitude, at: Math.min(position.timestamp, Date.now()) };
+    if (lastSent && movedMetres(lastSent, fix) < FIX_EVERY_M && fix.at - lastSent.at < FIX_EVERY_S * 1000) return;
+    const sent = live.send({ type: "location", lat: fix.lat, lng: fix.lng,
+      accuracy_m: Math.min(100000, position.coords.accuracy || 0), ts: new Date(fix.at).toISOString() });
+    if (sent) lastSent = fix;
+  }
+
+  // A hidden page sends nothing (and its phone saves the battery); it resumes when shown again.
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) stopWatching();
+    else if (offers.checked) startWatching();
+  });
 })();

@@ -4,8 +4,7 @@
 // Cells are computed by the server and arrive as GeoJSON polygons.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const { token, params } = lbsSession("lbs-planner-token");
-  const auth = { Authorization: `Bearer ${token || ""}` };
+  const { token, params } = lbs.session("lbs-planner-token");
   const candidates = [];
   const THEMES = {
     coverage: { property: "stores_within", stops: [[0, "#d73027", "no store within reach"], [1, "#fee08b", "1 store"],
@@ -14,13 +13,7 @@
       [20, "#4292c6", "20+ users"], [50, "#08519c", "50+ users"]] },
     gaps: { property: "gap", stops: [[0, "#eeeeee", "covered or no demand"], [1, "#d73027", "uncovered demand"]] },
   };
-  maplibregl.setWorkerUrl("/vendor/maplibre-gl/maplibre-gl-csp-worker.js");
-  const map = new maplibregl.Map({
-    container: "map",
-    style: { version: 8, sources: {}, layers: [{ id: "land", type: "background", paint: { "background-color": "#f2efe9" } }] },
-    center: [116.4, 39.95], zoom: 9, attributionControl: false,
-  });
-  map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
+  const map = lbs.map("map", { center: [116.4, 39.95], zoom: 9, background: "#f2efe9" });
 
   map.on("load", async () => {
     const empty = { type: "FeatureCollection", features: [] };
@@ -35,9 +28,10 @@
       paint: { "circle-radius": 7, "circle-color": "#7b3294", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
     map.addLayer({ id: "candidates", type: "circle", source: "candidates",
       paint: { "circle-radius": 6, "circle-color": "#000", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
-    const boundaries = await (await fetch("/v1/districts.geojson")).json();
-    map.getSource("districts").setData(boundaries);
-    const districts = await (await fetch("/v1/districts")).json();
+    const [boundaries, listed] = await Promise.all([lbs.api("/v1/districts.geojson"), lbs.api("/v1/districts")]);
+    if (!boundaries.ok || !listed.ok) { $("summary").textContent = boundaries.error || listed.error; return; }
+    map.getSource("districts").setData(boundaries.body);
+    const districts = listed.body;
     $("district").replaceChildren(...districts.map((d) => new Option(`${d.name} (${d.code})`, d.code)));
     if (params.get("district")) $("district").value = params.get("district");
     for (const id of ["district", "res"]) $(id).addEventListener("change", () => { candidates.length = 0; load(); });
@@ -60,15 +54,22 @@
 
   let cells = { type: "FeatureCollection", features: [] };
 
+  let loading = null; // the computation in flight: a newer question cancels it (and frees its slot)
+
   async function load() {
+    if (loading) loading.abort();
+    const controller = new AbortController();
+    loading = controller;
     $("summary").textContent = "Computing…";
     const [coverage, gaps] = await Promise.all([
-      fetch(`/v1/coverage?${query()}`, { headers: auth }),
-      fetch(`/v1/coverage/gaps?${query({ suggest: 5 })}`, { headers: auth }),
+      lbs.api(`/v1/coverage?${query()}`, { token, signal: controller.signal }),
+      lbs.api(`/v1/coverage/gaps?${query({ suggest: 5 })}`, { token, signal: controller.signal }),
     ]);
-    if (!coverage.ok) { $("summary").textContent = (await coverage.json()).detail; return; }
-    cells = await coverage.json();
-    const gapInfo = gaps.ok ? await gaps.json() : { gaps: [], suggestions: [], demand: {} };
+    if (controller.signal.aborted) return;
+    loading = null;
+    if (!coverage.ok) { $("summary").textContent = coverage.error; return; }
+    cells = coverage.body;
+    const gapInfo = gaps.ok ? gaps.body : { gaps: [], suggestions: [], demand: {} };
     const gapCells = new Set(gapInfo.gaps.map((g) => g.cell));
     for (const feature of cells.features) feature.properties.gap = gapCells.has(feature.properties.cell) ? 1 : 0;
     map.getSource("cells").setData(cells);
@@ -105,9 +106,9 @@
     const corner = bounds.getNorthEast();
     const reach = Math.min(50000, Math.ceil(centre.distanceTo(corner)) + 1000);
     const query = new URLSearchParams({ lat: centre.lat, lng: centre.lng, radius_m: reach, limit: 1000 });
-    const response = await fetch(`/v1/stores/nearby?${query}`);
+    const response = await lbs.api(`/v1/stores/nearby?${query}`);
     if (!response.ok) return;
-    const stores = await response.json();
+    const stores = response.body;
     map.getSource("stores").setData(stores);
     $("store-count").textContent = String(stores.numberReturned);
   }
@@ -127,13 +128,9 @@
   }
 
   async function download(format) {
-    const response = await fetch(`/v1/coverage?${query({ format })}`, { headers: auth });
-    const blob = await response.blob();
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = `coverage-${$("district").value}-res${$("res").value}.${format === "csv" ? "csv" : "geojson"}`;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    const name = `coverage-${$("district").value}-res${$("res").value}.${format === "csv" ? "csv" : "geojson"}`;
+    const failure = await lbs.download(`/v1/coverage?${query({ format })}`, token, name);
+    if (failure) $("summary").textContent = failure;
   }
   $("export-geojson").addEventListener("click", () => download("geojson"));
   $("export-csv").addEventListener("click", () => download("csv"));
