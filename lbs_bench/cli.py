@@ -81,13 +81,18 @@ def bench_push(
     users: Annotated[int, typer.Option(min=1, help="users walking at once, one socket each")] = 200,
     fixes_per_user: Annotated[int, typer.Option(min=1, help="fixes each user sends")] = 200,
     consoles: Annotated[int, typer.Option(min=1, help="store consoles listening")] = 300,
-    rate: Annotated[float, typer.Option(help="target fixes/s over all users (0: as fast as possible)")] = 0.0,
+    rate: Annotated[float, typer.Option(min=0, help="target fixes/s over all users (0: as fast as possible)")] = 0.0,
+    arrival_heavy: Annotated[bool, typer.Option(
+        help="every fourth fix enters a watched store's fence, and an entry is an arrival")] = False,
+    staff_alerts: Annotated[str, typer.Option(
+        help="the servers' LBS_STAFF_ALERTS: all (a card per visit, timed) or intent")] = "all",
     json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
     database_url: Annotated[str | None, typer.Option(help="a PostGIS server (a scratch database is created)")] = None,
     redis_url: Annotated[str | None, typer.Option(help="Redis (keys under a prefix of the run's own)")] = None,
     shared_data: Annotated[Path, typer.Option(help="real data folder, used when present")] = Path("../shared/data"),
 ) -> None:
-    """Fixes/s through user websockets across 2 server processes, and fix-to-alert latency."""
+    """Fixes/s through user websockets across 2 server processes, fix-to-card latency, and every
+    committed card counted (lost or shown twice)."""
     import tempfile
 
     from lbs_bench.push_load import PushBenchConfig, run_push
@@ -96,14 +101,20 @@ def bench_push(
     if not db_url or not r_url:
         err.print("[red]lbs bench push needs PostGIS and Redis: --database-url and --redis-url[/red]")
         raise typer.Exit(2)
+    if staff_alerts not in ("all", "intent"):
+        err.print("--staff-alerts is all or intent")
+        raise typer.Exit(2)
     config = PushBenchConfig(db_url, r_url, fences, users, fixes_per_user, consoles, rate,
-                             shared_data if shared_data.exists() else None)
+                             shared_data if shared_data.exists() else None, arrival_heavy, staff_alerts)
     with tempfile.TemporaryDirectory() as folder:
         report = run_push(config, Path(folder), say=lambda text: err.print(text))
-    table = _table(f"push: {fences:,} fences, {users} users over 2 server processes",
-                   ("fixes", "fixes/s", "alerts timed", "alert p50 ms", "alert p99 ms"))
-    table.add_row(f"{report['fixes']:,}", f"{report['fixes_per_s']:,.0f}", str(report["alerts_timed"]),
-                  f"{report['alert_p50_ms']:.1f}", f"{report['alert_p99_ms']:.1f}")
+    kind = "arrival-heavy" if arrival_heavy else "walking"
+    table = _table(f"push ({kind}): {fences:,} fences, {users} users over 2 server processes",
+                   ("fixes", "offered/s", "taken/s", "cards timed", "p50 ms", "p99 ms", "committed", "lost",
+                    "shown twice"))
+    table.add_row(f"{report['fixes']:,}", f"{rate:,.0f}" if rate else "max", f"{report['fixes_per_s']:,.0f}",
+                  str(report["alerts_timed"]), f"{report['alert_p50_ms']:.1f}", f"{report['alert_p99_ms']:.1f}",
+                  str(report["cards_committed"]), str(report["cards_lost"]), str(report["cards_duplicated"]))
     Console().print(table)
     _save(report, json_path)
 

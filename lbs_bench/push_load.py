@@ -14,8 +14,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from lbs_bench.scratch import scratch
 from lbs_bench.synthetic import clustered_points
 from lbs_bench.timing import machine
+from push.messages import store_channel
 
 BEIJING = (39.98, 116.33)
+DELIVERY_WAIT_S = 30.0  # after the load, how long a committed card may still arrive before it counts as lost
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class PushBenchConfig:
     consoles: int = 300
     rate: float = 0.0  # target fixes/s over all users; 0: as fast as the servers take them
     shared_data: Path | None = None
+    arrival_heavy: bool = False  # every fourth fix enters a watched store's fence
+    staff_alerts: str = "all"  # "all": a card per visit (what is timed); "intent": the product's default
 
 
 def _store_file(config: PushBenchConfig, folder: Path) -> tuple[Path, str]:
@@ -105,41 +109,81 @@ def _walks(config: PushBenchConfig, seed: int = 5) -> np.ndarray:
     return np.stack((lat, lng), axis=2)
 
 
-async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str],
-                    consoles: list[tuple[int, str]], rate: float) -> dict[str, Any]:
-    """Every user's first fix (entering all fences around it at once) is a warm-up, not timed;
-    then the users move on at the target rate and each alert's delay from its fix is timed."""
-    latencies: list[float] = []
-    timed_from = math.inf
+def _arrival_walks(config: PushBenchConfig, stores: np.ndarray, away: np.ndarray) -> np.ndarray:
+    """Every fourth fix at a watched store (a new one each time: an entry, and with the arrive radius
+    at the fence radius an arrival), the three between at places no fence reaches (an exit)."""
+    walks = np.empty((config.users, config.fixes_per_user + 1, 2))
+    for user in range(config.users):
+        for k in range(config.fixes_per_user + 1):
+            if k % 4 == 0:
+                walks[user, k] = stores[(user + k // 4) % len(stores)]
+            else:
+                walks[user, k] = away[(user * 3 + k) % len(away)]
+    return walks
 
-    async def watch(ws: ClientConnection) -> None:
+
+def _away_points(database: str, wanted: int) -> np.ndarray:
+    """Points in the hills north-west of Beijing with no store within 1.5 km (past every exit radius)."""
+    lats, lngs = np.meshgrid(np.linspace(40.30, 40.60, 40), np.linspace(115.60, 116.00, 40))
+    candidates = np.column_stack((lats.ravel(), lngs.ravel()))
+    with psycopg.connect(database) as db:
+        clear = [bool(db.execute("SELECT NOT EXISTS (SELECT 1 FROM stores WHERE ST_DWithin(geog, ST_SetSRID("
+                                 "ST_MakePoint(%s, %s), 4326)::geography, 1500))", (lng, lat)).fetchone()[0])
+                 for lat, lng in candidates]
+    away = candidates[np.array(clear)]
+    if len(away) < wanted:
+        raise RuntimeError(f"only {len(away)} places clear of every store; the arrival-heavy run needs {wanted}")
+    return away[:wanted]
+
+
+@dataclass
+class Received:
+    """What the consoles saw: each card's delay from its fix, and every card's (channel, id)."""
+
+    timed_from: float = math.inf
+    latencies: list[float] = field(default_factory=list)
+    cards: list[tuple[str, int]] = field(default_factory=list)
+
+
+async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str], consoles: list[tuple[int, str]],
+                    rate: float, received: Received, committed: Callable[[], list[tuple[str, int | None]]],
+                    ) -> dict[str, Any]:
+    """Every user's first fix (entering all fences around it at once) is a warm-up, not timed;
+    then the users move on at the target rate and each card's delay from its fix is timed."""
+
+    async def watch(store: int, ws: ClientConnection) -> None:
+        channel = store_channel(store)
         async for raw in ws:
+            if '"arrival"' not in raw:  # the gauge and stage updates: not timed
+                continue
             message = json.loads(raw)
             if message.get("type") == "arrival":
+                received.cards.append((channel, message["id"]))
                 sent = datetime.fromisoformat(message["ts"]).timestamp()
-                if sent >= timed_from:
-                    latencies.append(time.time() - sent)
+                if sent >= received.timed_from:
+                    received.latencies.append(time.time() - sent)
 
-    console_sockets = [await connect(f"ws://{hosts[1]}/v1/ws/stores/{store}?token={tok}", max_queue=None)
-                       for store, tok in consoles]
-    watchers = [asyncio.create_task(watch(ws)) for ws in console_sockets]
+    console_sockets = [await connect(f"ws://{hosts[n % len(hosts)]}/v1/ws/stores/{store}?token={tok}",
+                                     max_queue=None) for n, (store, tok) in enumerate(consoles)]
+    watchers = [asyncio.create_task(watch(store, ws)) for (store, _), ws in zip(consoles, console_sockets, strict=True)]
     users = [await connect(f"ws://{hosts[n % len(hosts)]}/v1/ws/user?token={tok}")
              for n, tok in enumerate(user_tokens)]
 
     async def send(ws: ClientConnection, lat: float, lng: float) -> None:
-        await ws.send(json.dumps({"type": "location", "lat": float(lat), "lng": float(lng), "accuracy_m": 10,
-                                  "ts": datetime.now(UTC).isoformat()}))
+        # Formatted by hand: the client shares the machine with the servers, so it spends little.
+        stamp = datetime.now(UTC).isoformat()
+        await ws.send(f'{{"type":"location","lat":{lat:.7f},"lng":{lng:.7f},"accuracy_m":10,"ts":"{stamp}"}}')
 
     async def settled(ws: ClientConnection) -> None:
         await ws.send('{"type":"ping"}')  # answered once every earlier fix on this socket is processed
         async for raw in ws:
-            if json.loads(raw).get("type") == "pong":
+            if '"pong"' in raw and json.loads(raw).get("type") == "pong":
                 return
 
     for n, ws in enumerate(users):
         await send(ws, *walks[n][0])
     await asyncio.gather(*(settled(ws) for ws in users))
-    await asyncio.sleep(2.0)  # let the warm-up alerts drain
+    await asyncio.sleep(2.0)  # let the warm-up cards drain
     interval = len(users) / rate if rate > 0 else 0.0  # each user's share of the target rate
 
     async def move(n: int, ws: ClientConnection) -> None:
@@ -151,19 +195,41 @@ async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str],
             await send(ws, lat, lng)
         await settled(ws)
 
-    timed_from = time.time()
+    received.timed_from = time.time()
     started = time.perf_counter()
     await asyncio.gather(*(move(n, ws) for n, ws in enumerate(users)))
     elapsed = time.perf_counter() - started
-    await asyncio.sleep(1.0)
+    for ws in users:
+        await ws.close()
+    deadline = time.monotonic() + DELIVERY_WAIT_S  # the last cards on their way: late is not lost
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        if all(card in set(received.cards) for card in await asyncio.to_thread(committed)):
+            break
     for task in watchers:
         task.cancel()
-    for ws in [*console_sockets, *users]:
+    for ws in console_sockets:
         await ws.close()
     total = walks.shape[0] * (walks.shape[1] - 1)
-    lat_ms = np.array(latencies) * 1e3 if latencies else np.array([float("nan")])
-    return {"fixes": total, "seconds": elapsed, "fixes_per_s": total / elapsed, "alerts_timed": len(latencies),
-            "alert_p50_ms": float(np.median(lat_ms)), "alert_p99_ms": float(np.percentile(lat_ms, 99))}
+    lat_ms = np.array(received.latencies) * 1e3 if received.latencies else np.array([float("nan")])
+    return {"fixes": total, "seconds": elapsed, "offered_per_s": rate or None, "fixes_per_s": total / elapsed,
+            "alerts_timed": len(received.latencies), "alert_p50_ms": float(np.median(lat_ms)),
+            "alert_p99_ms": float(np.percentile(lat_ms, 99)), "alert_max_ms": float(np.max(lat_ms))}
+
+
+def _committed_cards(database: str, channels: set[str]) -> list[tuple[str, int | None]]:
+    """Every card the servers committed for the watched stores: (channel, stream id; None if never relayed)."""
+    with psycopg.connect(database) as db:
+        rows = db.execute("SELECT channel, stream_id FROM outbox WHERE payload->>'type' = 'arrival'").fetchall()
+    return [(channel, stream_id) for channel, stream_id in rows if channel in channels]
+
+
+def count_cards(committed: list[tuple[str, int | None]], shown: list[tuple[str, int]]) -> dict[str, int]:
+    """Lost: committed and never shown; duplicated: shown more than once."""
+    shown_once = set(shown)
+    return {"cards_committed": len(committed), "cards_shown": len(shown),
+            "cards_lost": sum(1 for card in committed if card not in shown_once),
+            "cards_duplicated": len(shown) - len(shown_once)}
 
 
 def run_push(config: PushBenchConfig, folder: Path, say: Any = print) -> dict[str, Any]:
@@ -182,7 +248,9 @@ def _run_on(database: str, prefix: str, config: PushBenchConfig, folder: Path, s
     from lbs_bench.ports import free_port
 
     env = {"LBS_DATABASE_URL": database, "LBS_REDIS_URL": config.redis_url, "LBS_FENCE_DWELL_S": "0",
-           "LBS_RATE_LIMITS": "off", "LBS_REDIS_PREFIX": prefix}
+           "LBS_RATE_LIMITS": "off", "LBS_REDIS_PREFIX": prefix, "LBS_STAFF_ALERTS": config.staff_alerts}
+    if config.arrival_heavy:  # an entry is an arrival: today's fence entries, as the issue defines the variant
+        env |= {"LBS_ARRIVE_RADIUS_M": "1000", "LBS_FENCE_MAX_ACCURACY_M": "0", "LBS_FENCE_MAX_SPEED_MPS": "0"}
     subprocess.run([sys.executable, "-m", "lbs_service.cli", "db", "upgrade"], env={**os.environ, **env}, check=True,
                    capture_output=True)
     stores_csv, crs = _store_file(config, folder)
@@ -190,17 +258,31 @@ def _run_on(database: str, prefix: str, config: PushBenchConfig, folder: Path, s
     subprocess.run([sys.executable, "-m", "lbs_service.cli", "import", "stores", str(stores_csv), "--crs", crs,
                     "--merchant", "bench"], env={**os.environ, **env}, check=True, capture_output=True)
     say(f"imported {config.fences:,} fences in {time.perf_counter() - started:.1f} s")
-    walks = _walks(config)
     with psycopg.connect(database) as db:
+        # Arrival-heavy: stores with no other within 1.5 km, so an entry is one store's, as the variant says.
+        alone = ("AND NOT EXISTS (SELECT 1 FROM stores o WHERE o.id <> s.id AND ST_DWithin(o.geog, s.geog, 1500))"
+                 if config.arrival_heavy else "")
         near = db.execute(
-            "SELECT id FROM stores ORDER BY ST_Distance(geog, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography) "
-            "LIMIT %s", (BEIJING[1], BEIJING[0], config.consoles)).fetchall()
+            "SELECT id, ST_Y(geog::geometry), ST_X(geog::geometry) FROM stores s WHERE TRUE " + alone + " ORDER BY "
+            "ST_Distance(geog, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography) LIMIT %s",
+            (BEIJING[1], BEIJING[0], config.consoles)).fetchall()
     consoles = [(row[0], _token("staff", f"staff-{row[0]}", row[0])) for row in near]
+    if config.arrival_heavy:
+        walks = _arrival_walks(config, np.array([(row[1], row[2]) for row in near]),
+                               _away_points(database, 3 * config.users))
+    else:
+        walks = _walks(config)
     user_tokens = [_token("user", f"bench-user-{n}") for n in range(config.users)]
     ports = [free_port(), free_port()]
+    received = Received()
     with _servers(env, ports):
-        say(f"2 servers up; {config.users} users x {config.fixes_per_user} fixes, {len(consoles)} consoles")
-        return asyncio.run(_run_load([f"127.0.0.1:{p}" for p in ports], walks, user_tokens, consoles, config.rate))
+        say(f"2 servers up; {config.users} users x {config.fixes_per_user} fixes, {len(consoles)} consoles"
+            + (", every fourth fix an arrival" if config.arrival_heavy else ""))
+        channels = {store_channel(store) for store, _ in consoles}
+        result = asyncio.run(_run_load([f"127.0.0.1:{p}" for p in ports], walks, user_tokens, consoles, config.rate,
+                                       received, lambda: _committed_cards(database, channels)))
+        committed = _committed_cards(database, channels)
+    return result | count_cards(committed, received.cards)
 
 
 def _forget_prefix(redis_url: str, prefix: str) -> None:

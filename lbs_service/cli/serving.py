@@ -58,6 +58,9 @@ def serve(
             ws_ping_interval=20.0,  # protocol pings: a dead peer is dropped within ping interval + timeout
             ws_ping_timeout=20.0,
             ws_max_size=65536,  # a larger frame closes the socket with 1009
+            # Messages are a few hundred bytes: compressing each cost more CPU than the fix itself took
+            # to evaluate, and a deflate context per socket held more memory than the socket.
+            ws_per_message_deflate=False,
             proxy_headers=False,
             server_header=False,
             http="lbs_service.http_protocol:HeaderDeadlineProtocol",  # request headers have a deadline

@@ -21,19 +21,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
-
 from geo_index.visits import Change, Stage
 from lbs_service import metrics
 from lbs_service.clock import Clock
 from lbs_service.o2o.pseudonyms import user_ref
-from lbs_service.outbox.relay import IN_FLIGHT, mark_relayed
-from lbs_service.proximity import visit_store
+from lbs_service.outbox.relay import mark_relayed
 from lbs_service.proximity.effects import FixEffects, Promotion, StageChange
-from lbs_service.proximity.visit_store import Applied
+from lbs_service.proximity.visit_store import Applied, Rows, writer_for
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import MemberEvent, OutboxMessage, PromotionSent
 from push.hub import Hub
 from push.messages import store_channel, user_channel
 
@@ -61,6 +56,7 @@ class GroupCommitter:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._relayed: list[tuple[int, int | None]] = []  # published last round: marked in the next commit
+        self._writer = writer_for(db)
 
     def submit(self, effects: FixEffects) -> None:
         self._queue.append(effects)
@@ -169,33 +165,33 @@ class GroupCommitter:
 
     def _commit(self, batch: list[FixEffects], marks: list[tuple[int, int | None]]) -> list[Outgoing]:
         now = self.clock()
-        with self.db.transaction() as session:
-            rows: list[dict[str, Any]] = []
-            for part in _untangled([c for e in batch for c in e.changes]):
-                rows += self._visits(session, part)
-            rows += self._promotions(session, [p for e in batch for p in e.promotions])
-            outgoing = self._outbox(session, rows)
-            if marks:
-                mark_relayed(session.connection(), marks, now, commit=False)
-        return outgoing
+        try:
+            runs = _untangled([c for e in batch for c in e.changes])
+            promotions = [p for e in batch for p in e.promotions]
+            applied = self._writer.apply(runs, len(promotions))
+            outbox: list[dict[str, Any]] = []
+            carded: list[int] = []
+            events: list[dict[str, Any]] = []
+            for run, took in zip(runs, applied, strict=True):
+                self._compose(run, took, outbox, carded, events)
+                metrics.count("lbs_visit_changes_total", len(took))
+            outbox += self._promotion_messages(promotions)
+            ids = self._writer.finish(Rows(carded, events, _promotion_rows(promotions), outbox, marks), now)
+        except BaseException:
+            self._writer.abort()
+            raise
+        return [Outgoing(i, row["channel"], row["payload"]) for i, row in zip(ids, outbox, strict=True)]
 
-    def _visits(self, session: Session, changes: list[StageChange]) -> list[dict[str, Any]]:
-        """Apply starts and stage changes; the messages and member events of those the database took."""
-        is_pg = self.db.is_postgres
-        starts = [c for c in changes if c.starts]
-        visit_store.close_stale(session, starts)
-        inserted, already_open = visit_store.start(session, is_pg, starts)
-        moved = visit_store.advance(session, is_pg, [c for c in changes if not c.starts] + already_open)
-        rows: list[dict[str, Any]] = []
-        carded: list[int] = []
-        events: list[dict[str, Any]] = []
-        order = {id(change): n for n, change in enumerate(changes)}  # messages keep the order of their fixes
-        for applied in sorted(inserted + moved, key=lambda a: order[id(a.change)]):
+    def _compose(self, run: list[StageChange], took: list[Applied], outbox: list[dict[str, Any]],
+                 carded: list[int], events: list[dict[str, Any]]) -> None:
+        """The messages and member events of the changes the database took, in the order of their fixes."""
+        order = {id(change): n for n, change in enumerate(run)}
+        for applied in sorted(took, key=lambda a: order[id(a.change)]):
             change = applied.change
             message = self._card_message(applied)
             if message is not None:
-                rows.append({"channel": store_channel(change.store_id), "payload": message,
-                             "subject": change.user_id})
+                outbox.append({"channel": store_channel(change.store_id), "payload": message,
+                               "subject": change.user_id})
                 if message["type"] == "arrival":
                     carded.append(applied.visit_id)
             if change.change & Change.ARRIVED:
@@ -203,11 +199,6 @@ class GroupCommitter:
             if change.change & Change.LEFT and change.dwell_s is not None:
                 events.append(_event(change, "visit_end", {"visit_id": applied.visit_id,
                                                            "dwell_s": round(change.dwell_s)}))
-        visit_store.mark_carded(session, carded)
-        if events:
-            session.execute(insert(MemberEvent), events)
-        metrics.count("lbs_visit_changes_total", len(inserted) + len(moved))
-        return rows
 
     def _card_message(self, applied: Applied) -> dict[str, Any] | None:
         """The card (first message of a carded visit), its update, or nothing."""
@@ -225,25 +216,18 @@ class GroupCommitter:
         return None
 
     @staticmethod
-    def _promotions(session: Session, promotions: list[Promotion]) -> list[dict[str, Any]]:
-        if not promotions:
-            return []
-        session.execute(insert(PromotionSent), [
-            {"user_id": p.user_id, "store_id": p.offer.store.id, "campaign_id": p.offer.campaign.id,
-             "local_day": p.offer.local_day, "sent_at": p.at} for p in promotions])
-        metrics.count("lbs_promotions_sent_total", len(promotions))
+    def _promotion_messages(promotions: list[Promotion]) -> list[dict[str, Any]]:
+        if promotions:
+            metrics.count("lbs_promotions_sent_total", len(promotions))
         return [{"channel": user_channel(p.user_id), "subject": p.user_id, "payload": {
             "type": "promotion", "ts": p.at.isoformat(), "store_id": p.offer.store.id,
             "store_name": p.offer.store.name, "campaign_id": p.offer.campaign.id, "title": p.offer.campaign.title,
             "distance_m": round(p.offer.distance_m, 1)}} for p in promotions]
 
-    @staticmethod
-    def _outbox(session: Session, rows: list[dict[str, Any]]) -> list[Outgoing]:
-        if not rows:
-            return []
-        statement = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
-        ids = session.scalars(statement, [{**row, "relayed_at": IN_FLIGHT} for row in rows]).all()
-        return [Outgoing(i, row["channel"], row["payload"]) for i, row in zip(ids, rows, strict=True)]
+
+def _promotion_rows(promotions: list[Promotion]) -> list[dict[str, Any]]:
+    return [{"user_id": p.user_id, "store_id": p.offer.store.id, "campaign_id": p.offer.campaign.id,
+             "local_day": p.offer.local_day, "sent_at": p.at} for p in promotions]
 
 
 def _event(change: StageChange, kind: str, data: dict[str, Any]) -> dict[str, Any]:

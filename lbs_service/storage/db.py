@@ -46,6 +46,10 @@ class Database:
         with self._sessions() as session:
             yield session
 
+    def new_session(self) -> Session:
+        """A session the caller begins, commits and closes itself (one that spans two calls)."""
+        return self._sessions()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self._sessions.begin() as session:

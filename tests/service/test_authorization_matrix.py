@@ -108,6 +108,7 @@ def _cases(w):
         ("POST", "/v1/skus", "/v1/skus", {"merchant_id": w["alpha"], "code": "X", "name": "x", "price_cents": 1}, None),
         ("PUT", "/v1/stores/{store_id}/stock/{sku_id}", f"/v1/stores/{a}/stock/{w['sku']}", {"quantity": 0}, None),
         ("GET", "/v1/stores/{store_id}/stock", f"/v1/stores/{a}/stock", None, "public"),
+        ("GET", "/v1/stores/{store_id}/orders", f"/v1/stores/{a}/orders?status=pending", None, None),
         ("POST", "/v1/orders", "/v1/orders", {"store_id": a, "lines": [{"sku_id": w["sku"], "quantity": 1}]}, "user"),
         ("GET", "/v1/orders/{order_id}", f"/v1/orders/{order['id']}", None, None),
         ("POST", "/v1/payments/callback", "/v1/payments/callback", {"ref": ref, "status": "paid"}, None),

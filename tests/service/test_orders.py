@@ -66,9 +66,15 @@ def test_order_lifecycle(sqlite_settings):
         forged = client.post("/v1/payments/callback", json={"ref": ref, "status": "paid"},
                              headers={"X-Signature": "0" * 64})
         assert forged.status_code == 401
+        queue = client.get(f"/v1/stores/{a}/orders", headers=staff).json()  # the console's pickup queue
+        assert [(o["id"], o["status"]) for o in queue] == [(placed_order["id"], "paid")]
+        assert queue[0]["items"] == [{"sku_id": sku, "name": "USB-C cable", "quantity": 2}]
+        assert "olga" not in str(queue) and placed_order["pickup_code"] not in str(queue)  # staff see neither
+        assert client.get(f"/v1/stores/{a}/orders", headers=user).status_code == 403
         assert client.post(f"/v1/orders/{placed_order['id']}/ready", headers=staff).json()["status"] == "ready"
         code = {"code": placed_order["pickup_code"]}
         assert client.post(f"/v1/stores/{a}/pickups", headers=staff, json=code).json()["status"] == "picked_up"
+        assert client.get(f"/v1/stores/{a}/orders", headers=staff).json() == []  # handed over: off the queue
         again = client.post(f"/v1/stores/{a}/pickups", headers=staff, json=code)
         assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
         assert client.post(f"/v1/orders/{placed_order['id']}/cancel", headers=user).status_code == 409  # too late
