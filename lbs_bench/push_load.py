@@ -127,10 +127,10 @@ def _away_points(database: str, wanted: int) -> np.ndarray:
     lats, lngs = np.meshgrid(np.linspace(40.30, 40.60, 40), np.linspace(115.60, 116.00, 40))
     candidates = np.column_stack((lats.ravel(), lngs.ravel()))
     with psycopg.connect(database) as db:
-        clear = [bool(db.execute("SELECT NOT EXISTS (SELECT 1 FROM stores WHERE ST_DWithin(geog, ST_SetSRID("
-                                 "ST_MakePoint(%s, %s), 4326)::geography, 1500))", (lng, lat)).fetchone()[0])
+        clear = [db.execute("SELECT NOT EXISTS (SELECT 1 FROM stores WHERE ST_DWithin(geog, ST_SetSRID("
+                            "ST_MakePoint(%s, %s), 4326)::geography, 1500))", (lng, lat)).fetchone() == (True,)
                  for lat, lng in candidates]
-    away = candidates[np.array(clear)]
+    away: np.ndarray = candidates[np.array(clear)]
     if len(away) < wanted:
         raise RuntimeError(f"only {len(away)} places clear of every store; the arrival-heavy run needs {wanted}")
     return away[:wanted]
