@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         background += [asyncio.create_task(housekeeping(services)),
                        asyncio.create_task(_follow_revocations(services)),
                        asyncio.create_task(services.hub.reconcile_every(settings.stream_reconcile_s))]
+        # What start-up built (the catalog, its indexes, the libraries) lives as long as the process:
+        # out of the collector's sight, a full collection no longer walks it while sockets wait.
+        gc.freeze()
         try:
             yield
         finally:
