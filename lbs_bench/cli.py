@@ -119,6 +119,34 @@ def bench_push(
     _save(report, json_path)
 
 
+@bench_app.command("cards")
+def bench_cards(
+    shared_data: Annotated[Path, typer.Option(help="real data folder (its geolife/ trajectories)")] = Path(
+        "../shared/data"),
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
+) -> None:
+    """Staff cards from real movement: GeoLife trajectories on the demo city, before and after visits."""
+    from lbs_bench.card_volume import run_cards
+
+    geolife = shared_data / "geolife"
+    if not geolife.is_dir():
+        err.print(f"no GeoLife trajectories in {geolife}")
+        raise typer.Exit(2)
+    report = run_cards(geolife)
+    table = _table(f"cards: {report['fixes']:,} GeoLife fixes ({report['person_hours']:,} person-hours) "
+                   "on the demo stores", ("", "total", "per person-hour", "busiest store"))
+    hours = report["person_hours"] or 1.0
+    table.add_row("entries (one card each before visits)", f"{report['entries']:,}",
+                  f"{report['entries_per_person_hour']:.1f}", str(report["busiest_store_entries"]))
+    table.add_row("cards under all (approaching or arrived, one per visit)", f"{report['cards_all']:,}",
+                  f"{report['cards_all_per_person_hour']:.1f}", str(report["busiest_store_cards_all"]))
+    table.add_row("arrivals (arrived stage)", f"{report['arrived']:,}", f"{report['arrived'] / hours:.1f}", "")
+    table.add_row("cards under intent: at most (offer caps)", f"{report['intent_bound']:,}",
+                  f"{report['intent_bound'] / hours:.2f}", "")
+    Console().print(table)
+    _save(report, json_path)
+
+
 @bench_app.command("ws")
 def bench_ws(
     connections: Annotated[int, typer.Option(min=1, help="idle websockets to open")] = 20_000,
@@ -252,7 +280,13 @@ def bench_all(
                  database_url=db_url, redis_url=r_url)
     bench_http(stores=stores, rate=1_000.0, runs=runs, json_path=results / "http.json", database_url=db_url)
     bench_push(fences=25_000, users=200, fixes_per_user=50 if quick else 150, consoles=300, rate=2_000.0,
-               json_path=results / "push.json", database_url=db_url, redis_url=r_url, shared_data=shared)
+               json_path=results / "push.json", database_url=db_url, redis_url=r_url, shared_data=shared,
+               arrival_heavy=False, staff_alerts="all")
+    bench_push(fences=25_000, users=200, fixes_per_user=50 if quick else 150, consoles=300, rate=1_000.0,
+               json_path=results / "push-arrival.json", database_url=db_url, redis_url=r_url, shared_data=shared,
+               arrival_heavy=True, staff_alerts="all")
+    if shared and (shared / "geolife").is_dir():
+        bench_cards(shared_data=shared, json_path=results / "cards.json")
     bench_ws(connections=ws_connections, json_path=results / "ws.json")
     bench_coverage(res=9, runs=runs, json_path=results / "coverage.json", database_url=db_url, shared_data=shared)
     bench_import(rows=25_000, runs=runs, json_path=results / "import.json", database_url=db_url)

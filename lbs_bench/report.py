@@ -64,11 +64,15 @@ def _http(report: dict[str, Any]) -> list[str]:
 def _push(report: dict[str, Any]) -> list[str]:
     params = report["params"]
     rate = f"{params['rate']:,.0f}/s" if params["rate"] else "as fast as possible"
-    return [f"### Push: {params['fences']:,} fences, {params['users']} users over 2 server processes, "
-            f"{params['consoles']} consoles, offered {rate}", "",
-            "| fixes | fixes/s | alerts timed | fix-to-alert p50 ms | p99 ms |", "|---|---|---|---|---|",
+    kind = "arrival-heavy (every fourth fix enters a fence)" if params.get("arrival_heavy") else "walking"
+    return [f"### Push, {kind}: {params['fences']:,} fences, {params['users']} users over 2 server processes, "
+            f"{params['consoles']} consoles, `LBS_STAFF_ALERTS={params.get('staff_alerts', 'all')}`, offered {rate}",
+            "",
+            "| fixes | taken/s | cards timed | fix-to-card p50 ms | p99 ms | cards committed | lost | shown twice |",
+            "|---|---|---|---|---|---|---|---|",
             f"| {report['fixes']:,} | {_f(report['fixes_per_s'])} | {report['alerts_timed']} | "
-            f"{report['alert_p50_ms']:.1f} | {report['alert_p99_ms']:.1f} |"]
+            f"{report['alert_p50_ms']:.1f} | {report['alert_p99_ms']:.1f} | {report.get('cards_committed', '-')} | "
+            f"{report.get('cards_lost', '-')} | {report.get('cards_duplicated', '-')} |"]
 
 
 def _ws(report: dict[str, Any]) -> list[str]:
@@ -102,8 +106,23 @@ def _import(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cards(report: dict[str, Any]) -> list[str]:
+    hours = report["person_hours"] or 1.0
+    return [f"### Staff cards from real movement: {report['fixes']:,} GeoLife fixes ({report['person_hours']:,} "
+            "person-hours) moved onto the demo city", "",
+            "| what staff get | total | per person-hour | busiest store |", "|---|---|---|---|",
+            f"| before visits: a card per fence entry | {report['entries']:,} | "
+            f"{report['entries_per_person_hour']:.1f} | {report['busiest_store_entries']} |",
+            f"| `LBS_STAFF_ALERTS=all`: a card per visit that approaches or arrives | {report['cards_all']:,} | "
+            f"{report['cards_all_per_person_hour']:.1f} | {report['busiest_store_cards_all']} |",
+            f"| visits that arrive | {report['arrived']:,} | {report['arrived'] / hours:.1f} | |",
+            f"| `intent` (default), at most: offers are these people's only intent, capped per day | "
+            f"{report['intent_bound']:,} | {report['intent_bound'] / hours:.2f} | |"]
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
-    "nearby": _nearby, "http": _http, "push": _push, "ws": _ws, "coverage": _coverage, "import": _import}
+    "nearby": _nearby, "http": _http, "push": _push, "push-arrival": _push, "ws": _ws, "coverage": _coverage,
+    "import": _import, "cards": _cards}
 
 
 def chart(reports: dict[str, dict[str, Any]], path: Path) -> bool:
