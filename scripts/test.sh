@@ -43,6 +43,6 @@ export LBS_TEST_REDIS_URL="redis://127.0.0.1:6379/9"
 export LBS_REQUIRE_SERVICES=1
 
 echo "== ruff"; "$VENV/bin/ruff" check .
-echo "== mypy"; "$VENV/bin/mypy" geo_index push lbs_service
+echo "== mypy"; "$VENV/bin/mypy" geo_index push lbs_service lbs_bench
 echo "== import contracts"; "$VENV/bin/lint-imports"
 echo "== pytest"; "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -17,7 +17,7 @@ from lbs_service.o2o.stock import stock_of
 from lbs_service.records import StoreRecord, record_of
 from lbs_service.routers.params import StoreIdPath, text_query
 from lbs_service.schemas import StoreCreate, StoreUpdate
-from lbs_service.storage.postgis_nearby import nearby_postgis
+from lbs_service.postgis_nearby import nearby_postgis
 
 router = APIRouter(prefix="/v1/stores", tags=["stores"])
 
