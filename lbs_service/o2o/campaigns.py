@@ -154,6 +154,13 @@ def current_and_upcoming(session: Session, at: datetime, horizon: timedelta) -> 
     return [CampaignView.of(c) for c in session.scalars(query.order_by(Campaign.priority.desc(), Campaign.id))]
 
 
+def listed_at_store(db: Database, at: datetime, store: StoreRecord | None, district: str | None
+                    ) -> list[dict[str, Any]]:
+    """Campaigns running at `at` (at that store, with one), as the API lists them."""
+    with db.session() as session:
+        return [public(c) for c in running_at_store(session, at, store, district)]
+
+
 def running_at_store(session: Session, at: datetime, store: StoreRecord | None, district: str | None) -> list[Campaign]:
     """Campaigns running at `at`; with a store, only those that apply there (a closed store has none)."""
     campaigns = active_campaigns(session, at)

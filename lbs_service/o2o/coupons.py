@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from lbs_service.errors import Conflict, NotFound
@@ -54,3 +54,18 @@ def claim(db: Database, campaign_id: int, user_id: str, now: datetime) -> Coupon
             return coupon
     except IntegrityError:
         raise Conflict("you already hold this campaign's coupon") from None
+
+
+def own_coupon(db: Database, coupon_id: int, user_id: str) -> Coupon:
+    """The user's coupon; someone else's is not disclosed (404, as if it did not exist)."""
+    with db.session() as session:
+        coupon = session.get(Coupon, coupon_id)
+    if coupon is None or coupon.user_id != user_id:
+        raise NotFound(f"you hold no coupon {coupon_id}")
+    return coupon
+
+
+def coupons_of(db: Database, user_id: str) -> list[dict[str, Any]]:
+    with db.session() as session:
+        return [public(c) for c in session.scalars(select(Coupon).where(Coupon.user_id == user_id)
+                                                   .order_by(Coupon.id))]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lbs_service.invalidation import touch_customer
 from lbs_service.o2o.customers import VISIT_KINDS, tier_for, visit_count
+from lbs_service.storage.db import Database
 from lbs_service.storage.models import MemberEvent, Store
 
 HOME_AREA_RESOLUTION = 7
@@ -20,6 +21,11 @@ def record_event(session: Session, user_id: str, kind: str, store_id: int | None
     session.add(MemberEvent(user_id=user_id, store_id=store_id, kind=kind, data=data or {}, at=at))
     if kind in VISIT_KINDS:  # a visit counts towards tiers: workers drop what they cached of the member
         touch_customer(session, user_id)
+
+
+def member_profile(db: Database, user_id: str, thresholds: dict[str, int]) -> dict[str, Any]:
+    with db.session() as session:
+        return profile(session, user_id, thresholds)
 
 
 def profile(session: Session, user_id: str, thresholds: dict[str, int]) -> dict[str, Any]:

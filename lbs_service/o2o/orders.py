@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lbs_service.auth import Principal
 from lbs_service.errors import Conflict, InvalidInput, NotFound
 from lbs_service.invalidation import touch_customer
 from lbs_service.o2o.members import record_event
@@ -81,6 +82,27 @@ def place(db: Database, provider: PaymentProvider, user_id: str, store_id: int, 
                        for s, q in sorted(merged.items())]
         session.add_all(order_lines)
         return {**public(order, order_lines), "payment": provider.checkout(order.payment_ref, total)}
+
+
+def visible_order(db: Database, principal: Principal, order_id: int) -> tuple[Order, list[OrderLine]]:
+    """The order, to its customer, the staff of its store and the operator; to anyone else it does not
+    exist (404: others' orders are not disclosed)."""
+    with db.session() as session:
+        order = session.get(Order, order_id)
+        lines = _lines(session, order_id)
+    if order is None or not (
+        (principal.role == "user" and order.user_id == principal.subject)
+        or (principal.role == "staff" and order.store_id == principal.store_id)
+        or principal.role == "operator"
+    ):
+        raise NotFound(f"no order {order_id} for you")
+    return order, lines
+
+
+def payer_of(db: Database, payment_ref: str) -> str | None:
+    """The user whose order carries this payment reference."""
+    with db.session() as session:
+        return session.scalar(select(Order.user_id).where(Order.payment_ref == payment_ref))
 
 
 QUEUE_LIMIT = 500

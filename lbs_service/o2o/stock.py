@@ -1,9 +1,53 @@
-"""Where a SKU is in stock right now."""
+"""The catalogue of each merchant and the stock of each store: what can be ordered where."""
+
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from lbs_service.errors import Conflict, InvalidInput
+from lbs_service.o2o.access import merchant_of_store
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Stock
+from lbs_service.storage.models import Sku, Stock
+
+
+@dataclass(frozen=True)
+class NewSku:
+    merchant_id: int
+    code: str
+    name: str
+    price_cents: int
+
+
+def create_sku(db: Database, sku: NewSku) -> dict[str, Any]:
+    try:
+        with db.transaction() as session:
+            row = Sku(**asdict(sku))
+            session.add(row)
+            session.flush()
+            return {"id": row.id, **asdict(sku)}
+    except IntegrityError:
+        raise Conflict(f"no merchant {sku.merchant_id}, or it already has sku {sku.code!r}") from None
+
+
+def set_stock(db: Database, store_id: int, sku_id: int, quantity: int) -> dict[str, Any]:
+    """A store's count of a SKU of its own merchant."""
+    merchant = merchant_of_store(db, store_id)
+    with db.transaction() as session:
+        sku = session.get(Sku, sku_id)
+        if sku is None or sku.merchant_id != merchant:
+            raise InvalidInput(f"store {store_id} does not sell sku {sku_id}")
+        session.merge(Stock(store_id=store_id, sku_id=sku_id, quantity=quantity))
+    return {"store_id": store_id, "sku_id": sku_id, "quantity": quantity}
+
+
+def list_stock(db: Database, store_id: int) -> list[dict[str, Any]]:
+    with db.session() as session:
+        rows = session.execute(select(Stock.sku_id, Sku.code, Sku.name, Sku.price_cents, Stock.quantity)
+                               .join(Sku, Sku.id == Stock.sku_id).where(Stock.store_id == store_id)
+                               .order_by(Sku.code)).all()
+    return [{"sku_id": i, "code": c, "name": n, "price_cents": p, "quantity": q} for i, c, n, p, q in rows]
 
 
 def stock_of(db: Database, sku_id: int) -> dict[int, int]:

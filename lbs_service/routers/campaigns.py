@@ -62,8 +62,7 @@ def _list(services: Services, store_id: int | None) -> list[dict[str, Any]]:
         if record is None:
             return []  # closed for good: no campaign applies
     district = services.catalog.district_of(record) if record is not None else None
-    with services.db.session() as session:
-        return [campaigns.public(c) for c in campaigns.running_at_store(session, now, record, district)]
+    return campaigns.listed_at_store(services.db, now, record, district)
 
 
 @router.get("")

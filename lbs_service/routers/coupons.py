@@ -6,21 +6,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from lbs_service.auth import require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
-from lbs_service.errors import Forbidden, NotFound
+from lbs_service.errors import NotFound
 from lbs_service.fields import NO_NUL_PATTERN, Code, LongText
 from lbs_service.o2o import coupons
+from lbs_service.o2o.access import require_store_staff
 from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
 from lbs_service.o2o.redemption import redeem
 from lbs_service.o2o.reviews import write_review
 from lbs_service.problems import problem
 from lbs_service.routers.params import RowIdPath, StoreIdPath
 from lbs_service.routers.qr import qr_response
-from lbs_service.services import Services
-from lbs_service.storage.models import Coupon
 
 router = APIRouter(tags=["coupons"])
 
@@ -30,31 +28,17 @@ class RedemptionBody(BaseModel):
     code: Code
 
 
-def _own_coupon(services: Services, coupon_id: int, user_id: str) -> Coupon:
-    with services.db.session() as session:
-        coupon = session.get(Coupon, coupon_id)
-    if coupon is None or coupon.user_id != user_id:
-        raise NotFound(f"you hold no coupon {coupon_id}")  # someone else's coupon is not disclosed
-    return coupon
-
-
 @router.get("/v1/users/me/coupons")
 async def my_coupons(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     user = require_role(principal, "user")
-
-    def load() -> list[dict[str, Any]]:
-        with services.db.session() as session:
-            rows = session.scalars(select(Coupon).where(Coupon.user_id == user.subject).order_by(Coupon.id))
-            return [coupons.public(c) for c in rows]
-
-    return await asyncio.to_thread(load)
+    return await asyncio.to_thread(coupons.coupons_of, services.db, user.subject)
 
 
 @router.get("/v1/coupons/{coupon_id}/qr")
 async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coupon_id: RowIdPath) -> dict[str, Any]:
     """The short-lived payload the app draws as a QR code (refresh it before `expires_in`)."""
     user = require_role(principal, "user")
-    coupon = await asyncio.to_thread(_own_coupon, services, coupon_id, user.subject)
+    coupon = await asyncio.to_thread(coupons.own_coupon, services.db, coupon_id, user.subject)
     return {"payload": mint_qr_token(services.settings, "coupon", coupon.id, user.subject), "expires_in": QR_TTL_S,
             "code": coupon.code}
 
@@ -64,7 +48,7 @@ async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coup
 async def coupon_qr_image(services: ServicesDep, principal: PrincipalDep, coupon_id: RowIdPath,
                           kind: Literal["svg", "png"]) -> Response:
     user = require_role(principal, "user")
-    coupon = await asyncio.to_thread(_own_coupon, services, coupon_id, user.subject)
+    coupon = await asyncio.to_thread(coupons.own_coupon, services.db, coupon_id, user.subject)
     return qr_response(mint_qr_token(services.settings, "coupon", coupon.id, user.subject), kind)
 
 
@@ -78,9 +62,7 @@ async def redeem_coupon(
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)] = None,
 ) -> JSONResponse | Response:
     """Staff of this store redeem a coupon by its code or its scanned QR payload."""
-    staff = require_role(principal, "staff", "operator")
-    if staff.role == "staff" and staff.store_id != store_id:
-        raise Forbidden("this token is for another store")
+    staff = require_store_staff(principal, store_id)
     await services.limits.check("redeem", staff.subject)
     store = services.catalog.records.get(store_id)
     if store is None:

@@ -4,13 +4,11 @@ import asyncio
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy import text
 
 from lbs_service import metrics
 from lbs_service.deps import OperatorDep, ServicesDep
 from lbs_service.outbox.relay import outbox_backlog
 from lbs_service.problems import problem
-from lbs_service.services import Services
 
 router = APIRouter(tags=["health"])
 
@@ -20,18 +18,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _database_ok(services: Services) -> bool:
-    try:
-        with services.db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-
-
 @router.get("/readyz", response_model=None)
 async def readyz(services: ServicesDep) -> dict[str, object] | Response:
-    database = await asyncio.to_thread(_database_ok, services)
+    database = await asyncio.to_thread(services.db.reachable)
     redis_state = await services.hub.broker.healthy() if services.settings.redis_url else None
     checks = {
         "database": database,

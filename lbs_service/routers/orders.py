@@ -6,20 +6,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from lbs_service.auth import Principal, require_role
+from lbs_service.auth import require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
-from lbs_service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lbs_service.errors import Forbidden, NotFound
 from lbs_service.fields import NO_NUL_PATTERN, Code, Label, Name, RowId, StoreId, text_field
-from lbs_service.o2o import orders
+from lbs_service.o2o import orders, stock
+from lbs_service.o2o.access import may_manage_store, require_store_staff
 from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
 from lbs_service.routers.params import RowIdPath, StoreIdPath
 from lbs_service.routers.qr import qr_response
 from lbs_service.services import Services
 from lbs_service.statuses import WAITING_FOR_PICKUP, OrderStatus
-from lbs_service.storage.models import Order, OrderLine, Sku, Stock, Store
 
 router = APIRouter(tags=["orders"])
 SignatureHeader = Annotated[str, Header(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]
@@ -60,66 +58,24 @@ class PaymentCallback(_Strict):
     status: Literal["paid"]
 
 
-def _merchant_of_store(services: Services, store_id: int) -> int:
-    with services.db.session() as session:
-        merchant = session.scalar(select(Store.merchant_id).where(Store.id == store_id))
-    if merchant is None:
-        raise NotFound(f"no store with id {store_id}")
-    return merchant
-
-
-def _may_manage_store(services: Services, principal: Principal, store_id: int) -> None:
-    if principal.role == "operator" or (principal.role == "staff" and principal.store_id == store_id):
-        return
-    if principal.role == "merchant" and principal.merchant_id == _merchant_of_store(services, store_id):
-        return
-    raise Forbidden("this token cannot manage that store")
-
-
 @router.post("/v1/skus", status_code=201)
 async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBody) -> dict[str, Any]:
     own_merchant = principal.role == "merchant" and principal.merchant_id == body.merchant_id
     if not (principal.role == "operator" or own_merchant):
         raise Forbidden("only the operator or that merchant adds to its catalogue")
-
-    def create() -> dict[str, Any]:
-        try:
-            with services.db.transaction() as session:
-                sku = Sku(**body.model_dump())
-                session.add(sku)
-                session.flush()
-                return {"id": sku.id, **body.model_dump()}
-        except IntegrityError:
-            raise Conflict(f"no merchant {body.merchant_id}, or it already has sku {body.code!r}") from None
-
-    return await asyncio.to_thread(create)
+    return await asyncio.to_thread(stock.create_sku, services.db, stock.NewSku(**body.model_dump()))
 
 
 @router.put("/v1/stores/{store_id}/stock/{sku_id}")
 async def set_stock(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath, sku_id: RowIdPath,
                     body: StockBody) -> dict[str, Any]:
-    def write() -> dict[str, Any]:
-        _may_manage_store(services, principal, store_id)
-        with services.db.transaction() as session:
-            sku = session.get(Sku, sku_id)
-            if sku is None or sku.merchant_id != _merchant_of_store(services, store_id):
-                raise InvalidInput(f"store {store_id} does not sell sku {sku_id}")
-            session.merge(Stock(store_id=store_id, sku_id=sku_id, quantity=body.quantity))
-        return {"store_id": store_id, "sku_id": sku_id, "quantity": body.quantity}
-
-    return await asyncio.to_thread(write)
+    await asyncio.to_thread(may_manage_store, services.db, principal, store_id)
+    return await asyncio.to_thread(stock.set_stock, services.db, store_id, sku_id, body.quantity)
 
 
 @router.get("/v1/stores/{store_id}/stock")
 async def list_stock(services: ServicesDep, store_id: StoreIdPath) -> list[dict[str, Any]]:
-    def read() -> list[dict[str, Any]]:
-        with services.db.session() as session:
-            rows = session.execute(select(Stock.sku_id, Sku.code, Sku.name, Sku.price_cents, Stock.quantity)
-                                   .join(Sku, Sku.id == Stock.sku_id).where(Stock.store_id == store_id)
-                                   .order_by(Sku.code)).all()
-        return [{"sku_id": i, "code": c, "name": n, "price_cents": p, "quantity": q} for i, c, n, p, q in rows]
-
-    return await asyncio.to_thread(read)
+    return await asyncio.to_thread(stock.list_stock, services.db, store_id)
 
 
 @router.get("/v1/stores/{store_id}/orders")
@@ -128,7 +84,7 @@ async def store_orders(services: ServicesDep, principal: PrincipalDep, store_id:
                            max_length=3, description="which open orders (default: paid and ready)")] = None,
                        ) -> list[dict[str, Any]]:
     """The store's open orders (its pickup queue), for its staff, its merchant and operators."""
-    await asyncio.to_thread(_may_manage_store, services, principal, store_id)
+    await asyncio.to_thread(may_manage_store, services.db, principal, store_id)
     wanted = tuple(OrderStatus(s) for s in status) if status else WAITING_FOR_PICKUP
     return await asyncio.to_thread(orders.store_queue, services.db, services.settings.secret_key,
                                    store_id, wanted)
@@ -143,22 +99,9 @@ async def place_order(services: ServicesDep, principal: PrincipalDep, body: Orde
                                    services.clock())
 
 
-def _visible_order(services: Services, principal: Principal, order_id: int) -> tuple[Order, list[OrderLine]]:
-    with services.db.session() as session:
-        order = session.get(Order, order_id)
-        lines = list(session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)))
-    if order is None or not (
-        (principal.role == "user" and order.user_id == principal.subject)
-        or (principal.role == "staff" and order.store_id == principal.store_id)
-        or principal.role == "operator"
-    ):
-        raise NotFound(f"no order {order_id} for you")  # others' orders are not disclosed
-    return order, lines
-
-
 @router.get("/v1/orders/{order_id}")
 async def get_order(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
-    order, lines = await asyncio.to_thread(_visible_order, services, principal, order_id)
+    order, lines = await asyncio.to_thread(orders.visible_order, services.db, principal, order_id)
     return orders.public(order, lines)
 
 
@@ -180,11 +123,7 @@ async def simulated_pay(services: ServicesDep, principal: PrincipalDep, ref: Pay
     """The simulated provider's checkout: it charges, then calls back as a real provider would."""
     user = require_role(principal, "user")
 
-    def owner() -> str | None:
-        with services.db.session() as session:
-            return session.scalar(select(Order.user_id).where(Order.payment_ref == ref))
-
-    if await asyncio.to_thread(owner) != user.subject:
+    if await asyncio.to_thread(orders.payer_of, services.db, ref) != user.subject:
         raise NotFound("no payment of yours with this reference")
     callback = {"ref": ref, "status": "paid"}
     sign = getattr(services.payments, "sign", None)
@@ -204,9 +143,7 @@ async def order_ready(services: ServicesDep, principal: PrincipalDep, order_id: 
 @router.post("/v1/stores/{store_id}/pickups")
 async def pickup(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
                  body: CodeBody) -> dict[str, Any]:
-    staff = require_role(principal, "staff", "operator")
-    if staff.role == "staff" and staff.store_id != store_id:
-        raise Forbidden("this token is for another store")
+    require_store_staff(principal, store_id)
     return await asyncio.to_thread(orders.pick_up, services.db, services.settings, store_id, body.code,
                                    services.clock())
 
@@ -223,7 +160,7 @@ async def cancel_order(services: ServicesDep, principal: PrincipalDep, order_id:
 @router.get("/v1/orders/{order_id}/qr")
 async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     user = require_role(principal, "user")
-    order, _ = await asyncio.to_thread(_visible_order, services, user, order_id)
+    order, _ = await asyncio.to_thread(orders.visible_order, services.db, user, order_id)
     return {"payload": mint_qr_token(services.settings, "order", order.id, user.subject), "expires_in": QR_TTL_S,
             "pickup_code": order.pickup_code}
 
@@ -233,5 +170,5 @@ async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order
 async def order_qr_image(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath,
                          kind: Literal["svg", "png"]) -> Response:
     user = require_role(principal, "user")
-    order, _ = await asyncio.to_thread(_visible_order, services, user, order_id)
+    order, _ = await asyncio.to_thread(orders.visible_order, services.db, user, order_id)
     return qr_response(mint_qr_token(services.settings, "order", order.id, user.subject), kind)

@@ -14,10 +14,10 @@ from lbs_service.errors import Forbidden, InvalidInput
 from lbs_service.fields import INT64_MAX
 from lbs_service.geojson import geojson_response, store_feature
 from lbs_service.o2o.stock import stock_of
+from lbs_service.postgis_nearby import nearby_postgis
 from lbs_service.records import StoreRecord, record_of
 from lbs_service.routers.params import StoreIdPath, text_query
 from lbs_service.schemas import StoreCreate, StoreUpdate
-from lbs_service.postgis_nearby import nearby_postgis
 
 router = APIRouter(prefix="/v1/stores", tags=["stores"])
 

@@ -15,7 +15,7 @@ from lbs_service.errors import InvalidInput
 from lbs_service.fields import text_field
 from lbs_service.hours import parse_timezone
 from lbs_service.o2o import customers
-from lbs_service.o2o.members import profile
+from lbs_service.o2o.members import member_profile
 from lbs_service.proximity.fixes import LocationBatch
 
 router = APIRouter(prefix="/v1/users/me", tags=["users"])
@@ -104,11 +104,7 @@ async def post_locations(services: ServicesDep, user: UserDep, body: LocationBat
 async def get_profile(services: ServicesDep, user: UserDep) -> dict[str, Any]:
     """Your member tier and the tags derived from your visits (what the O2O flow knows of you)."""
 
-    def load() -> dict[str, Any]:
-        with services.db.session() as session:
-            return profile(session, user.subject, services.settings.member_tiers)
-
-    return await asyncio.to_thread(load)
+    return await asyncio.to_thread(member_profile, services.db, user.subject, services.settings.member_tiers)
 
 
 @router.get("/location-data")

@@ -23,15 +23,19 @@ DEG_PER_M = 1 / 111_195  # a metre of latitude
 def walk(host: str, user: str, store: tuple[float, float], metres_north: list[float], start_s: float) -> list[dict]:
     """Fixes north of the store, one every two seconds from `start_s` after T0, on one socket;
     returns what the socket received."""
+    with connect(f"ws://{host}/v1/ws/user?token={user}") as ws:
+        return walk_on(ws, store, metres_north, start_s)
+
+
+def walk_on(ws, store: tuple[float, float], metres_north: list[float], start_s: float) -> list[dict]:
     lat, lng = store
     received = []
-    with connect(f"ws://{host}/v1/ws/user?token={user}") as ws:
-        for n, metres in enumerate(metres_north):
-            ws.send(json.dumps({"type": "location", "lat": lat + metres * DEG_PER_M, "lng": lng, "accuracy_m": 8,
-                                "ts": at(start_s + 2 * n).isoformat()}))
-        ws.send('{"type":"ping"}')
-        while (message := json.loads(ws.recv(timeout=5))).get("type") != "pong":
-            received.append(message)
+    for n, metres in enumerate(metres_north):
+        ws.send(json.dumps({"type": "location", "lat": lat + metres * DEG_PER_M, "lng": lng, "accuracy_m": 8,
+                            "ts": at(start_s + 2 * n).isoformat()}))
+    ws.send('{"type":"ping"}')
+    while (message := json.loads(ws.recv(timeout=5))).get("type") != "pong":
+        received.append(message)
     return received
 
 
@@ -58,10 +62,11 @@ def test_console_cards_gauge_ack_escalation_reply_and_queue(sqlite_settings, bro
             page.wait_for_selector("[data-testid=connection][data-state=live]", timeout=5000)
             assert "token=" not in page.url  # the credential leaves the address bar
 
-        # Someone without intent walking by: no card, only the gauge.
-        walk(host, token(settings, "user", "cy"), where, [600, 590, 580], start_s=1)
-        one.wait_for_selector("[data-testid=demand]:has-text('1 near')", timeout=3000)
-        assert one.query_selector("[data-testid=arrival-card]") is None
+        # Someone without intent walking by, app open: no card, only the gauge.
+        with connect(f"ws://{host}/v1/ws/user?token={token(settings, 'user', 'cy')}") as cy:
+            walk_on(cy, where, [600, 590, 580], start_s=1)
+            one.wait_for_selector("[data-testid=demand]:has-text('1 near')", timeout=3000)
+            assert one.query_selector("[data-testid=arrival-card]") is None
 
         # Ana, with a coupon, walks in: a card while she is on her way, then it follows her.
         walk(host, token(settings, "user", "ana"), where, [700, 690, 680], start_s=1)
