@@ -28,8 +28,8 @@ def free_port() -> int:
 def live_server(settings: Settings) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(create_app(settings, fixed_clock()), host="127.0.0.1", port=port, log_level="warning",
-                            ws=settings.ws_impl, ws_max_size=65536, ws_per_message_deflate=False,  # as `lbs serve` runs it
-                            http="lbs_service.http_protocol:HeaderDeadlineProtocol")
+                            ws=settings.ws_impl, ws_max_size=65536, ws_per_message_deflate=False,
+                            http="lbs_service.http_protocol:HeaderDeadlineProtocol")  # as `lbs serve` runs it
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
