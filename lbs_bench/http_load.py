@@ -27,16 +27,16 @@ class LoadResult:
 
 
 class Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, headers: str = "") -> None:
+        self.reader, self.writer, self.headers = reader, writer, headers
 
     @classmethod
-    async def open(cls, host: str, port: int) -> "Connection":
+    async def open(cls, host: str, port: int, headers: dict[str, str] | None = None) -> "Connection":
         reader, writer = await asyncio.open_connection(host, port)
-        return cls(reader, writer)
+        return cls(reader, writer, "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items()))
 
     async def get(self, path: str) -> tuple[int, bytes]:
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n{self.headers}\r\n".encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
@@ -54,8 +54,9 @@ def _summary(latencies: list[float], errors: int, seconds: float) -> LoadResult:
                       float(np.percentile(values, 99)), float(values.max()))
 
 
-async def closed_loop(host: str, port: int, paths: Sequence[str], concurrency: int) -> LoadResult:
-    connections = [await Connection.open(host, port) for _ in range(concurrency)]
+async def closed_loop(host: str, port: int, paths: Sequence[str], concurrency: int,
+                      headers: dict[str, str] | None = None) -> LoadResult:
+    connections = [await Connection.open(host, port, headers) for _ in range(concurrency)]
     latencies: list[float] = []
     errors = 0
     cursor = iter(paths)
@@ -76,11 +77,12 @@ async def closed_loop(host: str, port: int, paths: Sequence[str], concurrency: i
     return _summary(latencies, errors, elapsed)
 
 
-async def open_loop(host: str, port: int, paths: Sequence[str], rate: float, connections: int) -> LoadResult:
+async def open_loop(host: str, port: int, paths: Sequence[str], rate: float, connections: int,
+                    headers: dict[str, str] | None = None) -> LoadResult:
     """Request i is due at start + i / rate; its latency runs from then, waiting for a free connection included."""
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
-        idle.put_nowait(await Connection.open(host, port))
+        idle.put_nowait(await Connection.open(host, port, headers))
     latencies: list[float] = []
     errors = 0
 

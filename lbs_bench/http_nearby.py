@@ -93,6 +93,16 @@ def _server(database: str, port: int) -> Iterator[None]:
         process.wait(30)
 
 
+def _operator() -> dict[str, str]:
+    """engine=postgis is the operators' cross-check engine: every request of every engine carries an
+    operator token (signed with the settings the server reads from this environment), so both pay
+    the same authentication."""
+    from lbs_service.auth import Principal, mint_token
+    from lbs_service.settings import Settings
+
+    return {"Authorization": f"Bearer {mint_token(Settings(), Principal('operator', 'bench', None))}"}
+
+
 def _path(engine: str, lat: float, lng: float, config: HttpBenchConfig) -> str:
     return (f"/v1/stores/nearby?lat={lat!r}&lng={lng!r}&radius_m={config.radius_m:g}&limit={config.limit}"
             f"&engine={engine}")
@@ -102,7 +112,7 @@ def _mismatches(port: int, engine: str, queries: np.ndarray, points: np.ndarray,
     """Answers that differ from brute force: ids of the first `limit` (source ids map to seeded rows),
     distances to 1 cm, numberMatched. Stores within 1 µm of the radius may go either way."""
     wrong = 0
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=_operator()) as client:
         for lat, lng in queries.tolist():
             body = client.get(_path(engine, lat, lng, config)).json()
             d = great_circle_many_m(lat, lng, points[:, 0], points[:, 1])
@@ -119,19 +129,20 @@ def _mismatches(port: int, engine: str, queries: np.ndarray, points: np.ndarray,
 def _run_loads(port: int, queries: np.ndarray, config: HttpBenchConfig, say: Callable[[str], None]
                ) -> dict[str, dict[str, list[LoadResult]]]:
     points = queries.tolist()
+    operator = _operator()
     measured: dict[str, dict[str, list[LoadResult]]] = {e: {"throughput": [], "paced": []} for e in ENGINES}
     for run in range(config.runs):
         for engine in ENGINES:
             paths = [_path(engine, lat, lng, config) for lat, lng in points]
-            asyncio.run(closed_loop("127.0.0.1", port, paths[:300], config.concurrency))  # warm up
+            asyncio.run(closed_loop("127.0.0.1", port, paths[:300], config.concurrency, operator))  # warm up
             count = config.throughput_requests if engine == "memory" else max(300, config.throughput_requests // 10)
-            result = asyncio.run(closed_loop("127.0.0.1", port, paths[:count], config.concurrency))
+            result = asyncio.run(closed_loop("127.0.0.1", port, paths[:count], config.concurrency, operator))
             measured[engine]["throughput"].append(result)
             say(f"run {run + 1}/{config.runs} {engine}: {result.rps:,.0f} req/s closed loop "
                 f"(p50 {result.p50_ms:.1f} ms, {result.errors} errors)")
             if result.rps >= config.rate * 1.1:  # an engine that cannot carry the rate would only build a queue
                 paced = asyncio.run(open_loop("127.0.0.1", port, (paths * 10)[: config.paced_requests], config.rate,
-                                              config.concurrency * 4))
+                                              config.concurrency * 4, operator))
                 measured[engine]["paced"].append(paced)
                 say(f"run {run + 1}/{config.runs} {engine}: at {config.rate:,.0f} req/s offered: "
                     f"p50 {paced.p50_ms:.2f} ms, p99 {paced.p99_ms:.2f} ms, {paced.errors} errors")

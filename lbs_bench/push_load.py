@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,6 +144,7 @@ class Received:
     timed_from: float = math.inf
     latencies: list[float] = field(default_factory=list)
     cards: list[tuple[str, int]] = field(default_factory=list)
+    visits: Counter[tuple[str, int]] = field(default_factory=Counter)  # cards per visit: a second is a duplicate
 
 
 async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str], consoles: list[tuple[int, str]],
@@ -159,6 +161,7 @@ async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str],
             message = json.loads(raw)
             if message.get("type") == "arrival":
                 received.cards.append((channel, message["id"]))
+                received.visits[(channel, message["visit_id"])] += 1
                 sent = datetime.fromisoformat(message["ts"]).timestamp()
                 if sent >= received.timed_from:
                     received.latencies.append(time.time() - sent)
@@ -230,12 +233,13 @@ def _committed_cards(database: str, channels: set[str]) -> list[tuple[str, int |
     return [(channel, stream_id) for channel, stream_id in rows if channel in channels]
 
 
-def count_cards(committed: list[tuple[str, int | None]], shown: list[tuple[str, int]]) -> dict[str, int]:
-    """Lost: committed and never shown; duplicated: shown more than once."""
+def count_cards(committed: list[tuple[str, int | None]], shown: list[tuple[str, int]],
+                per_visit: Counter[tuple[str, int]]) -> dict[str, int]:
+    """Lost: committed and never shown; duplicated: a message shown twice, or a visit with two cards."""
     shown_once = set(shown)
     return {"cards_committed": len(committed), "cards_shown": len(shown),
             "cards_lost": sum(1 for card in committed if card not in shown_once),
-            "cards_duplicated": len(shown) - len(shown_once)}
+            "cards_duplicated": len(shown) - len(shown_once) + sum(n - 1 for n in per_visit.values() if n > 1)}
 
 
 def run_push(config: PushBenchConfig, folder: Path, say: Any = print) -> dict[str, Any]:
@@ -288,7 +292,7 @@ def _run_on(database: str, prefix: str, config: PushBenchConfig, folder: Path, s
         result = asyncio.run(_run_load([f"127.0.0.1:{p}" for p in ports], walks, user_tokens, consoles, config.rate,
                                        received, lambda: _committed_cards(database, channels)))
         committed = _committed_cards(database, channels)
-    return result | count_cards(committed, received.cards)
+    return result | count_cards(committed, received.cards, received.visits)
 
 
 def _forget_prefix(redis_url: str, prefix: str) -> None:

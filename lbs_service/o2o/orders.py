@@ -43,10 +43,13 @@ class Line:
     quantity: int
 
 
-def public(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
-    return {"id": order.id, "store_id": order.store_id, "status": order.status, "total_cents": order.total_cents,
-            "pickup_code": order.pickup_code, "created_at": order.created_at.isoformat(),
+def public(order: Order, lines: list[OrderLine], for_customer: bool = True) -> dict[str, Any]:
+    """The order as the API shows it. The pickup code only to its customer: staff who could read it
+    could hand an order over without the customer."""
+    body = {"id": order.id, "store_id": order.store_id, "status": order.status, "total_cents": order.total_cents,
+            "created_at": order.created_at.isoformat(),
             "lines": [{"sku_id": ln.sku_id, "quantity": ln.quantity, "price_cents": ln.price_cents} for ln in lines]}
+    return {**body, "pickup_code": order.pickup_code} if for_customer else body
 
 
 def _lines(session: Session, order_id: int) -> list[OrderLine]:
@@ -196,7 +199,7 @@ def mark_ready(db: Database, secret: str, order_id: int, store_id: int | None, n
             raise Conflict(f"order {order_id} is {order.status}, not paid")
         order.status, order.ready_at = OrderStatus.READY, now
         _tell(session, secret, order, now)
-        return public(order, _lines(session, order.id))
+        return public(order, _lines(session, order.id), for_customer=False)
 
 
 def pick_up(db: Database, settings: Settings, store_id: int, code: str, now: datetime) -> dict[str, Any]:
@@ -218,7 +221,7 @@ def pick_up(db: Database, settings: Settings, store_id: int, code: str, now: dat
             raise Conflict(f"order {order.id} is {order.status}: it cannot be picked up")
         record_event(session, order.user_id, "pickup", store_id, {"order_id": order.id}, now)
         _tell(session, settings.secret_key, order, now)
-        return public(order, _lines(session, order.id))
+        return public(order, _lines(session, order.id), for_customer=False)
 
 
 def cancel(db: Database, provider: PaymentProvider, secret: str, order_id: int, user_id: str | None,
@@ -240,7 +243,7 @@ def cancel(db: Database, provider: PaymentProvider, secret: str, order_id: int, 
             _tell(session, secret, order, now)
         else:
             _refund(session, db.is_postgres, provider, secret, order, now)
-        return public(order, lines)
+        return public(order, lines, for_customer=user_id is not None)
 
 
 def _restock(session: Session, order: Order) -> list[OrderLine]:

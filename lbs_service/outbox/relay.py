@@ -140,8 +140,9 @@ def mark_relayed(connection: Connection, relayed: list[tuple[int, int | None]], 
     """Stamp rows as relayed with the stream id each got (None: the stream had it already)."""
     if not relayed:
         return
+    # A repeat the stream skipped comes back without an id: keep the id the row already has.
     statement = (update(OutboxMessage).where(OutboxMessage.id == bindparam("row"))
-                 .values(relayed_at=at, stream_id=bindparam("sid")))
+                 .values(relayed_at=at, stream_id=func.coalesce(bindparam("sid"), OutboxMessage.stream_id)))
     connection.execute(statement, [{"row": row_id, "sid": stream_id} for row_id, stream_id in relayed])
     if commit:
         connection.commit()

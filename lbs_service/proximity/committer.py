@@ -18,7 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from geo_index.visits import Change, Stage
@@ -75,6 +75,7 @@ class GroupCommitter:
         self._wake.set()
         if self._task is not None:
             await self._task
+        self._writer.close()
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -170,30 +171,34 @@ class GroupCommitter:
             promotions = [p for e in batch for p in e.promotions]
             applied = self._writer.apply(runs, len(promotions))
             outbox: list[dict[str, Any]] = []
-            carded: list[int] = []
+            carded: dict[int, None] = {}  # visit ids carded in this transaction, in order
             events: list[dict[str, Any]] = []
             for run, took in zip(runs, applied, strict=True):
                 self._compose(run, took, outbox, carded, events)
                 metrics.count("lbs_visit_changes_total", len(took))
             outbox += self._promotion_messages(promotions)
-            ids = self._writer.finish(Rows(carded, events, _promotion_rows(promotions), outbox, marks), now)
+            ids = self._writer.finish(Rows(list(carded), events, _promotion_rows(promotions), outbox, marks), now)
         except BaseException:
             self._writer.abort()
             raise
         return [Outgoing(i, row["channel"], row["payload"]) for i, row in zip(ids, outbox, strict=True)]
 
     def _compose(self, run: list[StageChange], took: list[Applied], outbox: list[dict[str, Any]],
-                 carded: list[int], events: list[dict[str, Any]]) -> None:
-        """The messages and member events of the changes the database took, in the order of their fixes."""
+                 carded: dict[int, None], events: list[dict[str, Any]]) -> None:
+        """The messages and member events of the changes the database took, in the order of their fixes.
+        A visit carded by an earlier run of this transaction has its card already (the database marks it
+        only at the end): its later stages are updates, never a second card."""
         order = {id(change): n for n, change in enumerate(run)}
         for applied in sorted(took, key=lambda a: order[id(a.change)]):
+            if not applied.card_sent and applied.visit_id in carded:
+                applied = replace(applied, card_sent=True)
             change = applied.change
             message = self._card_message(applied)
             if message is not None:
                 outbox.append({"channel": store_channel(change.store_id), "payload": message,
                                "subject": change.user_id})
                 if message["type"] == "arrival":
-                    carded.append(applied.visit_id)
+                    carded[applied.visit_id] = None
             if change.change & Change.ARRIVED:
                 events.append(_event(change, "visit", {"visit_id": applied.visit_id}))
             if change.change & Change.LEFT and change.dwell_s is not None:

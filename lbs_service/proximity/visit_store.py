@@ -31,6 +31,7 @@ from lbs_service.proximity.effects import StageChange
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import MemberEvent, OutboxMessage, PromotionSent, Visit
 
+STATEMENT_TIMEOUT_MS = 15_000
 STALE_AFTER = timedelta(hours=2)  # an open visit not updated for this long was abandoned (a lost worker)
 _STAGE_COLUMN = {2: "approaching_at", 3: "arrived_at", 4: "left_at"}
 
@@ -67,6 +68,10 @@ class CommitWriter(Protocol):
 
     def abort(self) -> None:
         """Give up the transaction (after an error): nothing of it is committed."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the database connection (the committer is stopping)."""
         ...
 
 
@@ -115,8 +120,8 @@ _PROMOTIONS = ("INSERT INTO promotions (user_id, store_id, campaign_id, local_da
 _OUTBOX_IDS = "SELECT nextval('outbox_id_seq') FROM generate_series(1, %s)"
 _OUTBOX = ("INSERT INTO outbox (id, channel, payload, relayed_at, subject) SELECT i, c, p, %s, s FROM "
            "unnest(%s::bigint[], %s::varchar[], %s::json[], %s::varchar[]) AS x(i, c, p, s)")
-_MARK_RELAYED = ("UPDATE outbox SET relayed_at = %s, stream_id = x.sid FROM unnest(%s::bigint[], %s::bigint[]) "
-                 "AS x(id, sid) WHERE outbox.id = x.id")
+_MARK_RELAYED = ("UPDATE outbox SET relayed_at = %s, stream_id = COALESCE(x.sid, outbox.stream_id) FROM "
+                 "unnest(%s::bigint[], %s::bigint[]) AS x(id, sid) WHERE outbox.id = x.id")
 
 
 class PipelinedWriter:
@@ -130,7 +135,11 @@ class PipelinedWriter:
 
     def _connect(self) -> psycopg.Connection[Any]:
         if self._connection is None or self._connection.closed:
-            self._connection = psycopg.connect(self._conninfo, connect_timeout=5)
+            # Keepalives and a statement timeout: a half-open connection or a stuck statement fails the
+            # round (its effects are retried) instead of stalling every commit behind it.
+            self._connection = psycopg.connect(self._conninfo, connect_timeout=5, keepalives=1, keepalives_idle=10,
+                                               keepalives_interval=5, keepalives_count=3,
+                                               options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
         return self._connection
 
     def apply(self, runs: list[list[StageChange]], promotions: int) -> list[list[Applied]]:
@@ -190,9 +199,12 @@ class PipelinedWriter:
         return ids
 
     def abort(self) -> None:
+        self.close()  # a pipeline in error is no state to continue from
+
+    def close(self) -> None:
         if self._connection is not None:
             try:
-                self._connection.close()  # a pipeline in error is no state to continue from
+                self._connection.close()
             finally:
                 self._connection = None
 
@@ -240,6 +252,9 @@ class SessionWriter:
             self._session.rollback()
             self._session.close()
             self._session = None
+
+    def close(self) -> None:
+        self.abort()
 
 
 def _start(session: Session, starts: Sequence[StageChange]) -> tuple[list[Applied], list[StageChange]]:

@@ -102,7 +102,7 @@ async def place_order(services: ServicesDep, principal: PrincipalDep, body: Orde
 @router.get("/v1/orders/{order_id}")
 async def get_order(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     order, lines = await asyncio.to_thread(orders.visible_order, services.db, principal, order_id)
-    return orders.public(order, lines)
+    return orders.public(order, lines, for_customer=principal.role == "user")
 
 
 async def _apply_payment(services: Services, ref: str) -> dict[str, Any]:

@@ -154,3 +154,15 @@ def test_demo_loads_a_city_with_campaigns_and_stock(sqlite_settings):
         from lbs_service.storage.models import DemandCell, District
 
         assert session.query(District).count() == 9 and session.query(DemandCell).count() > 1000
+
+
+def test_demo_if_empty_never_touches_a_database_with_stores(sqlite_settings, tmp_path):
+    from lbs_service.storage.models import Store
+
+    rows = tmp_path / "real.csv"
+    rows.write_text("id,name,lat,lng\nR-1,Real hall,32.05,118.78\n", encoding="utf-8")
+    assert lbs(sqlite_settings, "import", "stores", str(rows), "--merchant", "Real").returncode == 0
+    second = lbs(sqlite_settings, "demo", "--if-empty")
+    assert second.returncode == 0 and "not loaded" in second.stderr
+    with Database(sqlite_settings).session() as session:
+        assert [s.name for s in session.query(Store)] == ["Real hall"]  # no demo store beside the real one

@@ -71,7 +71,10 @@ def test_order_lifecycle(sqlite_settings):
         assert queue[0]["items"] == [{"sku_id": sku, "name": "USB-C cable", "quantity": 2}]
         assert "olga" not in str(queue) and placed_order["pickup_code"] not in str(queue)  # staff see neither
         assert client.get(f"/v1/stores/{a}/orders", headers=user).status_code == 403
-        assert client.post(f"/v1/orders/{placed_order['id']}/ready", headers=staff).json()["status"] == "ready"
+        seen_by_staff = client.get(f"/v1/orders/{placed_order['id']}", headers=staff).json()
+        assert seen_by_staff["status"] == "paid" and "pickup_code" not in seen_by_staff  # only the customer holds it
+        ready = client.post(f"/v1/orders/{placed_order['id']}/ready", headers=staff).json()
+        assert ready["status"] == "ready" and "pickup_code" not in ready
         code = {"code": placed_order["pickup_code"]}
         assert client.post(f"/v1/stores/{a}/pickups", headers=staff, json=code).json()["status"] == "picked_up"
         assert client.get(f"/v1/stores/{a}/orders", headers=staff).json() == []  # handed over: off the queue

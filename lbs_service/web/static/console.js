@@ -47,6 +47,7 @@
       if (seen.size) notice("Older cards could not be replayed; new ones appear below.");
       $("arrivals").replaceChildren();
       seen.clear();
+      // the queue is read again as a whole below: what changed during the gap shows as it is now
       loadQueue();
       return;
     }
@@ -59,7 +60,7 @@
     else if (message.type === "acked") markAcked(message.alert_id, message.by);
     else if (message.type === "escalate") escalate(message.alert_id);
     else if (message.type === "demand") showDemand(message);
-    else if (message.type === "order") upsertOrder(message);
+    else if (message.type === "order") onOrderMessage(message);
     else if (message.type === "error") notice(message.detail);
   }
 
@@ -163,6 +164,13 @@
     return item;
   }
 
+  let heardWhileLoading = null; // order messages that arrive while the queue is being read
+
+  function onOrderMessage(order) {
+    if (heardWhileLoading) heardWhileLoading.push(order);
+    upsertOrder(order);
+  }
+
   function upsertOrder(order) {
     if (DONE.has(order.status)) {
       const item = document.querySelector(`[data-testid=order][data-order-id="${order.order_id}"]`);
@@ -191,10 +199,17 @@
     if (order.status === "paid" && order.type) lbs.beep(audio);
   }
 
+  // The queue as the server has it now replaces what is shown; messages heard meanwhile are newer
+  // than (or as new as) the snapshot, so they are applied again on top of it.
   async function loadQueue() {
+    heardWhileLoading = [];
     const answer = await lbs.api(`/v1/stores/${storeId}/orders`, { token });
+    const heard = heardWhileLoading;
+    heardWhileLoading = null;
     if (!answer.ok) { notice(`The pickup queue could not be loaded: ${answer.error}`); return; }
+    $("orders").replaceChildren();
     for (const order of answer.body) upsertOrder({ ...order, order_id: order.id });
+    for (const order of heard) upsertOrder(order);
   }
 
   // ---- redemption and pickup at the till ----------------------------------------------------
