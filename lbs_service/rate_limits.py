@@ -52,6 +52,7 @@ DEFAULT_RULES: dict[str, Rule] = {
     "ack": Rule(120, 60),  # per staff member: one per card, with room for a busy hour's start
     "reply": Rule(30, 60),
     "coverage": Rule(30, 60),  # per planner: each is priced and bounded, but not free
+    "postgis": Rule(120, 60),  # nearby with engine=postgis, per client: the cross-check, not the product
     "token": Rule(1200, 60),  # any authenticated request, per subject
 }
 

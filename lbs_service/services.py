@@ -51,6 +51,7 @@ class Services:
     revocations: RevocationList
     clock: Clock
     coverage_gate: Gate
+    postgis_gate: Gate
     _loop: asyncio.AbstractEventLoop | None = None
     _announcements: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -83,7 +84,8 @@ class Services:
         engine = ProximityEngine(visits, catalog, fences, hub, committer, gauge, demand, customers, campaigns, clock)
         services = cls(settings, db, stores, catalog, hub, relay, committer, engine, gauge, customers, campaigns,
                        SimulatedProvider(settings), demand, limits, RevocationList(db), clock,
-                       Gate("coverage", per_worker=4, per_principal=2))
+                       Gate("coverage", per_worker=4, per_principal=2),
+                       Gate("engine=postgis", per_worker=2, per_principal=1))
         db.on_commit(services._announce)
         return services
 

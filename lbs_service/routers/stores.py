@@ -5,12 +5,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from geo_index import Datum, convert, parse_datum
 from lbs_service.deps import OperatorDep, OptionalPrincipalDep, ServicesDep
-from lbs_service.errors import Forbidden, InvalidInput
+from lbs_service.errors import InvalidInput
 from lbs_service.fields import INT64_MAX
 from lbs_service.geojson import geojson_response, store_feature
 from lbs_service.o2o.stock import stock_of
@@ -40,6 +40,7 @@ def _categories(raw: str | None, known: list[str]) -> list[str] | None:
 
 @router.get("/nearby", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
 async def nearby(
+    request: Request,
     services: ServicesDep,
     principal: OptionalPrincipalDep,
     lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
@@ -51,7 +52,7 @@ async def nearby(
                                                        "(stores without published hours are left out)")] = None,
     crs: CrsParam = "wgs84",
     engine: Annotated[Literal["memory", "postgis"], Query(
-        description="postgis: the cross-check engine, for operators only")] = "memory",
+        description="postgis: the cross-check engine in the database (rate-limited per client)")] = "memory",
     sku: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="only stores with this SKU in stock")] = None,
 ) -> Response:
     """Stores within radius_m of a point, nearest first, with great-circle distances."""
@@ -65,17 +66,25 @@ async def nearby(
         hits, matched = services.catalog.nearby(qlat, qlng, radius_m, limit, categories, keep)
         pairs = [(h.record, h.distance_m) for h in hits]
     else:
-        if principal is None or principal.role != "operator":
-            raise Forbidden("engine=postgis is the operators' cross-check engine")
         if not services.db.is_postgres:
             raise InvalidInput("engine=postgis needs LBS_DATABASE_URL to point at PostGIS")
-        if keep is None:  # the database counts and ships only the first `limit`
-            pairs, matched = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, radius_m, categories,
-                                                     limit)
-        else:  # hours and stock are decided here, so every candidate comes back
-            rows, _ = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, radius_m, categories)
-            rows = [(r, d) for r, d in rows if keep(r)]
-            matched, pairs = len(rows), rows[:limit]
+        # The cross-check engine runs in the database everyone shares: per client a rate, one at a time,
+        # two per worker, and a statement timeout (postgis_nearby.py); operators are limited only by the
+        # gate. Anonymous clients are told apart by their address.
+        client = principal.subject if principal is not None else f"ip:{request.client.host if request.client else '-'}"
+        if principal is None or principal.role != "operator":
+            await services.limits.check("postgis", client)
+        slot = services.postgis_gate.reserve(client)
+        try:
+            if keep is None:  # the database counts and ships only the first `limit`
+                pairs, matched = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, radius_m,
+                                                         categories, limit)
+            else:  # hours and stock are decided here, so every candidate comes back
+                rows, _ = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, radius_m, categories)
+                rows = [(r, d) for r, d in rows if keep(r)]
+                matched, pairs = len(rows), rows[:limit]
+        finally:
+            slot.release()
     if matched == 0 and principal is not None and principal.role == "user":
         services.demand.saw(principal.subject, qlat, qlng, now)  # a search that found nothing is unmet demand
     features = [store_feature(record, datum, now, distance) for record, distance in pairs]

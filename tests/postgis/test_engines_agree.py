@@ -66,3 +66,23 @@ def test_china_store_file_500_points(pg_settings):
     radii = np.concatenate((rng.choice([500.0, 1000.0, 3000.0], 350), rng.choice([1000.0, 50_000.0], 150)))
     with client_for(pg_settings) as client:
         check_points(client, wgs[:, 0], wgs[:, 1], points, radii)
+
+
+def test_the_anonymous_cross_check_is_bounded(pg_settings):
+    """Anyone may ask engine=postgis (the contract's cross-check), but it cannot starve the database:
+    a rate per client, one query of theirs at a time, two per worker, a statement timeout."""
+    settings = pg_settings.model_copy(update={"rate_limit_rules": {"postgis": (3, 60)}})
+    lats, lngs = np.array([32.05, 32.051]), np.array([118.78, 118.781])
+    load(settings, lats, lngs)
+    params = {"lat": 32.05, "lng": 118.78, "radius_m": 50_000, "open_now": "true", "engine": "postgis"}
+    with client_for(settings) as client:
+        services = client.app.state.services
+        held = services.postgis_gate.reserve("ip:testclient")  # as if one of theirs were running
+        busy = client.get("/v1/stores/nearby", params=params)
+        assert busy.status_code == 429 and busy.headers["content-type"] == "application/problem+json"
+        held.release()
+        answers = [client.get("/v1/stores/nearby", params=params).status_code for _ in range(3)]
+        assert answers == [200, 200, 429]  # three a minute, the one refused as busy included
+        operator = client.get("/v1/stores/nearby", params=params, headers=operator_headers(settings))
+        assert operator.status_code == 200 and operator.json()["numberReturned"] == 0  # no published hours
+        assert services.postgis_gate.running == 0
