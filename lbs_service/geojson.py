@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from geo_index import Datum, convert
 from lbs_service.records import StoreRecord
@@ -41,5 +41,15 @@ def store_feature(record: StoreRecord, crs: Datum, now: datetime, distance_m: fl
     }
 
 
+class GeoJSONResponse(JSONResponse):
+    """A JSON body served as application/geo+json; as a route's response_class, it files the
+    documented schema under that media type."""
+
+    media_type = GEOJSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def geojson_response(body: dict[str, Any], status_code: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status_code, media_type=GEOJSON)
+    return GeoJSONResponse(body, status_code=status_code)

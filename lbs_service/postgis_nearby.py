@@ -5,7 +5,7 @@ work on the same sphere as geo_index."""
 from collections.abc import Sequence
 
 from geoalchemy2 import Geography
-from sqlalchemy import func, literal_column, select, text
+from sqlalchemy import func, select, text
 
 from lbs_service.records import StoreRecord, record_of
 from lbs_service.storage.db import Database
@@ -19,7 +19,7 @@ def nearby_postgis(
 ) -> tuple[list[tuple[StoreRecord, float]], int]:
     """Open stores within radius_m, nearest first (ties by id), with distances: the first `limit` of them
     (all when None) and how many there are in all, counted by the database rather than shipped."""
-    geog = literal_column("stores.geog", Geography(geometry_type="POINT", srid=4326))
+    geog = Store.geog
     here = func.ST_SetSRID(func.ST_MakePoint(lng, lat), 4326).cast(Geography(srid=4326))
     distance = func.ST_Distance(geog, here, False).label("distance_m")
     query = (

@@ -11,6 +11,7 @@ from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import NotFound
 from lbs_service.fields import INT32_MAX, Instant, Label, Name, RowId, StoreId
 from lbs_service.o2o import campaigns, coupons
+from lbs_service.responses import CampaignPublic, CouponPublic
 from lbs_service.routers.params import RowIdPath, StoreIdQuery
 from lbs_service.services import Services
 from lbs_service.statuses import CampaignLevel
@@ -46,7 +47,7 @@ class CampaignCreate(BaseModel):
         return campaigns.NewCampaign(**{**self.model_dump(), "level": CampaignLevel(self.level)})
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CampaignPublic)
 async def create_campaign(services: ServicesDep, principal: PrincipalDep, body: CampaignCreate) -> dict[str, Any]:
     created = await asyncio.to_thread(campaigns.create, services.db, principal, body.to_domain())
     return campaigns.public(created)
@@ -65,13 +66,13 @@ def _list(services: Services, store_id: int | None) -> list[dict[str, Any]]:
     return campaigns.listed_at_store(services.db, now, record, district)
 
 
-@router.get("")
+@router.get("", response_model=list[CampaignPublic])
 async def list_campaigns(services: ServicesDep, store_id: StoreIdQuery = None) -> list[dict[str, Any]]:
     """Campaigns running now; with store_id, those that apply at that store."""
     return await asyncio.to_thread(_list, services, store_id)
 
 
-@router.post("/{campaign_id}/claim", status_code=201)
+@router.post("/{campaign_id}/claim", status_code=201, response_model=CouponPublic)
 async def claim_coupon(services: ServicesDep, principal: PrincipalDep, campaign_id: RowIdPath) -> dict[str, Any]:
     """Claim this campaign's coupon (users only; one each, while the budget lasts)."""
     user = require_role(principal, "user")

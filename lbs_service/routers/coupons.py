@@ -17,6 +17,7 @@ from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
 from lbs_service.o2o.redemption import redeem
 from lbs_service.o2o.reviews import write_review
 from lbs_service.problems import problem
+from lbs_service.responses import CouponPublic, CouponQr, Redeemed, ReviewPublic
 from lbs_service.routers.params import RowIdPath, StoreIdPath
 from lbs_service.routers.qr import qr_response
 
@@ -28,13 +29,13 @@ class RedemptionBody(BaseModel):
     code: Code
 
 
-@router.get("/v1/users/me/coupons")
+@router.get("/v1/users/me/coupons", response_model=list[CouponPublic])
 async def my_coupons(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     user = require_role(principal, "user")
     return await asyncio.to_thread(coupons.coupons_of, services.db, user.subject)
 
 
-@router.get("/v1/coupons/{coupon_id}/qr")
+@router.get("/v1/coupons/{coupon_id}/qr", response_model=CouponQr)
 async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coupon_id: RowIdPath) -> dict[str, Any]:
     """The short-lived payload the app draws as a QR code (refresh it before `expires_in`)."""
     user = require_role(principal, "user")
@@ -53,7 +54,7 @@ async def coupon_qr_image(services: ServicesDep, principal: PrincipalDep, coupon
 
 
 
-@router.post("/v1/stores/{store_id}/redemptions", response_model=None)
+@router.post("/v1/stores/{store_id}/redemptions", response_model=None, responses={200: {"model": Redeemed}})
 async def redeem_coupon(
     services: ServicesDep,
     principal: PrincipalDep,
@@ -81,7 +82,7 @@ class ReviewBody(BaseModel):
     text: LongText = ""
 
 
-@router.post("/v1/stores/{store_id}/reviews", status_code=201)
+@router.post("/v1/stores/{store_id}/reviews", status_code=201, response_model=ReviewPublic)
 async def review_store(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
                        body: ReviewBody) -> dict[str, Any]:
     """A rating after your own visit (a redeemed coupon or a picked-up order here), one per visit."""

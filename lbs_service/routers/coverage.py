@@ -20,6 +20,7 @@ from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import InvalidInput
 from lbs_service.gate import Slot
 from lbs_service.geojson import GEOJSON
+from lbs_service.responses import GapsAndSites
 from lbs_service.routers.params import text_query
 from lbs_service.services import Services
 
@@ -130,7 +131,7 @@ async def get_coverage(services: ServicesDep, planning: PlanningRequest,
     return StreamingResponse(body(), media_type="text/csv" if format == "csv" else GEOJSON)
 
 
-@router.get("/v1/coverage/gaps")
+@router.get("/v1/coverage/gaps", response_model=GapsAndSites)
 async def get_gaps(
     services: ServicesDep,
     planning: PlanningRequest,

@@ -8,19 +8,17 @@ from fastapi.responses import Response
 
 from lbs_service.analytics.districts import district_features, district_list
 from lbs_service.deps import ServicesDep
-from lbs_service.geojson import geojson_response
+from lbs_service.geojson import GeoJSONResponse, geojson_response
+from lbs_service.responses import DistrictCollection, DistrictPublic
 
 router = APIRouter(tags=["planning"])
 
 
-@router.get("/v1/districts")
+@router.get("/v1/districts", response_model=list[DistrictPublic])
 async def list_districts(services: ServicesDep) -> list[dict[str, Any]]:
     return await asyncio.to_thread(district_list, services.db)
 
 
-GEOJSON_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"application/geo+json": {}}}}
-
-
-@router.get("/v1/districts.geojson", response_class=Response, responses=GEOJSON_RESPONSE)
+@router.get("/v1/districts.geojson", response_class=GeoJSONResponse, responses={200: {"model": DistrictCollection}})
 async def districts_geojson(services: ServicesDep) -> Response:
     return geojson_response(await asyncio.to_thread(district_features, services.db))

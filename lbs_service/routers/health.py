@@ -9,16 +9,17 @@ from lbs_service import metrics
 from lbs_service.deps import OperatorDep, ServicesDep
 from lbs_service.outbox.relay import outbox_backlog
 from lbs_service.problems import problem
+from lbs_service.responses import Health, Ready
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses={200: {"model": Ready}})
 async def readyz(services: ServicesDep) -> dict[str, object] | Response:
     database = await asyncio.to_thread(services.db.reachable)
     redis_state = await services.hub.broker.healthy() if services.settings.redis_url else None

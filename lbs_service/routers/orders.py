@@ -14,6 +14,18 @@ from lbs_service.fields import NO_NUL_PATTERN, Code, Label, Name, RowId, StoreId
 from lbs_service.o2o import orders, stock
 from lbs_service.o2o.access import may_manage_store, require_store_staff
 from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
+from lbs_service.responses import (
+    OrderPublic,
+    OrderQr,
+    OrderStaffView,
+    PaymentApplied,
+    PaymentRefunded,
+    PlacedOrder,
+    QueuedOrder,
+    SkuPublic,
+    StockLevel,
+    StockRow,
+)
 from lbs_service.routers.params import RowIdPath, StoreIdPath
 from lbs_service.routers.qr import qr_response
 from lbs_service.services import Services
@@ -58,7 +70,7 @@ class PaymentCallback(_Strict):
     status: Literal["paid"]
 
 
-@router.post("/v1/skus", status_code=201)
+@router.post("/v1/skus", status_code=201, response_model=SkuPublic)
 async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBody) -> dict[str, Any]:
     own_merchant = principal.role == "merchant" and principal.merchant_id == body.merchant_id
     if not (principal.role == "operator" or own_merchant):
@@ -66,19 +78,19 @@ async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBo
     return await asyncio.to_thread(stock.create_sku, services.db, stock.NewSku(**body.model_dump()))
 
 
-@router.put("/v1/stores/{store_id}/stock/{sku_id}")
+@router.put("/v1/stores/{store_id}/stock/{sku_id}", response_model=StockLevel)
 async def set_stock(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath, sku_id: RowIdPath,
                     body: StockBody) -> dict[str, Any]:
     await asyncio.to_thread(may_manage_store, services.db, principal, store_id)
     return await asyncio.to_thread(stock.set_stock, services.db, store_id, sku_id, body.quantity)
 
 
-@router.get("/v1/stores/{store_id}/stock")
+@router.get("/v1/stores/{store_id}/stock", response_model=list[StockRow])
 async def list_stock(services: ServicesDep, store_id: StoreIdPath) -> list[dict[str, Any]]:
     return await asyncio.to_thread(stock.list_stock, services.db, store_id)
 
 
-@router.get("/v1/stores/{store_id}/orders")
+@router.get("/v1/stores/{store_id}/orders", response_model=list[QueuedOrder])
 async def store_orders(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
                        status: Annotated[list[Literal["pending", "paid", "ready"]] | None, Query(
                            max_length=3, description="which open orders (default: paid and ready)")] = None,
@@ -90,7 +102,7 @@ async def store_orders(services: ServicesDep, principal: PrincipalDep, store_id:
                                    store_id, wanted)
 
 
-@router.post("/v1/orders", status_code=201)
+@router.post("/v1/orders", status_code=201, response_model=PlacedOrder)
 async def place_order(services: ServicesDep, principal: PrincipalDep, body: OrderBody) -> dict[str, Any]:
     user = require_role(principal, "user")
     await services.limits.check("order", user.subject)
@@ -99,7 +111,7 @@ async def place_order(services: ServicesDep, principal: PrincipalDep, body: Orde
                                    services.clock())
 
 
-@router.get("/v1/orders/{order_id}")
+@router.get("/v1/orders/{order_id}", response_model=OrderPublic | OrderStaffView)
 async def get_order(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     order, lines = await asyncio.to_thread(orders.visible_order, services.db, principal, order_id)
     return orders.public(order, lines, for_customer=principal.role == "user")
@@ -110,7 +122,7 @@ async def _apply_payment(services: Services, ref: str) -> dict[str, Any]:
                                    ref, services.clock())
 
 
-@router.post("/v1/payments/callback")
+@router.post("/v1/payments/callback", response_model=PaymentApplied | PaymentRefunded)
 async def payment_callback(services: ServicesDep, body: PaymentCallback,
                            x_signature: SignatureHeader) -> dict[str, Any]:
     """The provider tells us an order is paid; signed, and safe to deliver more than once."""
@@ -118,7 +130,7 @@ async def payment_callback(services: ServicesDep, body: PaymentCallback,
     return await _apply_payment(services, event.ref)
 
 
-@router.post("/v1/payments/simulated/{ref}/pay")
+@router.post("/v1/payments/simulated/{ref}/pay", response_model=PaymentApplied | PaymentRefunded)
 async def simulated_pay(services: ServicesDep, principal: PrincipalDep, ref: PaymentRef) -> dict[str, Any]:
     """The simulated provider's checkout: it charges, then calls back as a real provider would."""
     user = require_role(principal, "user")
@@ -133,14 +145,14 @@ async def simulated_pay(services: ServicesDep, principal: PrincipalDep, ref: Pay
     return await _apply_payment(services, event.ref)
 
 
-@router.post("/v1/orders/{order_id}/ready")
+@router.post("/v1/orders/{order_id}/ready", response_model=OrderStaffView)
 async def order_ready(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     staff = require_role(principal, "staff", "operator")
     return await asyncio.to_thread(orders.mark_ready, services.db, services.settings.secret_key, order_id,
                                    staff.store_id, services.clock())
 
 
-@router.post("/v1/stores/{store_id}/pickups")
+@router.post("/v1/stores/{store_id}/pickups", response_model=OrderStaffView)
 async def pickup(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
                  body: CodeBody) -> dict[str, Any]:
     require_store_staff(principal, store_id)
@@ -148,7 +160,7 @@ async def pickup(services: ServicesDep, principal: PrincipalDep, store_id: Store
                                    services.clock())
 
 
-@router.post("/v1/orders/{order_id}/cancel")
+@router.post("/v1/orders/{order_id}/cancel", response_model=OrderPublic | OrderStaffView)
 async def cancel_order(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     who = require_role(principal, "user", "staff", "operator")
     user_id = who.subject if who.role == "user" else None
@@ -157,7 +169,7 @@ async def cancel_order(services: ServicesDep, principal: PrincipalDep, order_id:
                                    order_id, user_id, store_id, services.clock())
 
 
-@router.get("/v1/orders/{order_id}/qr")
+@router.get("/v1/orders/{order_id}/qr", response_model=OrderQr)
 async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
     user = require_role(principal, "user")
     order, _ = await asyncio.to_thread(orders.visible_order, services.db, user, order_id)

@@ -12,10 +12,11 @@ from geo_index import Datum, convert, parse_datum
 from lbs_service.deps import OperatorDep, OptionalPrincipalDep, ServicesDep
 from lbs_service.errors import InvalidInput
 from lbs_service.fields import INT64_MAX
-from lbs_service.geojson import geojson_response, store_feature
+from lbs_service.geojson import GeoJSONResponse, geojson_response, store_feature
 from lbs_service.o2o.stock import stock_of
 from lbs_service.postgis_nearby import nearby_postgis
 from lbs_service.records import StoreRecord, record_of
+from lbs_service.responses import StoreCollection, StoreFeature
 from lbs_service.routers.params import StoreIdPath, text_query
 from lbs_service.schemas import StoreCreate, StoreUpdate
 
@@ -38,7 +39,7 @@ def _categories(raw: str | None, known: list[str]) -> list[str] | None:
     return names
 
 
-@router.get("/nearby", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+@router.get("/nearby", response_class=GeoJSONResponse, responses={200: {"model": StoreCollection}})
 async def nearby(
     request: Request,
     services: ServicesDep,
@@ -122,13 +123,14 @@ def _to_wgs84(fields: dict[str, Any], crs: str) -> dict[str, Any]:
     return fields
 
 
-@router.get("/{store_id}", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+@router.get("/{store_id}", response_class=GeoJSONResponse, responses={200: {"model": StoreFeature}})
 async def get_store(services: ServicesDep, store_id: StoreIdPath, crs: CrsParam = "wgs84") -> Response:
     row = await asyncio.to_thread(services.stores.get, store_id)
     return geojson_response(store_feature(record_of(row), parse_datum(crs), services.clock()))
 
 
-@router.post("", response_class=Response, status_code=201, responses={201: {"content": {"application/geo+json": {}}}})
+@router.post("", response_class=GeoJSONResponse, status_code=201,
+             responses={201: {"model": StoreFeature}})
 async def create_store(services: ServicesDep, _: OperatorDep, body: StoreCreate) -> Response:
     fields = _to_wgs84(body.model_dump(exclude={"merchant", "crs"}), body.crs)
     row = await asyncio.to_thread(services.stores.create, body.merchant, fields)
@@ -136,7 +138,7 @@ async def create_store(services: ServicesDep, _: OperatorDep, body: StoreCreate)
     return geojson_response(store_feature(record_of(row), Datum.WGS84, services.clock()), 201)
 
 
-@router.patch("/{store_id}", response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+@router.patch("/{store_id}", response_class=GeoJSONResponse, responses={200: {"model": StoreFeature}})
 async def update_store(services: ServicesDep, _: OperatorDep, store_id: StoreIdPath, body: StoreUpdate) -> Response:
     fields = _to_wgs84(body.model_dump(exclude={"crs"}, exclude_unset=True), body.crs)
     if any(value is None for key, value in fields.items() if key not in ("address", "phone", "hours")):

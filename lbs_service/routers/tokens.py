@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lbs_service.deps import OperatorDep, ServicesDep
 from lbs_service.fields import Key, text_field
+from lbs_service.responses import Revocation
 
 router = APIRouter(tags=["tokens"])
 
@@ -19,7 +20,7 @@ class RevocationBody(BaseModel):
     reason: Annotated[str, text_field(500)] = ""
 
 
-@router.post("/v1/tokens/revocations", status_code=201)
+@router.post("/v1/tokens/revocations", status_code=201, response_model=Revocation)
 async def revoke(services: ServicesDep, operator: OperatorDep, body: RevocationBody) -> dict[str, Any]:
     """Revoke every token of `subject` issued up to now (a new token issued later works)."""
     revoked_before = await asyncio.to_thread(services.revocations.revoke, body.subject, body.reason,

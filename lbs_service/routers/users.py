@@ -17,6 +17,14 @@ from lbs_service.hours import parse_timezone
 from lbs_service.o2o import customers
 from lbs_service.o2o.members import member_profile
 from lbs_service.proximity.fixes import LocationBatch
+from lbs_service.responses import (
+    ConsentPublic,
+    Erasure,
+    LocationBatchResult,
+    LocationData,
+    MemberProfile,
+    PreferencesPublic,
+)
 
 router = APIRouter(prefix="/v1/users/me", tags=["users"])
 
@@ -54,12 +62,12 @@ class PreferencesBody(BaseModel):
         return value
 
 
-@router.get("/consent")
+@router.get("/consent", response_model=ConsentPublic)
 async def get_consent(services: ServicesDep, user: UserDep) -> dict[str, Any]:
     return await asyncio.to_thread(customers.consent_state, services.db, user.subject)
 
 
-@router.put("/consent")
+@router.put("/consent", response_model=ConsentPublic)
 async def put_consent(services: ServicesDep, user: UserDep, body: ConsentBody) -> dict[str, Any]:
     """Give or withdraw consent to location-based offers; takes effect on the next fix, on every worker."""
     await asyncio.to_thread(customers.record_consent, services.db, user.subject, body.location_marketing,
@@ -67,7 +75,7 @@ async def put_consent(services: ServicesDep, user: UserDep, body: ConsentBody) -
     return await asyncio.to_thread(customers.consent_state, services.db, user.subject)
 
 
-@router.put("/preferences")
+@router.put("/preferences", response_model=PreferencesPublic)
 async def put_preferences(services: ServicesDep, user: UserDep, body: PreferencesBody) -> dict[str, Any]:
     if (body.quiet_start is None) != (body.quiet_end is None):
         raise InvalidInput("quiet_start and quiet_end go together")
@@ -76,7 +84,7 @@ async def put_preferences(services: ServicesDep, user: UserDep, body: Preference
     return body.model_dump()
 
 
-@router.post("/locations")
+@router.post("/locations", response_model=LocationBatchResult)
 async def post_locations(services: ServicesDep, user: UserDep, body: LocationBatch) -> dict[str, Any]:
     """A batch of fixes, with the same effect as sending them on the user websocket; answered once
     what they caused is committed."""
@@ -100,14 +108,14 @@ async def post_locations(services: ServicesDep, user: UserDep, body: LocationBat
                        for o in outcomes for e in o.events]}
 
 
-@router.get("/profile")
+@router.get("/profile", response_model=MemberProfile)
 async def get_profile(services: ServicesDep, user: UserDep) -> dict[str, Any]:
     """Your member tier and the tags derived from your visits (what the O2O flow knows of you)."""
 
     return await asyncio.to_thread(member_profile, services.db, user.subject, services.settings.member_tiers)
 
 
-@router.get("/location-data")
+@router.get("/location-data", response_model=LocationData)
 async def export_location_data(services: ServicesDep, user: UserDep) -> dict[str, Any]:
     """Everything we hold about where you have been (see privacy.py), to take away."""
     state = await services.engine.fences.load(user.subject)
@@ -116,7 +124,7 @@ async def export_location_data(services: ServicesDep, user: UserDep) -> dict[str
             "fence_state": privacy.fence_summary(state), **rows}
 
 
-@router.delete("/location-data")
+@router.delete("/location-data", response_model=Erasure)
 async def erase_location_data(services: ServicesDep, user: UserDep) -> dict[str, Any]:
     """Erase it, everywhere: every worker's memory, the checkpoint, visits, location events, promotions
     sent, messages about you (and the streams' copies), demand rows. Coupons and orders stay."""

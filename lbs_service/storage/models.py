@@ -1,13 +1,20 @@
-"""SQLAlchemy 2 models. PostGIS-only parts (the geography column and its GiST index) live in
-the migrations, so the very same models run on the embedded SQLite file."""
+"""SQLAlchemy 2 models.
+
+The PostGIS columns (a store's geography, a district's geometry) are GeoAlchemy2 columns generated
+by the database from the plain ones, so they can never disagree with them. They exist on
+PostgreSQL only (the migrations add them there): they are deferred and raise if loaded by
+accident, so the very same models run on the embedded SQLite file, which has no such columns.
+"""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     Dialect,
     Float,
@@ -63,7 +70,9 @@ class Store(Base):
     __table_args__ = (
         UniqueConstraint("merchant_id", "source_id", name="uq_stores_merchant_source"),
         Index("ix_stores_h3_r9", "h3_r9"),
+        Index("ix_stores_geog", "geog", postgresql_using="gist"),
     )
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}  # no RETURNING of it: SQLite lacks it
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
@@ -85,6 +94,11 @@ class Store(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    geog: Mapped[Any] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False),
+        Computed("(st_setsrid(st_makepoint(lng, lat), 4326))::geography", persisted=True),
+        deferred=True, deferred_raiseload=True,
     )
 
 
@@ -306,6 +320,8 @@ class District(Base):
     """An administrative boundary (WGS-84 GeoJSON), e.g. a city district by its adcode."""
 
     __tablename__ = "districts"
+    __table_args__ = (Index("ix_districts_geom", "geom", postgresql_using="gist"),)
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}  # no RETURNING of it: SQLite lacks it
 
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -313,6 +329,11 @@ class District(Base):
     province: Mapped[str | None] = mapped_column(String(200))
     geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    geom: Mapped[Any] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False),
+        Computed("st_multi(st_setsrid(st_geomfromgeojson((geometry)::text), 4326))", persisted=True),
+        deferred=True, deferred_raiseload=True,
+    )
 
 
 class DemandCell(Base):
@@ -322,6 +343,7 @@ class DemandCell(Base):
     """
 
     __tablename__ = "demand_cells"
+    __table_args__ = (Index("ix_demand_cells_day", "day"),)  # retention deletes by day
 
     cell9: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)

@@ -6,10 +6,11 @@ import sys
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from geoalchemy2 import Geometry
+from sqlalchemy import cast, func, select
 
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Campaign
+from lbs_service.storage.models import Campaign, District, Store
 from tests.clock import T0
 from tests.conftest import client_for
 from tests.reference import need_shared
@@ -31,10 +32,9 @@ def test_region_campaigns_follow_the_district_polygons(pg_settings, tmp_path):
     stores.write_text("id,name,lat,lng\nhd,Haidian,39.9836,116.3160\ndc,Dongcheng,39.9149,116.4108\n"
                       "apt,Airport,39.5098,116.4105\n", encoding="utf-8")
     assert lbs(pg_settings, "import", "stores", str(stores), "--merchant", "M").returncode == 0
-    with Database(pg_settings).engine.connect() as connection:
-        inside = dict(connection.execute(text(
-            "SELECT s.source_id, d.code FROM stores s LEFT JOIN districts d "
-            "ON ST_Intersects(d.geom, s.geog::geometry)")).all())
+    with Database(pg_settings).engine.connect() as connection:  # through the models' GeoAlchemy2 columns
+        inside = dict(connection.execute(select(Store.source_id, District.code).outerjoin(
+            District, func.ST_Intersects(District.geom, cast(Store.geog, Geometry)))).all())
     assert inside == {"hd": "110108", "dc": "110101", "apt": None}  # PostGIS agrees with the memory index below
     now = T0
     with Database(pg_settings).transaction() as session:

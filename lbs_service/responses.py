@@ -1,0 +1,380 @@
+"""Response bodies: the public shape of every JSON answer, so the OpenAPI documents each one and
+the fuzzer checks what the service sends, not only what it takes.
+
+Extra fields are refused: a field a domain function adds without declaring it here fails loudly in
+the tests (a 500 from response validation) instead of leaking silently, or vanishing.
+Instants are the domain's ISO 8601 strings, passed through unchanged.
+"""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lbs_service.statuses import CampaignLevel, CouponStatus, OrderStatus
+
+Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+StageName = Literal["nearby", "approaching", "arrived", "left"]
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- the user's own data ---
+
+class ConsentEntry(Public):
+    location_marketing: bool
+    recorded_at: Instant
+
+
+class ConsentPublic(Public):
+    location_marketing: bool
+    history: list[ConsentEntry]
+
+
+class PreferencesPublic(Public):
+    timezone: str
+    quiet_start: str | None
+    quiet_end: str | None
+
+
+class VisitStage(Public):
+    store_id: int
+    stage: StageName
+    distance_m: float
+
+
+class LocationBatchResult(Public):
+    accepted: int
+    dropped: dict[Literal["out_of_order", "inaccurate", "too_fast"], int]
+    arrivals: list[int] = Field(description="stores whose visit these fixes started")
+    visits: list[VisitStage]
+
+
+class MemberTags(Public):
+    favourite_categories: list[str]
+    home_area: str | None = Field(description="an H3 resolution-7 cell, no finer")
+
+
+class MemberProfile(Public):
+    tier: str
+    visits: int
+    tags: MemberTags
+
+
+class HeldFix(Public):
+    lat: float
+    lng: float
+    ts: float
+    accuracy_m: float
+
+
+class HeldVisit(Public):
+    store_id: int
+    stage: StageName
+
+
+class FenceState(Public):
+    recent_fixes: list[HeldFix]
+    visits: list[HeldVisit]
+
+
+class VisitRow(Public):
+    id: int
+    store_id: int
+    stage: StageName
+    started_at: Instant
+    arrived_at: Instant | None
+    left_at: Instant | None
+    dwell_s: float | None
+
+
+class LocationEvent(Public):
+    store_id: int | None
+    kind: str
+    at: Instant
+    data: dict[str, Any]
+
+
+class PromotionRow(Public):
+    store_id: int
+    campaign_id: int
+    sent_at: Instant
+
+
+class LocationData(Public):
+    user_id: str
+    fix_retention_s: int
+    fence_state: FenceState | None
+    visits: list[VisitRow]
+    arrivals: list[LocationEvent]
+    promotions: list[PromotionRow]
+    messages_about_you: int
+    demand_cells_by_day: dict[str, int]
+
+
+class Erasure(Public):
+    deleted: dict[str, int] = Field(description="what went, by kind")
+
+
+# --- campaigns, coupons, reviews ---
+
+class CampaignPublic(Public):
+    id: int
+    title: str
+    level: CampaignLevel
+    merchant_id: int | None
+    store_ids: list[int] | None
+    district: str | None
+    starts_at: Instant
+    ends_at: Instant
+    budget: int | None
+    per_user_limit: int
+    priority: int
+    claimed: int
+
+
+class CouponPublic(Public):
+    id: int
+    code: str
+    campaign_id: int
+    status: CouponStatus
+    claimed_at: Instant | None
+
+
+class QrPayload(Public):
+    payload: str = Field(description="what the app draws as a QR code")
+    expires_in: int = Field(description="seconds the payload is valid")
+
+
+class CouponQr(QrPayload):
+    code: str
+
+
+class OrderQr(QrPayload):
+    pickup_code: str
+
+
+class Redeemed(Public):
+    status: Literal["redeemed"]
+    coupon_id: int
+    campaign_id: int
+    title: str
+    store_id: int
+    redeemed_at: Instant
+
+
+class ReviewPublic(Public):
+    id: int
+    store_id: int
+    rating: int
+    text: str
+    visit_kind: Literal["redemption", "pickup"]
+
+
+# --- catalogue, orders, payments ---
+
+class SkuPublic(Public):
+    id: int
+    merchant_id: int
+    code: str
+    name: str
+    price_cents: int
+
+
+class StockLevel(Public):
+    store_id: int
+    sku_id: int
+    quantity: int
+
+
+class StockRow(Public):
+    sku_id: int
+    code: str
+    name: str
+    price_cents: int
+    quantity: int
+
+
+class OrderLinePublic(Public):
+    sku_id: int
+    quantity: int
+    price_cents: int
+
+
+class Checkout(Public):
+    provider: str
+    ref: str
+    amount_cents: int
+    pay: str = Field(description="where the payment is made (the simulated provider's path)")
+
+
+class OrderStaffView(Public):
+    """An order as its store's staff and the operator see it: no pickup code."""
+
+    id: int
+    store_id: int
+    status: OrderStatus
+    total_cents: int
+    created_at: Instant
+    lines: list[OrderLinePublic]
+
+
+class OrderPublic(OrderStaffView):
+    """An order as its customer sees it."""
+
+    pickup_code: str
+
+
+class PlacedOrder(OrderPublic):
+    payment: Checkout
+
+
+class QueueItem(Public):
+    sku_id: int
+    name: str
+    quantity: int
+
+
+class QueuedOrder(Public):
+    id: int
+    status: OrderStatus
+    total_cents: int
+    created_at: Instant
+    user_ref: str = Field(description="the customer under this store's pseudonym")
+    items: list[QueueItem]
+
+
+class PaymentApplied(Public):
+    order_id: int
+    status: OrderStatus
+    repeat: bool = Field(description="true when this payment was applied before")
+
+
+class PaymentRefunded(PaymentApplied):
+    """A payment for an order already cancelled or expired: recorded and refunded at once."""
+
+    refunded: Literal[True]
+
+
+# --- operators, planners, reports ---
+
+class Revocation(Public):
+    subject: str
+    revoked_before: int = Field(description="unix seconds: tokens issued up to then are refused")
+    effective_everywhere_within_s: float
+
+
+class DistrictPublic(Public):
+    code: str
+    name: str
+    city: str | None
+
+
+class Gap(Public):
+    cell: str
+    demand: int
+    nearest_m: float | None
+    lat: float
+    lng: float
+
+
+class SiteSuggestion(Public):
+    lat: float
+    lng: float
+    gained_demand: int
+    cell: str
+
+
+class DemandCovered(Public):
+    total: int
+    covered: int
+    uncovered: int
+
+
+class GapsAndSites(Public):
+    gaps: list[Gap]
+    suggestions: list[SiteSuggestion]
+    demand: DemandCovered
+
+
+class OutletMonthPublic(Public):
+    store_id: int
+    merchant_id: int
+    name: str
+    orders: int
+    redemptions: int
+    volume_cents: int
+    stars: int
+    rate_bp: int
+    rebate_cents: int
+
+
+class Health(Public):
+    status: Literal["ok"]
+
+
+class ReadyChecks(Public):
+    database: bool
+    redis: bool | Literal["embedded"]
+    stores_indexed: int
+
+
+class Ready(Public):
+    status: Literal["ready"]
+    checks: ReadyChecks
+
+
+# --- stores (application/geo+json, RFC 7946) ---
+
+class PointGeometry(Public):
+    type: Literal["Point"]
+    coordinates: Annotated[list[float], Field(min_length=2, max_length=2, description="[lng, lat] in the asked datum")]
+
+
+class Rating(Public):
+    average: float
+    count: int
+
+
+class StoreProperties(Public):
+    distance_m: float | None = Field(None, description="great-circle metres from the asked point (nearby only)")
+    name: str
+    category: str
+    source_id: str
+    merchant_id: int
+    address: str | None
+    phone: str | None
+    status: Literal["open", "closed"]
+    hours: dict[str, list[list[str]]] | None
+    timezone: str
+    open_now: bool | None = Field(description="null: the store publishes no hours")
+    rating: Rating | None
+    quantity: int | None = Field(None, description="with sku=: how many the store holds")
+
+
+class StoreFeature(Public):
+    type: Literal["Feature"]
+    id: str
+    geometry: PointGeometry
+    properties: StoreProperties
+
+
+class StoreCollection(Public):
+    type: Literal["FeatureCollection"]
+    features: list[StoreFeature]
+    number_matched: int = Field(alias="numberMatched", description="every store within the radius")
+    number_returned: int = Field(alias="numberReturned")
+
+
+
+class DistrictFeature(Public):
+    type: Literal["Feature"]
+    id: str
+    geometry: dict[str, Any] = Field(description="a GeoJSON Polygon or MultiPolygon, WGS-84")
+    properties: DistrictPublic
+
+
+class DistrictCollection(Public):
+    type: Literal["FeatureCollection"]
+    features: list[DistrictFeature]
