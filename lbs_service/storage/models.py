@@ -7,7 +7,7 @@ accident, so the very same models run on the embedded SQLite file, which has no 
 """
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
@@ -72,7 +72,7 @@ class Store(Base):
         Index("ix_stores_h3_r9", "h3_r9"),
         Index("ix_stores_geog", "geog", postgresql_using="gist"),
     )
-    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}  # no RETURNING of it: SQLite lacks it
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 (no RETURNING: SQLite lacks it)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
@@ -321,7 +321,7 @@ class District(Base):
 
     __tablename__ = "districts"
     __table_args__ = (Index("ix_districts_geom", "geom", postgresql_using="gist"),)
-    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}  # no RETURNING of it: SQLite lacks it
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 (no RETURNING: SQLite lacks it)
 
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
