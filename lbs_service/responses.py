@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo_index.fences import Drop
 from lbs_service.statuses import CampaignLevel, CouponStatus, OrderStatus
 
 Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
@@ -46,7 +47,7 @@ class VisitStage(Public):
 
 class LocationBatchResult(Public):
     accepted: int
-    dropped: dict[Literal["out_of_order", "inaccurate", "too_fast"], int]
+    dropped: dict[Drop, int] = Field(description="fixes not used, by reason")
     arrivals: list[int] = Field(description="stores whose visit these fixes started")
     visits: list[VisitStage]
 

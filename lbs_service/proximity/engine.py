@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from geo_index.fences import Fix
+from geo_index.fences import Drop, Fix
 from geo_index.visits import Change, Stage, VisitEvent, VisitState, track
 from lbs_service import metrics
 from lbs_service.analytics.demand import DemandRecorder
@@ -39,7 +39,7 @@ ERASE = "erase"
 
 @dataclass
 class FixOutcome:
-    dropped: str | None = None
+    dropped: Drop | None = None  # why the fix was not used (None: it was)
     started: list[int] = field(default_factory=list)  # stores whose visit this fix started
     events: list[VisitEvent] = field(default_factory=list)
 
@@ -155,7 +155,7 @@ class ProximityEngine:
         metrics.observe("lbs_fence_eval_seconds", time.perf_counter() - started)
         if result.dropped is not None:
             metrics.count("lbs_fixes_total", outcome=f"dropped_{result.dropped}")
-            return FixOutcome(dropped=str(result.dropped))
+            return FixOutcome(dropped=result.dropped)
         metrics.count("lbs_fixes_total", outcome="accepted")
         for store_id, old, new in result.buckets:
             self.gauge.move(store_id, old, new)

@@ -2,6 +2,7 @@
 without a websocket, their profile, and their location data (export, erase)."""
 
 import asyncio
+from collections import Counter
 from datetime import time
 from typing import Annotated, Any
 
@@ -98,11 +99,8 @@ async def post_locations(services: ServicesDep, user: UserDep, body: LocationBat
         await engine.detach(user.subject, keep=False)  # nothing recorded: the checkpoint must not move on
         raise
     await engine.detach(user.subject)
-    dropped: dict[str, int] = {}
-    for outcome in outcomes:
-        if outcome.dropped:
-            dropped[outcome.dropped] = dropped.get(outcome.dropped, 0) + 1
-    return {"accepted": sum(o.dropped is None for o in outcomes), "dropped": dropped,
+    dropped = Counter(o.dropped for o in outcomes if o.dropped is not None)
+    return {"accepted": sum(o.dropped is None for o in outcomes), "dropped": dict(dropped),
             "arrivals": [store for o in outcomes for store in o.started],
             "visits": [{"store_id": e.store_id, "stage": e.stage.name.lower(), "distance_m": round(e.distance_m, 1)}
                        for o in outcomes for e in o.events]}
