@@ -140,10 +140,6 @@ class Grid:
                    np.ascontiguousarray(np.column_stack((cx, cy, cz))),
                    math.cos(math.radians(min(89.9, widest + dlat))))
 
-    def occupancy_p99(self) -> float:
-        counts = np.diff(self.starts)
-        filled = counts[counts > 0]
-        return float(np.percentile(filled, 99)) if len(filled) else 0.0
 
 
 @numba.njit(cache=True, nogil=True)

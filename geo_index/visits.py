@@ -168,18 +168,6 @@ def velocity(recent: deque[Fix], fix: Fix) -> tuple[float, float] | None:
     return None
 
 
-def closing_speed(speed: float, heading: float, fix: Fix, store_lat: float, store_lng: float) -> float:
-    return speed * math.cos(initial_bearing(fix.lat, fix.lng, store_lat, store_lng) - heading)
-
-
-def eta_bucket(eta_s: float) -> int:
-    """0: no ETA under 15 min; 1, 2, 3: under 5, 10, 15 min."""
-    for n, limit in enumerate(ETA_BUCKETS_S, start=1):
-        if eta_s < limit:
-            return n
-    return 0
-
-
 @numba.njit(cache=True, nogil=True)
 def _advance(ids: IntArray, xyz: FloatArray, stage: npt.NDArray[np.int8], started: FloatArray,
              dwell_from: FloatArray, arrived: FloatArray, bucket: npt.NDArray[np.int8], fix_lat: float,

@@ -8,6 +8,7 @@ the worker's index again (VisitState.index_version = -1), which also drops store
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -58,21 +59,21 @@ class FenceStore(Protocol):
 class InProcessFenceStore:
     """Checkpoints expire like the Redis keys do: a state saved more than ttl_s ago is gone."""
 
-    def __init__(self, ttl_s: float = 24 * 3600) -> None:
-        self.ttl_s = ttl_s
+    def __init__(self, ttl_s: float = 24 * 3600, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s, self._clock = ttl_s, clock
         self._states: dict[str, tuple[float, bytes]] = {}
 
     async def load(self, user_id: str) -> VisitState | None:
         saved = self._states.get(user_id)
         if saved is None:
             return None
-        if time.monotonic() - saved[0] > self.ttl_s:
+        if self._clock() - saved[0] > self.ttl_s:
             del self._states[user_id]
             return None
         return load_state(saved[1])
 
     async def save(self, user_id: str, raw: bytes) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if len(self._states) % 1024 == 0:  # now and then, drop everything expired (nobody will load it)
             self._states = {k: v for k, v in self._states.items() if now - v[0] <= self.ttl_s}
         self._states[user_id] = (now, raw)

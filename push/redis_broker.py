@@ -185,25 +185,12 @@ class RedisBroker:
     async def report_gauges(self, worker: str, reports: list[tuple[str, tuple[int, int, int, int]]],
                             min_interval_s: float, stale_s: float) -> list[int]:
         """Each channel's counts from this worker; per channel: a message id, 0 (unchanged) or -1 (withheld)."""
-        async def run() -> list[Any]:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for channel, counts in reports:
-                    keys, args = self._script_call(channel, {}, None)
-                    args[4:] = [worker, ",".join(map(str, counts)), int(stale_s * 1000), int(min_interval_s * 1000)]
-                    await self._gauge_script(keys=keys, args=args, client=pipe)
-                results: list[Any] = await pipe.execute()
-            return results
-
-        if not reports:
-            return []
-        if isinstance(self.client, RedisCluster):
-            results = []
-            for channel, counts in reports:
-                keys, args = self._script_call(channel, {}, None)
-                args[4:] = [worker, ",".join(map(str, counts)), int(stale_s * 1000), int(min_interval_s * 1000)]
-                results.append(await redis_call(self._gauge_script(keys=keys, args=args)))
-            return [int(r) for r in results]
-        return [int(r) for r in await redis_call(run())]
+        calls = []
+        for channel, counts in reports:
+            keys, args = self._script_call(channel, {}, None)
+            args[4:] = [worker, ",".join(map(str, counts)), int(stale_s * 1000), int(min_interval_s * 1000)]
+            calls.append((keys, args))
+        return [int(r) for r in await redis_call(self._run_script(self._gauge_script, calls))] if calls else []
 
     async def publish_many(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[int | None]:
         """One round trip for a batch (each message still its own atomic script call)."""
@@ -217,22 +204,19 @@ class RedisBroker:
         return [int(r) or None for r in results]
 
     async def _pipelined(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[Any]:
-        if isinstance(self.client, RedisCluster):
-            return await self._per_channel(items)
-        async with self.client.pipeline(transaction=False) as pipe:  # the pipeline loads the script if needed
-            for channel, body, dedupe_key in items:
-                keys, args = self._script_call(channel, body, dedupe_key)
-                await self._publish_script(keys=keys, args=args, client=pipe)
-            results: list[Any] = await pipe.execute()
-        return results
+        return await self._run_script(self._publish_script, [self._script_call(*item) for item in items])
 
-    async def _per_channel(self, items: list[tuple[str, dict[str, Any], int | None]]) -> list[Any]:
-        """A cluster client cannot pipeline scripts: one call after another, in order. (Concurrent
-        calls were faster but tore connections when a node restarted: measured, not assumed.)"""
-        results: list[Any] = []
-        for item in items:
-            keys, args = self._script_call(*item)
-            results.append(await self._publish_script(keys=keys, args=args))
+    async def _run_script(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """One script over many key sets, in order: one pipelined round trip on a single server (the
+        pipeline loads the script if needed). A cluster client cannot pipeline scripts: one call after
+        another. (Concurrent calls were faster but tore connections when a node restarted: measured,
+        not assumed.)"""
+        if isinstance(self.client, RedisCluster):
+            return [await script(keys=keys, args=args) for keys, args in calls]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                await script(keys=keys, args=args, client=pipe)
+            results: list[Any] = await pipe.execute()
         return results
 
     async def replay(self, channel: str, after_id: int) -> list[Message] | None:
@@ -324,14 +308,8 @@ class RedisBroker:
                 while True:
                     await self._apply_wanted(pubsub)
                     raw = await pubsub.get_message(timeout=0.05)
-                    if raw is None:
-                        continue
-                    if raw["type"] == "message" and raw["channel"] == self._control_channel.encode():
-                        await control(decode_body(raw["data"]))
-                    elif raw["type"] == "message":
-                        await deliver(self._parse(raw["data"]))
-                    elif raw["type"] == "subscribe":
-                        self._confirm(raw["channel"])
+                    if raw is not None:
+                        await self._route(raw, deliver, control)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
@@ -342,6 +320,14 @@ class RedisBroker:
                     await pubsub.aclose()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+
+    async def _route(self, raw: dict[str, Any], deliver: Deliver, control: Control) -> None:
+        if raw["type"] == "message" and raw["channel"] == self._control_channel.encode():
+            await control(decode_body(raw["data"]))
+        elif raw["type"] == "message":
+            await deliver(self._parse(raw["data"]))
+        elif raw["type"] == "subscribe":
+            self._confirm(raw["channel"])
 
     def _pubsub(self, attempt: int) -> Any:
         """On a cluster, any node will do (a classic PUBLISH reaches them all): take the next one

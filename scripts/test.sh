@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: PostGIS, Redis and chromium (for page tests) from Debian's packages when missing,
-# PostgreSQL and Redis on loopback, a fresh test database, then lint, types, import contracts and the suite.
+# PostgreSQL and Redis on loopback, a fresh test database, then lint, types, import contracts, the suite
+# and its coverage (geo_index and push at 100 %).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -45,4 +46,9 @@ export LBS_REQUIRE_SERVICES=1
 echo "== ruff"; "$VENV/bin/ruff" check .
 echo "== mypy"; "$VENV/bin/mypy" geo_index push lbs_service lbs_bench
 echo "== import contracts"; "$VENV/bin/lint-imports"
-echo "== pytest"; "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+echo "== pytest"; "$VENV/bin/python" -m pytest -q -p no:cacheprovider --cov --cov-report= "$@"
+if [ $# -eq 0 ]; then  # the whole suite: the pure layers are held to every line, the service's total is shown
+  echo "== coverage"
+  "$VENV/bin/coverage" report --include='geo_index/*,push/*' --skip-covered --show-missing --fail-under=100
+  echo "lbs_service line coverage (in-process tests): $("$VENV/bin/coverage" report --include='lbs_service/*' --format=total) %"
+fi

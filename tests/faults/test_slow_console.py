@@ -1,7 +1,7 @@
 """A console that stops reading: once the socket buffers and its queue (LBS_WS_QUEUE_LIMIT, the default
 1,000) are full, the server stops queueing for it and closes it with 4008, which the
 console sees after the data before it when it reads again (one that never reads again is dropped
-after SLOW_CLOSE_WAIT_S); a console of the same store that reads keeps receiving every message."""
+after SLOW_CLOSE_WAIT_S, or by the keepalive); a console of the same store that reads keeps receiving every message."""
 
 import asyncio
 import base64
@@ -88,7 +88,7 @@ def test_a_console_that_stops_reading_is_closed_and_the_other_gets_everything(tm
                         "type": "arrival", "ts": str(n), "store_id": store_id, "user_ref": "r",
                         "pad": base64.b64encode(os.urandom(PAD_BYTES)).decode()})
 
-        async def run() -> int:
+        async def run() -> tuple[int, int | None]:
             async with ws_connect(host, f"/v1/ws/stores/{store_id}?token={staff}", max_size=None) as reader:
                 assert await asyncio.to_thread(_metric, host, "lbs_websocket_subscribers") == 2
 
@@ -100,16 +100,24 @@ def test_a_console_that_stops_reading_is_closed_and_the_other_gets_everything(tm
                                 received += 1
                     return received
 
+                async def read_again_once_closed() -> int | None:
+                    """The stalled console reads again as soon as the server gave up on it (before the
+                    keepalive would drop a peer that never reads): the data it was sent, then the close."""
+                    while not await asyncio.to_thread(_metric, host, "lbs_websocket_slow_closed_total"):
+                        await asyncio.sleep(0.1)
+                    return await asyncio.to_thread(_close_code, stalled)
+
                 reading = asyncio.create_task(read_all())
+                stalled_reading = asyncio.create_task(read_again_once_closed())
                 for begin in range(0, MESSAGES, 100):  # arrivals as a busy afternoon brings them, not one burst
                     await asyncio.to_thread(commit_arrivals, begin)
                     await asyncio.sleep(0.02)
                 received = await reading
+                code = await stalled_reading
                 assert await asyncio.to_thread(_metric, host, "lbs_websocket_slow_closed_total") == 1
-            return received
+            return received, code
 
-        received = asyncio.run(run())
-        code = _close_code(stalled)  # it reads at last: the data it was sent, then the close
+        received, code = asyncio.run(run())
         stalled.close()
         deadline = time.monotonic() + 5
         while _metric(host, "lbs_websocket_subscribers") and time.monotonic() < deadline:

@@ -159,17 +159,20 @@ def test_fixes_from_the_future_or_past_the_calendar_are_refused(sqlite_settings)
 
 
 def test_in_process_checkpoints_expire_after_the_retention():
-    store = InProcessFenceStore(ttl_s=0.05)
+    now = [1_000.0]
+    store = InProcessFenceStore(ttl_s=60, clock=lambda: now[0])
     state = VisitState(last=Fix(31.2, 121.4, 1.0, 10.0))
 
-    async def run() -> tuple[object, object]:
+    async def run() -> tuple[object, object, object]:
         await store.save("u", dump_state(state))
+        now[0] += 60
         kept = await store.load("u")
-        await asyncio.sleep(0.1)
-        return kept, await store.load("u")
+        now[0] += 1
+        expired = await store.load("u")
+        return kept, expired, await store.load("u")
 
-    kept, expired = asyncio.run(run())
-    assert kept is not None and kept.last == state.last and expired is None
+    kept, expired, gone = asyncio.run(run())
+    assert kept is not None and kept.last == state.last and expired is None and gone is None
 
 
 def test_redis_checkpoints_carry_the_configured_retention(tmp_path):
