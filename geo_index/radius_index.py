@@ -2,7 +2,7 @@
 
 Layout (CSR-like): stores are rows sorted by their H3 cell at a fine resolution, so every
 cell's stores are one contiguous range found by binary search; a query looks up the ranges
-of a proven disk of cells (see cover.py) and filters them in one compiled loop. A second,
+of a proven disk of cells (see disk_cover.py) and filters them in one compiled loop. A second,
 coarser layout serves wide radii; past that, a full scan is both simpler and faster.
 
 Changes land in a small unsorted tail that every query scans too; when the tail grows past
@@ -20,7 +20,7 @@ import numpy.typing as npt
 from h3.api import basic_int as h3i
 
 from geo_index.coords import validate_latlng
-from geo_index.cover import DiskCover
+from geo_index.disk_cover import DiskCover
 from geo_index.kernels import rank_hits, scan_annulus, scan_ranges
 from geo_index.sphere import EARTH_RADIUS_M, unit_vector, unit_vectors
 

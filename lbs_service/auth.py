@@ -8,7 +8,7 @@ from typing import Literal
 import jwt
 
 from lbs_service.errors import Forbidden, Unauthorized
-from lbs_service.settings import Settings
+from lbs_service.settings import SigningSettings
 
 Role = Literal["user", "staff", "merchant", "operator"]
 ROLES: tuple[Role, ...] = ("user", "staff", "merchant", "operator")
@@ -36,7 +36,7 @@ class Principal:
     issued_at: int | None = None  # the token's iat, for revocation (revocations.py)
 
 
-def mint_token(settings: Settings, principal: Principal, ttl_s: int | None = None) -> str:
+def mint_token(settings: SigningSettings, principal: Principal, ttl_s: int | None = None) -> str:
     check_subject(principal.subject)
     now = int(time.time())
     claims: dict[str, object] = {
@@ -55,7 +55,7 @@ def mint_token(settings: Settings, principal: Principal, ttl_s: int | None = Non
     return jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM)
 
 
-def read_token(settings: Settings, token: str) -> Principal:
+def read_token(settings: SigningSettings, token: str) -> Principal:
     try:
         claims = jwt.decode(
             token,

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,7 +16,36 @@ DEFAULT_SQLITE_PATH = Path.home() / ".local" / "share" / "lbs" / "lbs.sqlite3"
 DEFAULT_NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
 
 
+class SigningSettings(Protocol):
+    """The slice that signs and reads tokens, QR payloads and payment callbacks (auth.py, o2o/qr.py,
+    o2o/payments.py): components that sign see this, not the database or the fences."""
+
+    @property
+    def secret_key(self) -> str: ...
+    @property
+    def token_issuer(self) -> str: ...
+    @property
+    def token_audience(self) -> str: ...
+    @property
+    def token_ttl_s(self) -> int: ...
+
+
+class DatabaseSettings(Protocol):
+    """The slice that opens and migrates the database (storage/)."""
+
+    @property
+    def effective_database_url(self) -> str: ...
+    @property
+    def sqlite_path(self) -> Path: ...
+    @property
+    def is_postgres(self) -> bool: ...
+
+
 class Settings(BaseSettings):
+    """Every setting, read from the environment once. The wiring (services.py, app.py, the CLI) holds
+    it; components are given their slice: SigningSettings, DatabaseSettings, VisitSettings (the
+    proximity engine), or plain values."""
+
     model_config = SettingsConfigDict(env_prefix="LBS_", env_file=".env", extra="ignore")
 
     env: str = Field("development", description="'production' refuses default secrets")

@@ -28,7 +28,7 @@ from lbs_service.o2o.payments import PaymentProvider
 from lbs_service.o2o.pseudonyms import user_ref
 from lbs_service.o2o.qr import looks_like_qr, read_qr_token
 from lbs_service.outbox.writer import enqueue
-from lbs_service.settings import Settings
+from lbs_service.settings import SigningSettings
 from lbs_service.statuses import OPEN_ORDER_STATUSES, OrderStatus, PaymentKind, StoreStatus
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Order, OrderLine, Payment, Sku, Stock, Store
@@ -202,7 +202,7 @@ def mark_ready(db: Database, secret: str, order_id: int, store_id: int | None, n
         return public(order, _lines(session, order.id), for_customer=False)
 
 
-def pick_up(db: Database, settings: Settings, store_id: int, code: str, now: datetime) -> dict[str, Any]:
+def pick_up(db: Database, settings: SigningSettings, store_id: int, code: str, now: datetime) -> dict[str, Any]:
     """Hand over a ready order by its pickup code or QR; a second pickup is a conflict."""
     with db.transaction() as session:
         if looks_like_qr(code):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lbs_service.errors import Unauthorized
-from lbs_service.settings import Settings
+from lbs_service.settings import SigningSettings
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class PaymentProvider(Protocol):
 class SimulatedProvider:
     name = "simulated"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: SigningSettings) -> None:
         # A key of its own, derived from the service secret: a leaked token key cannot forge payments.
         self._key = hmac.new(settings.secret_key.encode(), b"payments:simulated", hashlib.sha256).digest()
         self.refunds: list[tuple[str, int]] = []

@@ -10,7 +10,7 @@ import jwt
 import segno
 
 from lbs_service.errors import InvalidInput
-from lbs_service.settings import Settings
+from lbs_service.settings import SigningSettings
 
 QR_AUDIENCE = "lbs-qr"
 QR_PREFIX = "LBSQR1:"
@@ -18,7 +18,7 @@ QR_TTL_S = 60
 Kind = Literal["coupon", "order"]
 
 
-def mint_qr_token(settings: Settings, kind: Kind, object_id: int, user_id: str, ttl_s: int = QR_TTL_S) -> str:
+def mint_qr_token(settings: SigningSettings, kind: Kind, object_id: int, user_id: str, ttl_s: int = QR_TTL_S) -> str:
     now = int(time.time())
     claims = {"k": kind, "oid": object_id, "sub": user_id, "aud": QR_AUDIENCE, "iss": settings.token_issuer,
               "iat": now, "exp": now + ttl_s}
@@ -29,7 +29,7 @@ def looks_like_qr(code: str) -> bool:
     return code.startswith(QR_PREFIX)
 
 
-def read_qr_token(settings: Settings, code: str, kind: Kind) -> tuple[int, str]:
+def read_qr_token(settings: SigningSettings, code: str, kind: Kind) -> tuple[int, str]:
     """(object id, holder) from a scanned code; an expired, forged or wrong-kind one is refused."""
     try:
         claims = jwt.decode(code[len(QR_PREFIX) :], settings.secret_key, algorithms=["HS256"], audience=QR_AUDIENCE,

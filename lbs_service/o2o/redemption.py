@@ -22,7 +22,7 @@ from lbs_service.o2o.campaigns import targets
 from lbs_service.o2o.members import record_event
 from lbs_service.o2o.qr import looks_like_qr, read_qr_token
 from lbs_service.records import StoreRecord
-from lbs_service.settings import Settings
+from lbs_service.settings import SigningSettings
 from lbs_service.statuses import CouponStatus
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Coupon, IdempotencyRecord, Redemption
@@ -42,7 +42,7 @@ def request_hash(store_id: int, code: str) -> str:
     return hashlib.sha256(json.dumps([store_id, code]).encode()).hexdigest()
 
 
-def _find_coupon(session: Session, settings: Settings, code: str) -> Coupon | Outcome:
+def _find_coupon(session: Session, settings: SigningSettings, code: str) -> Coupon | Outcome:
     if looks_like_qr(code):
         try:
             coupon_id, holder = read_qr_token(settings, code, "coupon")
@@ -56,7 +56,7 @@ def _find_coupon(session: Session, settings: Settings, code: str) -> Coupon | Ou
     return coupon if coupon is not None else _problem(404, "Not found", "no coupon has this code")
 
 
-def _redeem(session: Session, settings: Settings, store: StoreRecord, district: str | None, staff: str,
+def _redeem(session: Session, settings: SigningSettings, store: StoreRecord, district: str | None, staff: str,
             code: str, now: datetime) -> Outcome:
     found = _find_coupon(session, settings, code)
     if isinstance(found, Outcome):
@@ -80,7 +80,7 @@ def _redeem(session: Session, settings: Settings, store: StoreRecord, district: 
                          "title": campaign.title, "store_id": store.id, "redeemed_at": now.isoformat()})
 
 
-def redeem(db: Database, settings: Settings, store: StoreRecord, district: str | None, staff: str, code: str,
+def redeem(db: Database, settings: SigningSettings, store: StoreRecord, district: str | None, staff: str, code: str,
            key: str | None, now: datetime) -> Outcome:
     if key is None:
         with db.transaction() as session:

@@ -6,10 +6,10 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from lbs_service.settings import Settings
+from lbs_service.settings import DatabaseSettings
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: DatabaseSettings) -> Engine:
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,7 +32,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 class Database:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: DatabaseSettings) -> None:
         self.settings = settings
         self.engine = make_engine(settings)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -5,19 +5,19 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from lbs_service.settings import Settings
+from lbs_service.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(settings: Settings) -> Config:
+def alembic_config(settings: DatabaseSettings) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", settings.effective_database_url.replace("%", "%%"))
     return config
 
 
-def schema_state(settings: Settings) -> str:
+def schema_state(settings: DatabaseSettings) -> str:
     """"current", "no schema yet" or "an older schema" (compares the database with the migrations)."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -35,7 +35,7 @@ def schema_state(settings: Settings) -> str:
     return "current" if current == head else "an older schema"
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
+def upgrade(settings: DatabaseSettings, revision: str = "head") -> None:
     if not settings.is_postgres:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(settings), revision)

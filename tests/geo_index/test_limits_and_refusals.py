@@ -7,8 +7,8 @@ from h3.api import basic_int as h3i
 from shapely.geometry import box
 
 from geo_index import RadiusIndex, radius_index
-from geo_index.cover import DiskCover
 from geo_index.coverage import MAX_BUCKETS, Bounds, CoverageGrids, Grid, bounds_of, cells_in, coverage
+from geo_index.disk_cover import DiskCover
 from geo_index.fences import FenceConfig, Fix, UserFences, eta_s, step, velocity
 from geo_index.regions import RegionIndex
 from geo_index.siting import suggest_sites

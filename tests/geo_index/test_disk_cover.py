@@ -6,7 +6,7 @@ import random
 import pytest
 from h3.api import basic_int as h3i
 
-from geo_index.cover import DiskCover, guaranteed_radius_m
+from geo_index.disk_cover import DiskCover, guaranteed_radius_m
 from geo_index.sphere import EARTH_RADIUS_M
 
 
