@@ -29,7 +29,7 @@ def test_the_slices_match_the_settings_they_are_cut_from():
     from lbs_service.auth import Principal, mint_token, read_token
     from lbs_service.settings import DatabaseSettings, Settings, SigningSettings
 
-    settings = Settings(sqlite_path=Path("/tmp/unused.sqlite3"))
+    settings = Settings(env="development", database_url="", sqlite_path=Path("/tmp/unused.sqlite3"))
     signing: SigningSettings = settings
     database: DatabaseSettings = settings
     assert read_token(signing, mint_token(signing, Principal("user", "u-1", None))).subject == "u-1"

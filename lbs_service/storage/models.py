@@ -4,6 +4,8 @@ The PostGIS columns (a store's geography, a district's geometry) are GeoAlchemy2
 by the database from the plain ones, so they can never disagree with them. They exist on
 PostgreSQL only (the migrations add them there): they are deferred and raise if loaded by
 accident, so the very same models run on the embedded SQLite file, which has no such columns.
+A subquery over the whole entity (`select(Store).subquery()`, `query(Store).count()`) would name
+them: count or select columns instead.
 """
 
 from datetime import UTC, datetime

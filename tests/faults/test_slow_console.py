@@ -103,7 +103,9 @@ def test_a_console_that_stops_reading_is_closed_and_the_other_gets_everything(tm
                 async def read_again_once_closed() -> int | None:
                     """The stalled console reads again as soon as the server gave up on it (before the
                     keepalive would drop a peer that never reads): the data it was sent, then the close."""
+                    deadline = time.monotonic() + 120
                     while not await asyncio.to_thread(_metric, host, "lbs_websocket_slow_closed_total"):
+                        assert time.monotonic() < deadline, "the server never closed the stalled console"
                         await asyncio.sleep(0.1)
                     return await asyncio.to_thread(_close_code, stalled)
 
