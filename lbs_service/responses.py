@@ -299,18 +299,6 @@ class GapsAndSites(Public):
     demand: DemandCovered
 
 
-class OutletMonthPublic(Public):
-    store_id: int
-    merchant_id: int
-    name: str
-    orders: int
-    redemptions: int
-    volume_cents: int
-    stars: int
-    rate_bp: int
-    rebate_cents: int
-
-
 class Health(Public):
     status: Literal["ok"]
 

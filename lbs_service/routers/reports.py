@@ -10,14 +10,13 @@ from fastapi.responses import Response
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden
 from lbs_service.fields import MONTH_PATTERN
-from lbs_service.o2o.rebates import gradient_from, monthly_report, to_csv
-from lbs_service.responses import OutletMonthPublic
+from lbs_service.o2o.rebates import OutletMonth, gradient_from, monthly_report, to_csv
 
 router = APIRouter(tags=["reports"])
 
 
 @router.get("/v1/reports/rebates", response_model=None,
-            responses={200: {"model": list[OutletMonthPublic], "content": {"text/csv": {}}}})
+            responses={200: {"model": list[OutletMonth], "content": {"text/csv": {}}}})
 async def rebates(
     services: ServicesDep,
     principal: PrincipalDep,
