@@ -126,6 +126,28 @@ def test_a_visit_that_left_restarts_and_an_arrived_one_can_vanish_past_the_exit(
     assert run() == compiled
 
 
+def test_a_walk_to_a_store_approaches_arrives_and_leaves_in_both_passes(monkeypatch):
+    """No real data needed: 900 m south of a store, walking north at 1.5 m/s, a pause inside, then on."""
+    index = RadiusIndex.build(np.array([1, 2]), np.array([39.9, 39.9]), np.array([116.4, 116.45]))
+    rules = VisitRules(radius_m=1000, exit_radius_m=1100, arrive_radius_m=80, arrive_exit_m=120, dwell_s=20,
+                       approach_eta_s=600)
+    step_deg = 15.0 / 111_195.0  # 15 m a fix, one fix every 10 s
+    fixes = [Fix(39.9 - 900 / 111_195.0 + n * step_deg, 116.4, 10.0 * n) for n in range(60)]
+    fixes += [Fix(fixes[-1].lat, 116.4, fixes[-1].ts + 10.0 * n) for n in range(1, 4)]  # a pause
+    fixes += [Fix(fixes[-1].lat + n * step_deg, 116.4, fixes[-1].ts + 10.0 * n) for n in range(1, 21)]  # on north
+
+    def run():
+        state, stages = VisitState(), []
+        for fix in fixes:
+            stages += [(e.store_id, e.stage.name.lower()) for e in track(rules, state, fix, index).events]
+        return stages
+
+    compiled = run()
+    assert [stage for store, stage in compiled if store == 1] == ["nearby", "approaching", "arrived", "left"]
+    monkeypatch.setattr(visits_module, "_advance", visits_module._advance.py_func)
+    assert run() == compiled
+
+
 def test_store_changes_forget_gone_stores_and_follow_moved_ones():
     index = RadiusIndex.build(np.array([1, 2]), np.array([39.9, 39.9]), np.array([116.4, 116.401]))
     state = VisitState()
