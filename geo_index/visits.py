@@ -228,10 +228,11 @@ def _advance(ids: IntArray, xyz: FloatArray, stage: npt.NDArray[np.int8], starte
                     y = math.sin(dl) * math.cos(store_phi)
                     x = math.cos(phi) * math.sin(store_phi) - math.sin(phi) * math.cos(store_phi) * math.cos(dl)
                     closing = speed * math.cos(math.atan2(y, x) - heading)
-                    if closing >= 0.3:
+                    if closing >= MIN_CLOSING_MPS:
                         eta = distance / closing
                         out_eta[i] = eta
-                        bucket[i] = 1 if eta < 300.0 else 2 if eta < 600.0 else 3 if eta < 900.0 else 0
+                        five, ten, fifteen = ETA_BUCKETS_S
+                        bucket[i] = 1 if eta < five else 2 if eta < ten else 3 if eta < fifteen else 0
                         if stage[i] == 1 and eta <= approach_eta_s:
                             stage[i] = 2
                             change |= 2

@@ -19,13 +19,12 @@ def nearby_postgis(
 ) -> tuple[list[tuple[StoreRecord, float]], int]:
     """Open stores within radius_m, nearest first (ties by id), with distances: the first `limit` of them
     (all when None) and how many there are in all, counted by the database rather than shipped."""
-    geog = Store.geog
     here = func.ST_SetSRID(func.ST_MakePoint(lng, lat), 4326).cast(Geography(srid=4326))
-    distance = func.ST_Distance(geog, here, False).label("distance_m")
+    distance = func.ST_Distance(Store.geog, here, False).label("distance_m")
     query = (
         select(Store, distance, func.count().over().label("matched"))
         # ST_DWithin picks candidates through the index; the distance test makes the edge agree with the sphere.
-        .where(Store.status == "open", func.ST_DWithin(geog, here, radius_m, False), distance <= radius_m)
+        .where(Store.status == "open", func.ST_DWithin(Store.geog, here, radius_m, False), distance <= radius_m)
         .order_by(distance, Store.id)
     )
     if categories is not None:
