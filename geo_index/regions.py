@@ -12,6 +12,8 @@ from shapely.strtree import STRtree
 
 
 class RegionIndex:
+    """Region (district) polygons, answering which one contains a point."""
+
     def __init__(self, regions: Iterable[tuple[str, BaseGeometry]] = ()) -> None:
         items = list(regions)
         self.codes = [code for code, _ in items]

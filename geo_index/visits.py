@@ -61,6 +61,7 @@ class Change(IntFlag):
 
 @dataclass(frozen=True)
 class VisitRules:
+    """The radii, dwell and ETA that decide a visit's stages, and the fix filters in front of them."""
     radius_m: float = 1000.0
     exit_radius_m: float = 1100.0
     arrive_radius_m: float = 80.0

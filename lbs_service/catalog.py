@@ -37,6 +37,8 @@ class Hit:
 
 
 class StoreCatalog:
+    """The worker's open stores: records, their radius index and the districts, following the change feed."""
+
     def __init__(self, repository: StoreRepository) -> None:
         self.repository = repository
         self.index = RadiusIndex()

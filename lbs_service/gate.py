@@ -25,6 +25,8 @@ class Slot:
 
 
 class Gate:
+    """Admits an expensive request only while its worker and its principal have a free slot."""
+
     def __init__(self, name: str, per_worker: int, per_principal: int = 1, retry_after_s: int = 5) -> None:
         self.name, self.per_worker, self.per_principal = name, per_worker, per_principal
         self.retry_after_s = retry_after_s

@@ -14,13 +14,24 @@ copies go. What the user's open socket sends after that is new data.
 
 import asyncio
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Delete, delete, func, select
 from sqlalchemy.orm import Session
 
-from geo_index.visits import Stage, VisitState
+from geo_index.visits import VisitState
 from lbs_service.analytics.demand import DemandRecorder
+from lbs_service.responses import (
+    FenceState,
+    HeldFix,
+    HeldVisit,
+    LocationData,
+    LocationEvent,
+    PromotionRow,
+    VisitRow,
+    stage_name,
+)
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import DemandCell, MemberEvent, OutboxMessage, PromotionSent, Visit
 from push.messages import user_channel
@@ -32,16 +43,18 @@ LOCATION_EVENTS = ("arrival", "visit", "visit_end")  # member events that exist 
 ERASE_GRACE_S = 1.0  # longer than a group commit takes: effects queued before the erase have landed
 
 
-def fence_summary(state: VisitState | None) -> dict[str, Any] | None:
+def fence_summary(state: VisitState | None) -> FenceState | None:
     if state is None:
         return None
-    fixes = [{"lat": f.lat, "lng": f.lng, "ts": f.ts, "accuracy_m": f.accuracy_m} for f in state.recent]
-    return {"recent_fixes": fixes, "visits": [
-        {"store_id": int(store), "stage": Stage(int(stage)).name.lower()}
-        for store, stage in zip(state.ids.tolist(), state.stage.tolist(), strict=True) if stage > 0]}
+    fixes = [HeldFix(lat=f.lat, lng=f.lng, ts=f.ts, accuracy_m=f.accuracy_m) for f in state.recent]
+    return FenceState(recent_fixes=fixes, visits=[
+        HeldVisit(store_id=int(store), stage=stage_name(int(stage)))
+        for store, stage in zip(state.ids.tolist(), state.stage.tolist(), strict=True) if stage > 0])
 
 
-def location_rows(db: Database, demand: DemandRecorder, user_id: str) -> dict[str, Any]:
+def location_data(db: Database, demand: DemandRecorder, user_id: str, state: VisitState | None,
+                  fix_retention_s: int) -> LocationData:
+    """What the export shows: the worker's fence state for the user and every stored row."""
     with db.session() as session:
         visits = session.scalars(select(Visit).where(Visit.user_id == user_id).order_by(Visit.id)).all()
         events = session.scalars(select(MemberEvent).where(
@@ -51,20 +64,22 @@ def location_rows(db: Database, demand: DemandRecorder, user_id: str) -> dict[st
         demand_rows = session.execute(select(DemandCell.day, func.count()).where(
             DemandCell.user_hash == demand.user_hash(user_id)).group_by(DemandCell.day).order_by(DemandCell.day)).all()
         messages = session.scalar(select(func.count()).where(OutboxMessage.subject == user_id))
-    return {
-        "visits": [{"id": v.id, "store_id": v.store_id, "stage": Stage(v.stage).name.lower(),
-                    "started_at": v.started_at.isoformat(), "arrived_at": _iso(v.arrived_at),
-                    "left_at": _iso(v.left_at), "dwell_s": v.dwell_s} for v in visits],
-        "arrivals": [{"store_id": e.store_id, "kind": e.kind, "at": e.at.isoformat(), "data": e.data} for e in events],
-        "promotions": [{"store_id": p.store_id, "campaign_id": p.campaign_id, "sent_at": p.sent_at.isoformat()}
-                       for p in promotions],
-        "messages_about_you": int(messages or 0),
-        "demand_cells_by_day": {day: count for day, count in demand_rows},
-    }
+    return LocationData(
+        user_id=user_id,
+        fix_retention_s=fix_retention_s,
+        fence_state=fence_summary(state),
+        visits=[VisitRow(id=v.id, store_id=v.store_id, stage=stage_name(v.stage), started_at=v.started_at.isoformat(),
+                         arrived_at=_iso(v.arrived_at), left_at=_iso(v.left_at), dwell_s=v.dwell_s) for v in visits],
+        arrivals=[LocationEvent(store_id=e.store_id, kind=e.kind, at=e.at.isoformat(), data=e.data) for e in events],
+        promotions=[PromotionRow(store_id=p.store_id, campaign_id=p.campaign_id, sent_at=p.sent_at.isoformat())
+                    for p in promotions],
+        messages_about_you=int(messages or 0),
+        demand_cells_by_day={day: count for day, count in demand_rows},
+    )
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else str(value.isoformat())
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def delete_location_rows(db: Database, demand: DemandRecorder, user_id: str

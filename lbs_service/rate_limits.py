@@ -58,6 +58,8 @@ DEFAULT_RULES: dict[str, Rule] = {
 
 
 class RateLimiter:
+    """Fixed-window limits per (action, subject), shared across workers through Redis."""
+
     def __init__(self, rules: dict[str, Rule], redis: Any = None, prefix: str = "lbs", enabled: bool = True) -> None:
         self.rules, self.redis, self.prefix, self.enabled = rules, redis, prefix, enabled
         self._local: dict[str, tuple[int, float]] = {}

@@ -13,6 +13,7 @@ from lbs_service.storage.models import Store
 
 @dataclass(frozen=True, slots=True)
 class StoreRecord:
+    """A store as nearby answers show it, held in memory."""
     id: int
     merchant_id: int
     source_id: str

@@ -6,15 +6,21 @@ the tests (a 500 from response validation) instead of leaking silently, or vanis
 Instants are the domain's ISO 8601 strings, passed through unchanged.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo_index.fences import Drop
+from geo_index.visits import Stage
 from lbs_service.statuses import CampaignLevel, CouponStatus, OrderStatus
 
 Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 StageName = Literal["nearby", "approaching", "arrived", "left"]
+
+
+def stage_name(stage: int) -> StageName:
+    """A visit stage as the API names it."""
+    return cast(StageName, Stage(stage).name.lower())
 
 
 class Public(BaseModel):

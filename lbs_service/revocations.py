@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class RevocationList:
+    """The revoked subjects, refreshed from the database, closing the sockets of any revoked token."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self._revoked: dict[str, int] = {}

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
+    """Everything one worker shares between requests; built by `build`, started and closed with the app."""
     settings: Settings
     db: Database
     stores: StoreRepository

@@ -25,6 +25,8 @@ ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Subscriber:
+    """One socket's view of a channel: a bounded queue that replays, then goes live without gaps or repeats."""
+
     def __init__(self, channel: str, limit: int) -> None:
         self.channel = channel
         self.limit = limit
@@ -89,6 +91,8 @@ class Subscriber:
 
 
 class Hub:
+    """The worker's subscribers by channel, fed by the broker, with replay and reconciliation after a reconnect."""
+
     def __init__(self, broker: Broker, queue_limit: int = 1000) -> None:
         self.broker = broker
         self.queue_limit = queue_limit

@@ -19,6 +19,7 @@ RESET_DETAIL = "messages after last_id are gone; reload"
 
 @dataclass(frozen=True)
 class Message:
+    """One message on a channel, chained to the one before it so a gap can be seen."""
     channel: str
     id: int  # 0 only for a reset notice, which has no place in the chain
     body: dict[str, Any]  # without the id

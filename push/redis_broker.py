@@ -118,6 +118,8 @@ return append(body)
 
 
 class RedisBroker:
+    """The broker on Redis: one capped stream per channel, pub/sub by shard to wake workers."""
+
     SHARDS = 64
 
     def __init__(self, client: Any, retention: int = 10_000, prefix: str = "lbs") -> None:

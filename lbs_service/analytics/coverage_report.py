@@ -27,6 +27,7 @@ from lbs_service.analytics.demand import demand_by_cell
 from lbs_service.catalog import StoreCatalog
 from lbs_service.csv_export import csv_writer
 from lbs_service.errors import InvalidInput, NotFound
+from lbs_service.responses import DemandCovered, Gap, GapsAndSites, SiteSuggestion
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import District
 
@@ -204,7 +205,7 @@ def to_csv(plan: CoveragePlan) -> str:
     return (writer.head() + b"".join(writer.chunk(plan.measure(chunk)) for chunk in plan.chunks())).decode()
 
 
-def demand_summary(result: Coverage, demand: dict[int, int]) -> dict[str, int]:
+def demand_summary(result: Coverage, demand: dict[int, int]) -> DemandCovered:
     covered = uncovered = 0
     for i, cell in enumerate(result.cells.tolist()):
         users = demand.get(cell, 0)
@@ -212,10 +213,10 @@ def demand_summary(result: Coverage, demand: dict[int, int]) -> dict[str, int]:
             covered += users
         else:
             uncovered += users
-    return {"total": covered + uncovered, "covered": covered, "uncovered": uncovered}
+    return DemandCovered(total=covered + uncovered, covered=covered, uncovered=uncovered)
 
 
-def gaps_and_sites(plan: CoveragePlan, top: int, sites: int) -> dict[str, Any]:
+def gaps_and_sites(plan: CoveragePlan, top: int, sites: int) -> GapsAndSites:
     """Uncovered cells ranked by their demand, and greedy site suggestions that would cover most of it.
 
     Siting looks at the MAX_SITING_GAPS most-demanded gaps and at most MAX_SITING_CANDIDATES cells
@@ -225,11 +226,11 @@ def gaps_and_sites(plan: CoveragePlan, top: int, sites: int) -> dict[str, Any]:
     positions = [i for i, cell in enumerate(result.cells.tolist())
                  if result.stores_within[i] == 0 and demand.get(cell, 0) > 0]
     ranked = sorted(positions, key=lambda i: (-demand[int(result.cells[i])], int(result.cells[i])))
-    gaps = [{"cell": h3i.int_to_str(int(result.cells[i])), "demand": demand[int(result.cells[i])],
-             "nearest_m": None if math.isnan(result.nearest_m[i]) else round(float(result.nearest_m[i]), 1),
-             "lat": round(float(result.lats[i]), 6), "lng": round(float(result.lngs[i]), 6)} for i in ranked[:top]]
+    gaps = [Gap(cell=h3i.int_to_str(int(result.cells[i])), demand=demand[int(result.cells[i])],
+                nearest_m=None if math.isnan(result.nearest_m[i]) else round(float(result.nearest_m[i]), 1),
+                lat=round(float(result.lats[i]), 6), lng=round(float(result.lngs[i]), 6)) for i in ranked[:top]]
     if not positions:
-        return {"gaps": [], "suggestions": [], "demand": demand_summary(result, demand)}
+        return GapsAndSites(gaps=[], suggestions=[], demand=demand_summary(result, demand))
     considered = ranked[:MAX_SITING_GAPS]
     gap_lats, gap_lngs = result.lats[considered], result.lngs[considered]
     # Candidate sites: the area's cells within the radius of some considered gap.
@@ -240,6 +241,6 @@ def gaps_and_sites(plan: CoveragePlan, top: int, sites: int) -> dict[str, Any]:
     picked = suggest_sites(result.lats[candidates], result.lngs[candidates], gap_lats, gap_lngs,
                            np.array([demand[int(result.cells[i])] for i in considered]), radius_m, sites)
     resolution = plan.request.resolution
-    suggestions = [{"lat": round(s.lat, 6), "lng": round(s.lng, 6), "gained_demand": s.gained,
-                    "cell": h3i.int_to_str(h3i.latlng_to_cell(s.lat, s.lng, resolution))} for s in picked]
-    return {"gaps": gaps, "suggestions": suggestions, "demand": demand_summary(result, demand)}
+    suggestions = [SiteSuggestion(lat=round(s.lat, 6), lng=round(s.lng, 6), gained_demand=s.gained,
+                                  cell=h3i.int_to_str(h3i.latlng_to_cell(s.lat, s.lng, resolution))) for s in picked]
+    return GapsAndSites(gaps=gaps, suggestions=suggestions, demand=demand_summary(result, demand))

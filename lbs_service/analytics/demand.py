@@ -22,6 +22,8 @@ _MAX_BUFFER = 200_000
 
 
 class DemandRecorder:
+    """Buffers (cell, day, salted user hash) sightings and writes them in batches; never a position."""
+
     def __init__(self, db: Database, secret: str) -> None:
         self.db = db
         self._salt = hmac.new(secret.encode(), b"demand", hashlib.sha256).digest()

@@ -4,14 +4,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from lbs_service.responses import DistrictPublic
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import District
 
 
-def district_list(db: Database) -> list[dict[str, Any]]:
+def district_list(db: Database) -> list[DistrictPublic]:
     with db.session() as session:
         rows = session.execute(select(District.code, District.name, District.city).order_by(District.code))
-        return [{"code": code, "name": name, "city": city} for code, name, city in rows]
+        return [DistrictPublic(code=code, name=name, city=city) for code, name, city in rows]
 
 
 def district_features(db: Database) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from lbs_service.auth import Principal
 from lbs_service.errors import Forbidden, InvalidInput
 from lbs_service.invalidation import touch_campaigns
 from lbs_service.records import StoreRecord
+from lbs_service.responses import CampaignPublic
 from lbs_service.statuses import CampaignLevel
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Store
@@ -75,21 +76,21 @@ class NewCampaign:
     priority: int = 0
 
 
-def public(campaign: Campaign) -> dict[str, Any]:
-    return {
-        "id": campaign.id,
-        "title": campaign.title,
-        "level": campaign.level,
-        "merchant_id": campaign.merchant_id,
-        "store_ids": campaign.store_ids,
-        "district": campaign.district,
-        "starts_at": campaign.starts_at.isoformat(),
-        "ends_at": campaign.ends_at.isoformat(),
-        "budget": campaign.budget,
-        "per_user_limit": campaign.per_user_limit,
-        "priority": campaign.priority,
-        "claimed": campaign.claimed,
-    }
+def public(campaign: Campaign) -> CampaignPublic:
+    return CampaignPublic(
+        id=campaign.id,
+        title=campaign.title,
+        level=CampaignLevel(campaign.level),
+        merchant_id=campaign.merchant_id,
+        store_ids=campaign.store_ids,
+        district=campaign.district,
+        starts_at=campaign.starts_at.isoformat(),
+        ends_at=campaign.ends_at.isoformat(),
+        budget=campaign.budget,
+        per_user_limit=campaign.per_user_limit,
+        priority=campaign.priority,
+        claimed=campaign.claimed,
+    )
 
 
 def active_campaigns(session: Session, at: datetime) -> list[Campaign]:
@@ -155,7 +156,7 @@ def current_and_upcoming(session: Session, at: datetime, horizon: timedelta) -> 
 
 
 def listed_at_store(db: Database, at: datetime, store: StoreRecord | None, district: str | None
-                    ) -> list[dict[str, Any]]:
+                    ) -> list[CampaignPublic]:
     """Campaigns running at `at` (at that store, with one), as the API lists them."""
     with db.session() as session:
         return [public(c) for c in running_at_store(session, at, store, district)]

@@ -7,7 +7,6 @@ unique constraint; either failing rolls the whole claim back.
 
 import secrets
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from lbs_service.errors import Conflict, NotFound
 from lbs_service.invalidation import touch_customer
 from lbs_service.o2o.members import record_event
+from lbs_service.responses import CouponPublic
 from lbs_service.statuses import CouponStatus
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Coupon
@@ -27,9 +27,10 @@ def new_code() -> str:
     return "C" + "".join(secrets.choice(_ALPHABET) for _ in range(9))
 
 
-def public(coupon: Coupon) -> dict[str, Any]:
-    return {"id": coupon.id, "code": coupon.code, "campaign_id": coupon.campaign_id, "status": coupon.status,
-            "claimed_at": coupon.claimed_at.isoformat() if coupon.claimed_at else None}
+def public(coupon: Coupon) -> CouponPublic:
+    return CouponPublic(id=coupon.id, code=coupon.code, campaign_id=coupon.campaign_id,
+                        status=CouponStatus(coupon.status),
+                        claimed_at=coupon.claimed_at.isoformat() if coupon.claimed_at else None)
 
 
 def claim(db: Database, campaign_id: int, user_id: str, now: datetime) -> Coupon:
@@ -65,7 +66,7 @@ def own_coupon(db: Database, coupon_id: int, user_id: str) -> Coupon:
     return coupon
 
 
-def coupons_of(db: Database, user_id: str) -> list[dict[str, Any]]:
+def coupons_of(db: Database, user_id: str) -> list[CouponPublic]:
     with db.session() as session:
         return [public(c) for c in session.scalars(select(Coupon).where(Coupon.user_id == user_id)
                                                    .order_by(Coupon.id))]

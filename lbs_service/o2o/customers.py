@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from lbs_service.hours import parse_timezone
 from lbs_service.invalidation import touch_customer
 from lbs_service.o2o.campaigns import CampaignView
+from lbs_service.responses import ConsentEntry, ConsentPublic
 from lbs_service.statuses import WAITING_FOR_PICKUP, CouponStatus
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import (
@@ -54,6 +55,7 @@ class WaitingOrder:
 
 @dataclass
 class Customer:
+    """One customer as proximity decisions see them: consent, quiet hours, caps, coupons, orders, tier."""
     user_id: str
     consented: bool
     zone: ZoneInfo
@@ -159,15 +161,15 @@ def record_consent(db: Database, user_id: str, granted: bool, at: datetime) -> N
         touch_customer(session, user_id)
 
 
-def consent_state(db: Database, user_id: str) -> dict[str, Any]:
+def consent_state(db: Database, user_id: str) -> ConsentPublic:
     with db.session() as session:
         rows = session.execute(
             select(ConsentRecord.granted, ConsentRecord.recorded_at)
             .where(ConsentRecord.user_id == user_id, ConsentRecord.purpose == LOCATION_MARKETING)
             .order_by(ConsentRecord.id)
         ).all()
-    history = [{"location_marketing": g, "recorded_at": at.isoformat()} for g, at in rows]
-    return {"location_marketing": bool(rows and rows[-1][0]), "history": history}
+    history = [ConsentEntry(location_marketing=g, recorded_at=at.isoformat()) for g, at in rows]
+    return ConsentPublic(location_marketing=bool(rows and rows[-1][0]), history=history)
 
 
 def save_preferences(db: Database, user_id: str, timezone: str, quiet_start: str | None,

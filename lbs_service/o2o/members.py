@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lbs_service.invalidation import touch_customer
 from lbs_service.o2o.customers import VISIT_KINDS, tier_for, visit_count
+from lbs_service.responses import MemberProfile, MemberTags
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import MemberEvent, Store
 
@@ -23,12 +24,12 @@ def record_event(session: Session, user_id: str, kind: str, store_id: int | None
         touch_customer(session, user_id)
 
 
-def member_profile(db: Database, user_id: str, thresholds: dict[str, int]) -> dict[str, Any]:
+def member_profile(db: Database, user_id: str, thresholds: dict[str, int]) -> MemberProfile:
     with db.session() as session:
         return profile(session, user_id, thresholds)
 
 
-def profile(session: Session, user_id: str, thresholds: dict[str, int]) -> dict[str, Any]:
+def profile(session: Session, user_id: str, thresholds: dict[str, int]) -> MemberProfile:
     """Tier and tags derived from the member's events: favourite categories, and a home area no
     finer than an H3 res-7 cell (about 5 km²), from the stores they use most."""
     rows = session.execute(
@@ -38,11 +39,11 @@ def profile(session: Session, user_id: str, thresholds: dict[str, int]) -> dict[
     categories = Counter(category for category, _ in rows)
     areas = Counter(h3i.cell_to_parent(cell, HOME_AREA_RESOLUTION) for _, cell in rows)
     count = visit_count(session, user_id)
-    return {
-        "tier": tier_for(count, thresholds),
-        "visits": count,
-        "tags": {
-            "favourite_categories": [c for c, _ in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))[:3]],
-            "home_area": h3i.int_to_str(areas.most_common(1)[0][0]) if areas else None,
-        },
-    }
+    return MemberProfile(
+        tier=tier_for(count, thresholds),
+        visits=count,
+        tags=MemberTags(
+            favourite_categories=[c for c, _ in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))[:3]],
+            home_area=h3i.int_to_str(areas.most_common(1)[0][0]) if areas else None,
+        ),
+    )

@@ -28,6 +28,16 @@ from lbs_service.o2o.payments import PaymentProvider
 from lbs_service.o2o.pseudonyms import user_ref
 from lbs_service.o2o.qr import looks_like_qr, read_qr_token
 from lbs_service.outbox.writer import enqueue
+from lbs_service.responses import (
+    OrderLinePublic,
+    OrderPublic,
+    OrderStaffView,
+    PaymentApplied,
+    PaymentRefunded,
+    PlacedOrder,
+    QueuedOrder,
+    QueueItem,
+)
 from lbs_service.settings import SigningSettings
 from lbs_service.statuses import OPEN_ORDER_STATUSES, OrderStatus, PaymentKind, StoreStatus
 from lbs_service.storage.db import Database
@@ -43,13 +53,26 @@ class Line:
     quantity: int
 
 
-def public(order: Order, lines: list[OrderLine], for_customer: bool = True) -> dict[str, Any]:
-    """The order as the API shows it. The pickup code only to its customer: staff who could read it
-    could hand an order over without the customer."""
-    body = {"id": order.id, "store_id": order.store_id, "status": order.status, "total_cents": order.total_cents,
-            "created_at": order.created_at.isoformat(),
-            "lines": [{"sku_id": ln.sku_id, "quantity": ln.quantity, "price_cents": ln.price_cents} for ln in lines]}
-    return {**body, "pickup_code": order.pickup_code} if for_customer else body
+def staff_view(order: Order, lines: list[OrderLine]) -> OrderStaffView:
+    """The order as its store's staff see it: without the pickup code (staff who could read it could
+    hand an order over without the customer)."""
+    return OrderStaffView(**_fields(order, lines))
+
+
+def customer_view(order: Order, lines: list[OrderLine]) -> OrderPublic:
+    """The order as its customer sees it, pickup code included."""
+    return OrderPublic(**_fields(order, lines), pickup_code=order.pickup_code)
+
+
+def public(order: Order, lines: list[OrderLine], for_customer: bool) -> OrderPublic | OrderStaffView:
+    return customer_view(order, lines) if for_customer else staff_view(order, lines)
+
+
+def _fields(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
+    return {"id": order.id, "store_id": order.store_id, "status": OrderStatus(order.status),
+            "total_cents": order.total_cents, "created_at": order.created_at.isoformat(),
+            "lines": [OrderLinePublic(sku_id=ln.sku_id, quantity=ln.quantity, price_cents=ln.price_cents)
+                      for ln in lines]}
 
 
 def _lines(session: Session, order_id: int) -> list[OrderLine]:
@@ -57,7 +80,7 @@ def _lines(session: Session, order_id: int) -> list[OrderLine]:
 
 
 def place(db: Database, provider: PaymentProvider, user_id: str, store_id: int, lines: list[Line],
-          now: datetime) -> dict[str, Any]:
+          now: datetime) -> PlacedOrder:
     merged: dict[int, int] = {}
     for line in lines:
         merged[line.sku_id] = merged.get(line.sku_id, 0) + line.quantity
@@ -84,7 +107,8 @@ def place(db: Database, provider: PaymentProvider, user_id: str, store_id: int, 
         order_lines = [OrderLine(order_id=order.id, sku_id=s, quantity=q, price_cents=skus[s].price_cents)
                        for s, q in sorted(merged.items())]
         session.add_all(order_lines)
-        return {**public(order, order_lines), "payment": provider.checkout(order.payment_ref, total)}
+        return PlacedOrder(**_fields(order, order_lines), pickup_code=order.pickup_code,
+                           payment=provider.checkout(order.payment_ref, total))
 
 
 def visible_order(db: Database, principal: Principal, order_id: int) -> tuple[Order, list[OrderLine]]:
@@ -111,7 +135,7 @@ def payer_of(db: Database, payment_ref: str) -> str | None:
 QUEUE_LIMIT = 500
 
 
-def store_queue(db: Database, secret: str, store_id: int, statuses: tuple[OrderStatus, ...]) -> list[dict[str, Any]]:
+def store_queue(db: Database, secret: str, store_id: int, statuses: tuple[OrderStatus, ...]) -> list[QueuedOrder]:
     """A store's orders in these statuses, oldest first: what its console shows when it opens. Staff
     see the customer under the store's pseudonym and never the pickup code (the customer shows it)."""
     with db.session() as session:
@@ -121,11 +145,12 @@ def store_queue(db: Database, secret: str, store_id: int, statuses: tuple[OrderS
                                 .join(Sku, Sku.id == OrderLine.sku_id)
                                 .where(OrderLine.order_id.in_([o.id for o in found]))
                                 .order_by(OrderLine.order_id, OrderLine.sku_id)).all()
-    items: dict[int, list[dict[str, Any]]] = {}
+    items: dict[int, list[QueueItem]] = {}
     for order_id, sku_id, quantity, name in lines:
-        items.setdefault(order_id, []).append({"sku_id": sku_id, "name": name, "quantity": quantity})
-    return [{"id": o.id, "status": o.status, "total_cents": o.total_cents, "created_at": o.created_at.isoformat(),
-             "user_ref": user_ref(secret, store_id, o.user_id), "items": items.get(o.id, [])} for o in found]
+        items.setdefault(order_id, []).append(QueueItem(sku_id=sku_id, name=name, quantity=quantity))
+    return [QueuedOrder(id=o.id, status=OrderStatus(o.status), total_cents=o.total_cents,
+                        created_at=o.created_at.isoformat(), user_ref=user_ref(secret, store_id, o.user_id),
+                        items=items.get(o.id, [])) for o in found]
 
 
 def _pickup_code() -> str:
@@ -155,7 +180,8 @@ def _tell(session: Session, secret: str, order: Order, now: datetime, items: lis
             subject=order.user_id)
 
 
-def confirm_payment(db: Database, provider: PaymentProvider, secret: str, ref: str, now: datetime) -> dict[str, Any]:
+def confirm_payment(db: Database, provider: PaymentProvider, secret: str, ref: str,
+                    now: datetime) -> PaymentApplied | PaymentRefunded:
     """Apply a verified payment: pending -> paid once; on a cancelled order, charge and refund at once."""
     with db.transaction() as session:
         paid_id = session.scalar(update(Order).where(Order.payment_ref == ref, Order.status == OrderStatus.PENDING)
@@ -169,12 +195,12 @@ def confirm_payment(db: Database, provider: PaymentProvider, secret: str, ref: s
             _tell(session, secret, order, now, _lines(session, order.id))
             record_event(session, order.user_id, "order", order.store_id,
                          {"order_id": order.id, "total_cents": order.total_cents}, now)
-            return {"order_id": order.id, "status": OrderStatus.PAID, "repeat": False}
+            return PaymentApplied(order_id=order.id, status=OrderStatus.PAID, repeat=False)
         if order.status == OrderStatus.CANCELLED:  # the money came after the cancel: take it and give it back
             _ledger(session, db.is_postgres, order, PaymentKind.CHARGE, now)
             _refund(session, db.is_postgres, provider, secret, order, now)
-            return {"order_id": order.id, "status": OrderStatus.REFUNDED, "repeat": False, "refunded": True}
-        return {"order_id": order.id, "status": order.status, "repeat": True}
+            return PaymentRefunded(order_id=order.id, status=OrderStatus.REFUNDED, repeat=False, refunded=True)
+        return PaymentApplied(order_id=order.id, status=OrderStatus(order.status), repeat=True)
 
 
 def _refund(session: Session, is_postgres: bool, provider: PaymentProvider, secret: str, order: Order,
@@ -192,17 +218,17 @@ def _staff_order(session: Session, order_id: int, store_id: int | None) -> Order
     return order
 
 
-def mark_ready(db: Database, secret: str, order_id: int, store_id: int | None, now: datetime) -> dict[str, Any]:
+def mark_ready(db: Database, secret: str, order_id: int, store_id: int | None, now: datetime) -> OrderStaffView:
     with db.transaction() as session:
         order = _staff_order(session, order_id, store_id)
         if order.status != OrderStatus.PAID:
             raise Conflict(f"order {order_id} is {order.status}, not paid")
         order.status, order.ready_at = OrderStatus.READY, now
         _tell(session, secret, order, now)
-        return public(order, _lines(session, order.id), for_customer=False)
+        return staff_view(order, _lines(session, order.id))
 
 
-def pick_up(db: Database, settings: SigningSettings, store_id: int, code: str, now: datetime) -> dict[str, Any]:
+def pick_up(db: Database, settings: SigningSettings, store_id: int, code: str, now: datetime) -> OrderStaffView:
     """Hand over a ready order by its pickup code or QR; a second pickup is a conflict."""
     with db.transaction() as session:
         if looks_like_qr(code):
@@ -221,11 +247,11 @@ def pick_up(db: Database, settings: SigningSettings, store_id: int, code: str, n
             raise Conflict(f"order {order.id} is {order.status}: it cannot be picked up")
         record_event(session, order.user_id, "pickup", store_id, {"order_id": order.id}, now)
         _tell(session, settings.secret_key, order, now)
-        return public(order, _lines(session, order.id), for_customer=False)
+        return staff_view(order, _lines(session, order.id))
 
 
 def cancel(db: Database, provider: PaymentProvider, secret: str, order_id: int, user_id: str | None,
-           store_id: int | None, now: datetime) -> dict[str, Any]:
+           store_id: int | None, now: datetime) -> OrderPublic | OrderStaffView:
     """Before pickup: a pending order is cancelled, a paid one refunded; its stock goes back on the shelf.
 
     Someone else's order answers exactly as a missing one does (404): no existence oracle.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lbs_service.errors import Unauthorized
+from lbs_service.responses import Checkout
 from lbs_service.settings import SigningSettings
 
 
@@ -19,15 +20,18 @@ class PaymentEvent:
 
 
 class PaymentProvider(Protocol):
+    """A payment provider: checkout references, signed callbacks, refunds."""
     name: str
 
     def new_ref(self) -> str: ...
-    def checkout(self, ref: str, amount_cents: int) -> dict[str, Any]: ...
+    def checkout(self, ref: str, amount_cents: int) -> Checkout: ...
     def verify(self, body: dict[str, Any], signature: str) -> PaymentEvent: ...
     def refund(self, ref: str, amount_cents: int) -> None: ...
 
 
 class SimulatedProvider:
+    """The embedded provider: charges nothing, signs its callbacks with a key derived from the secret."""
+
     name = "simulated"
 
     def __init__(self, settings: SigningSettings) -> None:
@@ -38,9 +42,9 @@ class SimulatedProvider:
     def new_ref(self) -> str:
         return f"sim_{secrets.token_hex(12)}"
 
-    def checkout(self, ref: str, amount_cents: int) -> dict[str, Any]:
-        return {"provider": self.name, "ref": ref, "amount_cents": amount_cents,
-                "pay": f"/v1/payments/simulated/{ref}/pay"}
+    def checkout(self, ref: str, amount_cents: int) -> Checkout:
+        return Checkout(provider=self.name, ref=ref, amount_cents=amount_cents,
+                        pay=f"/v1/payments/simulated/{ref}/pay")
 
     def sign(self, body: dict[str, Any]) -> str:
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()

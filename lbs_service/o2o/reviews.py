@@ -5,30 +5,32 @@ worker shows it in nearby answers without asking the database per request.
 """
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from lbs_service.errors import Conflict, Forbidden
 from lbs_service.o2o.members import record_event
+from lbs_service.responses import ReviewPublic
+from lbs_service.statuses import OrderStatus
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Coupon, Order, Redemption, Review, Store, StoreChange
 
 
-def _visits(session: Any, user_id: str, store_id: int) -> list[tuple[str, int]]:
+def _visits(session: Session, user_id: str, store_id: int) -> list[tuple[str, int]]:
     """The member's visits to this store, oldest first: ("redemption", id) and ("pickup", order id)."""
     redeemed = session.execute(
         select(Redemption.id, Redemption.redeemed_at).join(Coupon, Coupon.id == Redemption.coupon_id)
         .where(Coupon.user_id == user_id, Redemption.store_id == store_id)).all()
     picked = session.execute(select(Order.id, Order.picked_up_at).where(
-        Order.user_id == user_id, Order.store_id == store_id, Order.status == "picked_up")).all()
-    visits = [("redemption", i, at) for i, at in redeemed] + [("pickup", i, at) for i, at in picked]
+        Order.user_id == user_id, Order.store_id == store_id, Order.status == OrderStatus.PICKED_UP)).all()
+    visits = [("redemption", i, at) for i, at in redeemed] + [("pickup", i, at) for i, at in picked if at is not None]
     return [(kind, i) for kind, i, _ in sorted(visits, key=lambda v: v[2])]
 
 
 def write_review(db: Database, user_id: str, store_id: int, rating: int, text: str,
-                 now: datetime) -> dict[str, Any]:
+                 now: datetime) -> ReviewPublic:
     try:
         with db.transaction() as session:
             rows = session.execute(select(Review.visit_kind, Review.visit_id).where(
@@ -48,6 +50,6 @@ def write_review(db: Database, user_id: str, store_id: int, rating: int, text: s
             session.add(StoreChange(store_id=store_id))  # workers refresh the store's rating
             record_event(session, user_id, "review", store_id, {"rating": rating, "visit": kind}, now)
             session.flush()
-            return {"id": review.id, "store_id": store_id, "rating": rating, "text": text, "visit_kind": kind}
+            return ReviewPublic(id=review.id, store_id=store_id, rating=rating, text=text, visit_kind=kind)
     except IntegrityError:
         raise Conflict("this visit is already reviewed") from None

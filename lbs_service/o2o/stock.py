@@ -1,13 +1,13 @@
 """The catalogue of each merchant and the stock of each store: what can be ordered where."""
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lbs_service.errors import Conflict, InvalidInput
 from lbs_service.o2o.access import merchant_of_store
+from lbs_service.responses import SkuPublic, StockLevel, StockRow
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Sku, Stock
 
@@ -20,18 +20,18 @@ class NewSku:
     price_cents: int
 
 
-def create_sku(db: Database, sku: NewSku) -> dict[str, Any]:
+def create_sku(db: Database, sku: NewSku) -> SkuPublic:
     try:
         with db.transaction() as session:
             row = Sku(**asdict(sku))
             session.add(row)
             session.flush()
-            return {"id": row.id, **asdict(sku)}
+            return SkuPublic(id=row.id, **asdict(sku))
     except IntegrityError:
         raise Conflict(f"no merchant {sku.merchant_id}, or it already has sku {sku.code!r}") from None
 
 
-def set_stock(db: Database, store_id: int, sku_id: int, quantity: int) -> dict[str, Any]:
+def set_stock(db: Database, store_id: int, sku_id: int, quantity: int) -> StockLevel:
     """A store's count of a SKU of its own merchant."""
     merchant = merchant_of_store(db, store_id)
     with db.transaction() as session:
@@ -39,15 +39,15 @@ def set_stock(db: Database, store_id: int, sku_id: int, quantity: int) -> dict[s
         if sku is None or sku.merchant_id != merchant:
             raise InvalidInput(f"store {store_id} does not sell sku {sku_id}")
         session.merge(Stock(store_id=store_id, sku_id=sku_id, quantity=quantity))
-    return {"store_id": store_id, "sku_id": sku_id, "quantity": quantity}
+    return StockLevel(store_id=store_id, sku_id=sku_id, quantity=quantity)
 
 
-def list_stock(db: Database, store_id: int) -> list[dict[str, Any]]:
+def list_stock(db: Database, store_id: int) -> list[StockRow]:
     with db.session() as session:
         rows = session.execute(select(Stock.sku_id, Sku.code, Sku.name, Sku.price_cents, Stock.quantity)
                                .join(Sku, Sku.id == Stock.sku_id).where(Stock.store_id == store_id)
                                .order_by(Sku.code)).all()
-    return [{"sku_id": i, "code": c, "name": n, "price_cents": p, "quantity": q} for i, c, n, p, q in rows]
+    return [StockRow(sku_id=i, code=c, name=n, price_cents=p, quantity=q) for i, c, n, p, q in rows]
 
 
 def stock_of(db: Database, sku_id: int) -> dict[int, int]:

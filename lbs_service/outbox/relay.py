@@ -37,6 +37,8 @@ IN_FLIGHT_GRACE_S = 5
 
 
 class OutboxRelay:
+    """Publishes committed outbox rows to the hub, in order, once; woken on commit, polling as a safety net."""
+
     def __init__(self, db: Database, hub: Hub, clock: Clock, poll_s: float = 0.2) -> None:
         self.db = db
         self.hub = hub

@@ -25,6 +25,8 @@ MAX_CUSTOMERS = 100_000
 
 
 class CustomerCache:
+    """Customers loaded once and kept until their data changes (or the TTL), the oldest loaded first out when full."""
+
     def __init__(self, db: Database, ttl_s: float = 600.0) -> None:
         self.db, self.ttl_s = db, ttl_s
         self._customers: OrderedDict[str, Customer] = OrderedDict()
@@ -65,6 +67,8 @@ class CustomerCache:
 
 
 class CampaignCache:
+    """The campaigns running now or soon, reloaded when one changes."""
+
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
         self._campaigns: list[CampaignView] = []

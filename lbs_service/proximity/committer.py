@@ -46,6 +46,8 @@ class Outgoing:
 
 
 class GroupCommitter:
+    """Commits many users' visit effects in one transaction, then publishes what they caused."""
+
     def __init__(self, db: Database, hub: Hub, secret: str, clock: Clock, interval_s: float, max_batch: int,
                  settled: Settled | None = None) -> None:
         self.db, self.hub, self.secret, self.clock = db, hub, secret, clock

@@ -58,6 +58,8 @@ class LiveUser:
 
 
 class ProximityEngine:
+    """Per worker: each user's fixes become visit stages; cards and promotions are decided and committed."""
+
     def __init__(self, settings: VisitSettings, catalog: StoreCatalog, fences: FenceStore, hub: Hub,
                  committer: GroupCommitter, gauge: DemandGauge, demand: DemandRecorder, customers: CustomerCache,
                  campaigns: CampaignCache, clock: Clock, caps: Caps | None = None) -> None:

@@ -19,6 +19,8 @@ Counts = list[int]  # [nearby, eta < 5 min, 5-10 min, 10-15 min]
 
 
 class DemandGauge:
+    """Counts per store of people nearby and approaching, published to consoles at most every interval."""
+
     def __init__(self, hub: Hub, interval_s: float) -> None:
         self.hub, self.interval_s = hub, interval_s
         self.worker = secrets.token_hex(6)

@@ -57,6 +57,8 @@ class Rows:
 
 
 class CommitWriter(Protocol):
+    """The database side of a group commit: visit rows first, then the rest of the transaction."""
+
     def apply(self, runs: list[list[StageChange]], promotions: int) -> list[list[Applied]]:
         """Begin the transaction and apply each run's starts and stage changes, in order (`promotions`:
         how many promotions the transaction will also carry)."""
@@ -211,6 +213,8 @@ class PipelinedWriter:
 
 # ---- SQLite (and anything else): statement by statement, through a session ----------------------
 class SessionWriter:
+    """A CommitWriter on one SQLAlchemy session per commit."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self._session: Session | None = None

@@ -1,7 +1,7 @@
 """Campaigns at four levels; who may create one follows its level (o2o/campaigns.py)."""
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -48,12 +48,12 @@ class CampaignCreate(BaseModel):
 
 
 @router.post("", status_code=201, response_model=CampaignPublic)
-async def create_campaign(services: ServicesDep, principal: PrincipalDep, body: CampaignCreate) -> dict[str, Any]:
+async def create_campaign(services: ServicesDep, principal: PrincipalDep, body: CampaignCreate) -> CampaignPublic:
     created = await asyncio.to_thread(campaigns.create, services.db, principal, body.to_domain())
     return campaigns.public(created)
 
 
-def _list(services: Services, store_id: int | None) -> list[dict[str, Any]]:
+def _list(services: Services, store_id: int | None) -> list[CampaignPublic]:
     now = services.clock()
     record = None
     if store_id is not None:
@@ -67,13 +67,13 @@ def _list(services: Services, store_id: int | None) -> list[dict[str, Any]]:
 
 
 @router.get("", response_model=list[CampaignPublic])
-async def list_campaigns(services: ServicesDep, store_id: StoreIdQuery = None) -> list[dict[str, Any]]:
+async def list_campaigns(services: ServicesDep, store_id: StoreIdQuery = None) -> list[CampaignPublic]:
     """Campaigns running now; with store_id, those that apply at that store."""
     return await asyncio.to_thread(_list, services, store_id)
 
 
 @router.post("/{campaign_id}/claim", status_code=201, response_model=CouponPublic)
-async def claim_coupon(services: ServicesDep, principal: PrincipalDep, campaign_id: RowIdPath) -> dict[str, Any]:
+async def claim_coupon(services: ServicesDep, principal: PrincipalDep, campaign_id: RowIdPath) -> CouponPublic:
     """Claim this campaign's coupon (users only; one each, while the budget lasts)."""
     user = require_role(principal, "user")
     await services.limits.check("claim", user.subject)

@@ -1,7 +1,7 @@
 """Coupons in the user's hands (list, QR), their redemption by a store's staff, and reviews after the visit."""
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
@@ -30,18 +30,18 @@ class RedemptionBody(BaseModel):
 
 
 @router.get("/v1/users/me/coupons", response_model=list[CouponPublic])
-async def my_coupons(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+async def my_coupons(services: ServicesDep, principal: PrincipalDep) -> list[CouponPublic]:
     user = require_role(principal, "user")
     return await asyncio.to_thread(coupons.coupons_of, services.db, user.subject)
 
 
 @router.get("/v1/coupons/{coupon_id}/qr", response_model=CouponQr)
-async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coupon_id: RowIdPath) -> dict[str, Any]:
+async def coupon_qr_payload(services: ServicesDep, principal: PrincipalDep, coupon_id: RowIdPath) -> CouponQr:
     """The short-lived payload the app draws as a QR code (refresh it before `expires_in`)."""
     user = require_role(principal, "user")
     coupon = await asyncio.to_thread(coupons.own_coupon, services.db, coupon_id, user.subject)
-    return {"payload": mint_qr_token(services.settings, "coupon", coupon.id, user.subject), "expires_in": QR_TTL_S,
-            "code": coupon.code}
+    return CouponQr(payload=mint_qr_token(services.settings, "coupon", coupon.id, user.subject), expires_in=QR_TTL_S,
+                    code=coupon.code)
 
 
 @router.get("/v1/coupons/{coupon_id}/qr.{kind}", response_class=Response,
@@ -84,7 +84,7 @@ class ReviewBody(BaseModel):
 
 @router.post("/v1/stores/{store_id}/reviews", status_code=201, response_model=ReviewPublic)
 async def review_store(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
-                       body: ReviewBody) -> dict[str, Any]:
+                       body: ReviewBody) -> ReviewPublic:
     """A rating after your own visit (a redeemed coupon or a picked-up order here), one per visit."""
     user = require_role(principal, "user")
     result = await asyncio.to_thread(write_review, services.db, user.subject, store_id, body.rating, body.text,

@@ -137,7 +137,7 @@ async def get_gaps(
     planning: PlanningRequest,
     top: Annotated[int, Query(ge=1, le=1000)] = 50,
     suggest: Annotated[int, Query(ge=0, le=50)] = 5,
-) -> dict[str, Any]:
+) -> GapsAndSites:
     """Uncovered cells ranked by demand, greedy site suggestions, and demand covered (with `add`: what if)."""
     slot, plan = await _planned(services, *planning)
     try:

@@ -1,7 +1,6 @@
 """District boundaries imported with `lbs import boundaries`, for maps and filters."""
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -15,7 +14,7 @@ router = APIRouter(tags=["planning"])
 
 
 @router.get("/v1/districts", response_model=list[DistrictPublic])
-async def list_districts(services: ServicesDep) -> list[dict[str, Any]]:
+async def list_districts(services: ServicesDep) -> list[DistrictPublic]:
     return await asyncio.to_thread(district_list, services.db)
 
 

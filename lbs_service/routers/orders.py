@@ -1,7 +1,7 @@
 """The catalogue, stock per store, and orders paid online and picked up in the store."""
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
@@ -71,7 +71,7 @@ class PaymentCallback(_Strict):
 
 
 @router.post("/v1/skus", status_code=201, response_model=SkuPublic)
-async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBody) -> dict[str, Any]:
+async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBody) -> SkuPublic:
     own_merchant = principal.role == "merchant" and principal.merchant_id == body.merchant_id
     if not (principal.role == "operator" or own_merchant):
         raise Forbidden("only the operator or that merchant adds to its catalogue")
@@ -80,13 +80,13 @@ async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBo
 
 @router.put("/v1/stores/{store_id}/stock/{sku_id}", response_model=StockLevel)
 async def set_stock(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath, sku_id: RowIdPath,
-                    body: StockBody) -> dict[str, Any]:
+                    body: StockBody) -> StockLevel:
     await asyncio.to_thread(may_manage_store, services.db, principal, store_id)
     return await asyncio.to_thread(stock.set_stock, services.db, store_id, sku_id, body.quantity)
 
 
 @router.get("/v1/stores/{store_id}/stock", response_model=list[StockRow])
-async def list_stock(services: ServicesDep, store_id: StoreIdPath) -> list[dict[str, Any]]:
+async def list_stock(services: ServicesDep, store_id: StoreIdPath) -> list[StockRow]:
     return await asyncio.to_thread(stock.list_stock, services.db, store_id)
 
 
@@ -94,7 +94,7 @@ async def list_stock(services: ServicesDep, store_id: StoreIdPath) -> list[dict[
 async def store_orders(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
                        status: Annotated[list[Literal["pending", "paid", "ready"]] | None, Query(
                            max_length=3, description="which open orders (default: paid and ready)")] = None,
-                       ) -> list[dict[str, Any]]:
+                       ) -> list[QueuedOrder]:
     """The store's open orders (its pickup queue), for its staff, its merchant and operators."""
     await asyncio.to_thread(may_manage_store, services.db, principal, store_id)
     wanted = tuple(OrderStatus(s) for s in status) if status else WAITING_FOR_PICKUP
@@ -103,7 +103,7 @@ async def store_orders(services: ServicesDep, principal: PrincipalDep, store_id:
 
 
 @router.post("/v1/orders", status_code=201, response_model=PlacedOrder)
-async def place_order(services: ServicesDep, principal: PrincipalDep, body: OrderBody) -> dict[str, Any]:
+async def place_order(services: ServicesDep, principal: PrincipalDep, body: OrderBody) -> PlacedOrder:
     user = require_role(principal, "user")
     await services.limits.check("order", user.subject)
     lines = [orders.Line(line.sku_id, line.quantity) for line in body.lines]
@@ -112,26 +112,28 @@ async def place_order(services: ServicesDep, principal: PrincipalDep, body: Orde
 
 
 @router.get("/v1/orders/{order_id}", response_model=OrderPublic | OrderStaffView)
-async def get_order(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
+async def get_order(services: ServicesDep, principal: PrincipalDep,
+                    order_id: RowIdPath) -> OrderPublic | OrderStaffView:
     order, lines = await asyncio.to_thread(orders.visible_order, services.db, principal, order_id)
     return orders.public(order, lines, for_customer=principal.role == "user")
 
 
-async def _apply_payment(services: Services, ref: str) -> dict[str, Any]:
+async def _apply_payment(services: Services, ref: str) -> PaymentApplied | PaymentRefunded:
     return await asyncio.to_thread(orders.confirm_payment, services.db, services.payments, services.settings.secret_key,
                                    ref, services.clock())
 
 
 @router.post("/v1/payments/callback", response_model=PaymentApplied | PaymentRefunded)
 async def payment_callback(services: ServicesDep, body: PaymentCallback,
-                           x_signature: SignatureHeader) -> dict[str, Any]:
+                           x_signature: SignatureHeader) -> PaymentApplied | PaymentRefunded:
     """The provider tells us an order is paid; signed, and safe to deliver more than once."""
     event = services.payments.verify(body.model_dump(), x_signature)
     return await _apply_payment(services, event.ref)
 
 
 @router.post("/v1/payments/simulated/{ref}/pay", response_model=PaymentApplied | PaymentRefunded)
-async def simulated_pay(services: ServicesDep, principal: PrincipalDep, ref: PaymentRef) -> dict[str, Any]:
+async def simulated_pay(services: ServicesDep, principal: PrincipalDep,
+                        ref: PaymentRef) -> PaymentApplied | PaymentRefunded:
     """The simulated provider's checkout: it charges, then calls back as a real provider would."""
     user = require_role(principal, "user")
 
@@ -146,7 +148,7 @@ async def simulated_pay(services: ServicesDep, principal: PrincipalDep, ref: Pay
 
 
 @router.post("/v1/orders/{order_id}/ready", response_model=OrderStaffView)
-async def order_ready(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
+async def order_ready(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> OrderStaffView:
     staff = require_role(principal, "staff", "operator")
     return await asyncio.to_thread(orders.mark_ready, services.db, services.settings.secret_key, order_id,
                                    staff.store_id, services.clock())
@@ -154,14 +156,15 @@ async def order_ready(services: ServicesDep, principal: PrincipalDep, order_id: 
 
 @router.post("/v1/stores/{store_id}/pickups", response_model=OrderStaffView)
 async def pickup(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
-                 body: CodeBody) -> dict[str, Any]:
+                 body: CodeBody) -> OrderStaffView:
     require_store_staff(principal, store_id)
     return await asyncio.to_thread(orders.pick_up, services.db, services.settings, store_id, body.code,
                                    services.clock())
 
 
 @router.post("/v1/orders/{order_id}/cancel", response_model=OrderPublic | OrderStaffView)
-async def cancel_order(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
+async def cancel_order(services: ServicesDep, principal: PrincipalDep,
+                       order_id: RowIdPath) -> OrderPublic | OrderStaffView:
     who = require_role(principal, "user", "staff", "operator")
     user_id = who.subject if who.role == "user" else None
     store_id = who.store_id if who.role == "staff" else None
@@ -170,11 +173,11 @@ async def cancel_order(services: ServicesDep, principal: PrincipalDep, order_id:
 
 
 @router.get("/v1/orders/{order_id}/qr", response_model=OrderQr)
-async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> dict[str, Any]:
+async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> OrderQr:
     user = require_role(principal, "user")
     order, _ = await asyncio.to_thread(orders.visible_order, services.db, user, order_id)
-    return {"payload": mint_qr_token(services.settings, "order", order.id, user.subject), "expires_in": QR_TTL_S,
-            "pickup_code": order.pickup_code}
+    return OrderQr(payload=mint_qr_token(services.settings, "order", order.id, user.subject), expires_in=QR_TTL_S,
+                   pickup_code=order.pickup_code)
 
 
 @router.get("/v1/orders/{order_id}/qr.{kind}", response_class=Response,

@@ -2,7 +2,7 @@
 within LBS_REVOCATION_POLL_S (REST at once on the worker that took the request)."""
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
@@ -21,9 +21,9 @@ class RevocationBody(BaseModel):
 
 
 @router.post("/v1/tokens/revocations", status_code=201, response_model=Revocation)
-async def revoke(services: ServicesDep, operator: OperatorDep, body: RevocationBody) -> dict[str, Any]:
+async def revoke(services: ServicesDep, operator: OperatorDep, body: RevocationBody) -> Revocation:
     """Revoke every token of `subject` issued up to now (a new token issued later works)."""
     revoked_before = await asyncio.to_thread(services.revocations.revoke, body.subject, body.reason,
                                              operator.subject)
-    return {"subject": body.subject, "revoked_before": revoked_before,
-            "effective_everywhere_within_s": services.settings.revocation_poll_s}
+    return Revocation(subject=body.subject, revoked_before=revoked_before,
+                      effective_everywhere_within_s=services.settings.revocation_poll_s)

@@ -4,7 +4,7 @@ without a websocket, their profile, and their location data (export, erase)."""
 import asyncio
 from collections import Counter
 from datetime import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -25,6 +25,8 @@ from lbs_service.responses import (
     LocationData,
     MemberProfile,
     PreferencesPublic,
+    VisitStage,
+    stage_name,
 )
 
 router = APIRouter(prefix="/v1/users/me", tags=["users"])
@@ -64,12 +66,12 @@ class PreferencesBody(BaseModel):
 
 
 @router.get("/consent", response_model=ConsentPublic)
-async def get_consent(services: ServicesDep, user: UserDep) -> dict[str, Any]:
+async def get_consent(services: ServicesDep, user: UserDep) -> ConsentPublic:
     return await asyncio.to_thread(customers.consent_state, services.db, user.subject)
 
 
 @router.put("/consent", response_model=ConsentPublic)
-async def put_consent(services: ServicesDep, user: UserDep, body: ConsentBody) -> dict[str, Any]:
+async def put_consent(services: ServicesDep, user: UserDep, body: ConsentBody) -> ConsentPublic:
     """Give or withdraw consent to location-based offers; takes effect on the next fix, on every worker."""
     await asyncio.to_thread(customers.record_consent, services.db, user.subject, body.location_marketing,
                             services.clock())
@@ -77,16 +79,16 @@ async def put_consent(services: ServicesDep, user: UserDep, body: ConsentBody) -
 
 
 @router.put("/preferences", response_model=PreferencesPublic)
-async def put_preferences(services: ServicesDep, user: UserDep, body: PreferencesBody) -> dict[str, Any]:
+async def put_preferences(services: ServicesDep, user: UserDep, body: PreferencesBody) -> PreferencesPublic:
     if (body.quiet_start is None) != (body.quiet_end is None):
         raise InvalidInput("quiet_start and quiet_end go together")
     await asyncio.to_thread(customers.save_preferences, services.db, user.subject, body.timezone, body.quiet_start,
                             body.quiet_end)
-    return body.model_dump()
+    return PreferencesPublic(**body.model_dump())
 
 
 @router.post("/locations", response_model=LocationBatchResult)
-async def post_locations(services: ServicesDep, user: UserDep, body: LocationBatch) -> dict[str, Any]:
+async def post_locations(services: ServicesDep, user: UserDep, body: LocationBatch) -> LocationBatchResult:
     """A batch of fixes, with the same effect as sending them on the user websocket; answered once
     what they caused is committed."""
     await services.limits.check("fix_batch", user.subject)
@@ -100,30 +102,30 @@ async def post_locations(services: ServicesDep, user: UserDep, body: LocationBat
         raise
     await engine.detach(user.subject)
     dropped = Counter(o.dropped for o in outcomes if o.dropped is not None)
-    return {"accepted": sum(o.dropped is None for o in outcomes), "dropped": dict(dropped),
-            "arrivals": [store for o in outcomes for store in o.started],
-            "visits": [{"store_id": e.store_id, "stage": e.stage.name.lower(), "distance_m": round(e.distance_m, 1)}
-                       for o in outcomes for e in o.events]}
+    return LocationBatchResult(
+        accepted=sum(o.dropped is None for o in outcomes), dropped=dict(dropped),
+        arrivals=[store for o in outcomes for store in o.started],
+        visits=[VisitStage(store_id=e.store_id, stage=stage_name(e.stage),
+                           distance_m=round(e.distance_m, 1)) for o in outcomes for e in o.events])
 
 
 @router.get("/profile", response_model=MemberProfile)
-async def get_profile(services: ServicesDep, user: UserDep) -> dict[str, Any]:
+async def get_profile(services: ServicesDep, user: UserDep) -> MemberProfile:
     """Your member tier and the tags derived from your visits (what the O2O flow knows of you)."""
 
     return await asyncio.to_thread(member_profile, services.db, user.subject, services.settings.member_tiers)
 
 
 @router.get("/location-data", response_model=LocationData)
-async def export_location_data(services: ServicesDep, user: UserDep) -> dict[str, Any]:
+async def export_location_data(services: ServicesDep, user: UserDep) -> LocationData:
     """Everything we hold about where you have been (see privacy.py), to take away."""
     state = await services.engine.fences.load(user.subject)
-    rows = await asyncio.to_thread(privacy.location_rows, services.db, services.demand, user.subject)
-    return {"user_id": user.subject, "fix_retention_s": services.settings.fix_retention_s,
-            "fence_state": privacy.fence_summary(state), **rows}
+    return await asyncio.to_thread(privacy.location_data, services.db, services.demand, user.subject, state,
+                                   services.settings.fix_retention_s)
 
 
 @router.delete("/location-data", response_model=Erasure)
-async def erase_location_data(services: ServicesDep, user: UserDep) -> dict[str, Any]:
+async def erase_location_data(services: ServicesDep, user: UserDep) -> Erasure:
     """Erase it, everywhere: every worker's memory, the checkpoint, visits, location events, promotions
     sent, messages about you (and the streams' copies), demand rows. Coupons and orders stay."""
-    return {"deleted": await privacy.erase(services, user.subject)}
+    return Erasure(deleted=await privacy.erase(services, user.subject))

@@ -32,6 +32,8 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 class Database:
+    """The engine and sessions for PostgreSQL/PostGIS or the embedded SQLite file."""
+
     def __init__(self, settings: DatabaseSettings) -> None:
         self.settings = settings
         self.engine = make_engine(settings)

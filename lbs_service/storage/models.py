@@ -9,6 +9,7 @@ them: count or select columns instead.
 """
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from geoalchemy2 import Geography, Geometry
@@ -31,10 +32,20 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from lbs_service.statuses import CampaignLevel, CouponStatus, OrderStatus, PaymentKind, StoreStatus
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+def status_of(enum: type[StrEnum], length: int = 16) -> SAEnum:
+    """A column of one of the enums in statuses.py: VARCHAR in the database (the values, as the
+    migrations wrote them), the enum's member in Python, and a value outside it refused on write."""
+    return SAEnum(enum, native_enum=False, create_constraint=False, length=length, validate_strings=True,
+                  values_callable=lambda members: [m.value for m in members])
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -86,7 +97,7 @@ class Store(Base):
     # {"mon": [["07:00", "22:00"]], ...}: local times in `timezone`; "24:00" and overnight spans allowed.
     hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed (for good)
+    status: Mapped[StoreStatus] = mapped_column(status_of(StoreStatus), default=StoreStatus.OPEN)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     lat: Mapped[float] = mapped_column(Float)
     lng: Mapped[float] = mapped_column(Float)
@@ -141,7 +152,7 @@ class Campaign(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
-    level: Mapped[str] = mapped_column(String(16))  # platform | region | merchant | store
+    level: Mapped[CampaignLevel] = mapped_column(status_of(CampaignLevel))
     merchant_id: Mapped[int | None] = mapped_column(BigInteger)
     store_ids: Mapped[list[int] | None] = mapped_column(JSON)
     district: Mapped[str | None] = mapped_column(String(64))
@@ -195,7 +206,7 @@ class Coupon(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     user_id: Mapped[str] = mapped_column(String(200), index=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="claimed")  # claimed | redeemed
+    status: Mapped[CouponStatus] = mapped_column(status_of(CouponStatus), default=CouponStatus.CLAIMED)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -269,7 +280,7 @@ class Order(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(200), index=True)
     store_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[OrderStatus] = mapped_column(status_of(OrderStatus))
     total_cents: Mapped[int] = mapped_column(BigInteger)
     payment_ref: Mapped[str] = mapped_column(String(64), unique=True)
     pickup_code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -297,7 +308,7 @@ class Payment(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
-    kind: Mapped[str] = mapped_column(String(8))  # charge | refund
+    kind: Mapped[PaymentKind] = mapped_column(status_of(PaymentKind, length=8))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 

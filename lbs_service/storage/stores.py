@@ -30,6 +30,8 @@ def h3_cell(lat: float, lng: float) -> int:
 
 
 class StoreRepository:
+    """Reads and writes of the store registry; every write also records a change for the workers to follow."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -57,17 +57,17 @@ def test_a_hundred_payments_racing_cancels_and_expiries_never_keep_money(pg_sett
 
         def pay() -> str:
             start.wait()
-            return str(orders.confirm_payment(db, provider, secret, order["payment"]["ref"], at(60))["status"])
+            return str(orders.confirm_payment(db, provider, secret, order.payment.ref, at(60)).status)
 
         def undo() -> str:
             start.wait()
             if n % 2:  # the user cancels (unless an expiry run of another race got there first)...
                 try:
-                    return str(orders.cancel(db, provider, secret, order["id"], f"racer-{n}", None, at(60))["status"])
+                    return str(orders.cancel(db, provider, secret, order.id, f"racer-{n}", None, at(60)).status)
                 except Conflict:
                     return "too late"
             expired = orders.expire_unpaid(db, secret, 0, at(3600))  # ...or the unpaid-order expiry runs
-            return "cancelled" if order["id"] in expired else "not expired"
+            return "cancelled" if order.id in expired else "not expired"
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             paid, undone = pool.submit(pay), pool.submit(undo)
@@ -80,7 +80,7 @@ def test_a_hundred_payments_racing_cancels_and_expiries_never_keep_money(pg_sett
     with db.session() as session:
         final = {o.id: o.status for o in session.scalars(select(Order))}
     for order in placed:
-        status, ledger = final[order["id"]], _ledger(db, order["id"])
+        status, ledger = final[order.id], _ledger(db, order.id)
         charged, refunded = PaymentKind.CHARGE in ledger, PaymentKind.REFUND in ledger
         if status == OrderStatus.CANCELLED and charged:
             held += 1
@@ -88,16 +88,16 @@ def test_a_hundred_payments_racing_cancels_and_expiries_never_keep_money(pg_sett
             status == OrderStatus.REFUNDED and charged and refunded) or (
             status == OrderStatus.CANCELLED and not charged)
         if not ok:
-            wrong.append((order["id"], status, ledger))
+            wrong.append((order.id, status, ledger))
     refunds = {ref for ref, _ in provider.refunds}
     told = 0
     with db.session() as session:
         for row in session.scalars(select(OutboxMessage).where(OutboxMessage.channel.like("user:%"))):
             told += row.payload.get("status") == OrderStatus.REFUNDED
-    late = [o for o in placed if final[o["id"]] == OrderStatus.REFUNDED]
+    late = [o for o in placed if final[o.id] == OrderStatus.REFUNDED]
     record(FaultRun("a payment racing a cancel or expiry (PostgreSQL)", RACES * 2, 0, 0, RACES, held, 0))
     assert wrong == [] and held == 0
-    assert {o["payment"]["ref"] for o in late} <= refunds  # the provider gave every such payment back
+    assert {o.payment.ref for o in late} <= refunds  # the provider gave every such payment back
     assert told >= len(late)  # and the user heard of it
     assert any(s == OrderStatus.REFUNDED for s in final.values())  # the race really happened both ways
     assert any(s == OrderStatus.PAID for s in final.values())
