@@ -26,8 +26,12 @@ _SAFETY_M = 0.05
 CellArray = npt.NDArray[np.uint64]
 
 
-def _circumradii_m(cells: list[int]) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Centres (lat, lng) and circumradii of many cells, with one vectorised distance call."""
+_GEOMETRY_KEPT = 200_000  # cells whose centre and circumradius are remembered (H3 never changes)
+_geometry: dict[int, tuple[float, float, float]] = {}
+
+
+def _measure(cells: list[int]) -> None:
+    """Centres and circumradii of cells not yet remembered, with one vectorised distance call."""
     centres = np.array([h3i.cell_to_latlng(c) for c in cells], dtype=np.float64)
     boundaries = [h3i.cell_to_boundary(c) for c in cells]
     owner = np.repeat(np.arange(len(cells)), [len(b) for b in boundaries])
@@ -35,7 +39,21 @@ def _circumradii_m(cells: list[int]) -> tuple[FloatArray, FloatArray, FloatArray
     spokes = great_circle_pairs_m(centres[owner, 0], centres[owner, 1], vertices[:, 0], vertices[:, 1])
     radii = np.zeros(len(cells), dtype=np.float64)
     np.maximum.at(radii, owner, spokes)
-    return centres[:, 0], centres[:, 1], radii
+    _geometry.update(zip(cells, zip(centres[:, 0].tolist(), centres[:, 1].tolist(), radii.tolist(), strict=True),
+                         strict=True))
+
+
+def _circumradii_m(cells: list[int]) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Centres (lat, lng) and circumradii of many cells. Neighbouring query cells prove their disks
+    over mostly the same ring cells, so each cell is measured once and remembered."""
+    missing = [c for c in cells if c not in _geometry]
+    if missing:
+        if len(_geometry) + len(missing) > _GEOMETRY_KEPT:
+            _geometry.clear()
+            missing = list(dict.fromkeys(cells))
+        _measure(missing)
+    known = np.array([_geometry[c] for c in cells], dtype=np.float64)
+    return known[:, 0], known[:, 1], known[:, 2]
 
 
 def guaranteed_radius_m(cell: int, k: int) -> float:

@@ -7,13 +7,15 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
-class Fix:
+class TracePoint:
+    """One line of a GeoLife trace (a recorded position, not yet a fix the service takes)."""
+
     lat: float
     lng: float
     ts: datetime
 
 
-def read_plt(path: Path) -> list[Fix]:
+def read_plt(path: Path) -> list[TracePoint]:
     fixes = []
     with path.open(encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle):
@@ -24,7 +26,7 @@ def read_plt(path: Path) -> list[Fix]:
                 continue
             try:
                 ts = datetime.fromisoformat(f"{parts[5]}T{parts[6]}").replace(tzinfo=UTC)
-                fixes.append(Fix(float(parts[0]), float(parts[1]), ts))
+                fixes.append(TracePoint(float(parts[0]), float(parts[1]), ts))
             except ValueError:
                 continue  # a damaged line in a real file is skipped, not fatal
     return fixes

@@ -48,16 +48,21 @@ def _http(report: dict[str, Any]) -> list[str]:
     base = by_engine.get("postgis", {}).get("throughput") or {}
     lines = [f"### Nearby over HTTP: {params['stores']:,} stores, limit {params['limit']}, one server process",
              "", f"Throughput: closed loop, {params['concurrency']} connections. Latency: open loop at "
-             f"{params['rate']:,.0f} requests/s offered, timed from each request's scheduled start.", "",
+             f"{params['rate']:,.0f} requests/s offered, timed from each request's scheduled start. The ceiling: a "
+             "bare FastAPI endpoint with the same parameters answering a fixed body of the same size.", "",
              "| engine | req/s | p50 ms | p99 ms | × postgis | at offered rate: p50 ms | p99 ms | exact |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         t, paced = r["throughput"], r["paced"]
         ratio = _f(t["rps"] / base["rps"], 1) if base else "-"
         at_rate = (f"{paced['p50_ms']:.2f} | {paced['p99_ms']:.2f}" if paced else "cannot carry the rate | -")
-        exact = "yes" if r["exact"] else f"no: {r['mismatched_queries']}/{r['checked_queries']}"
+        exact = {True: "yes", None: "-"}.get(r["exact"], f"no: {r['mismatched_queries']}/{r['checked_queries']}")
         lines.append(f"| {r['engine']} | {_f(t['rps'])} | {t['p50_ms']:.2f} | {t['p99_ms']:.2f} | {ratio} | "
                      f"{at_rate} | {exact} |")
+    if "memory_over_bare" in report:
+        runs = ", ".join(f"{x:.2f}" for x in report["memory_over_bare"]["runs"])
+        lines += ["", f"engine=memory over the bare endpoint, in the same runs: median "
+                      f"**{report['memory_over_bare']['median']:.2f}×** ({runs})."]
     return lines
 
 

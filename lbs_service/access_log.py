@@ -6,9 +6,11 @@ route is the template (`/v1/payments/simulated/{ref}/pay`), never the path: path
 references and codes.
 """
 
+import itertools
 import logging
+import secrets
 import time
-import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,7 +20,38 @@ from lbs_service.log_format import request_id_var
 log = logging.getLogger("lbs.access")
 
 
+_PROCESS = secrets.token_hex(4)  # request ids: this process's random prefix, then a counter
+_SERIAL = itertools.count(1)
+
+
+def begin_request() -> str:
+    """A new request id, unique across processes without a random draw per request; every line
+    logged while serving the request carries it (JSON logs)."""
+    request_id = f"{_PROCESS}{next(_SERIAL) & 0xFFFFFFFF:08x}"
+    request_id_var.set(request_id)
+    return request_id
+
+
+_REQUEST_METRICS: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # bounded: methods x routes x statuses
+
+
+def log_request(method: str, route: str, status: int, started: float, request_id: str) -> None:
+    """The access line and the request metrics: the route is its template, so labels stay bounded."""
+    elapsed_s = time.perf_counter() - started
+    key = (method, route, status)
+    bound = _REQUEST_METRICS.get(key)
+    if bound is None:
+        bound = _REQUEST_METRICS[key] = (
+            metrics.bound("lbs_http_requests_total", method=method, route=route, status=str(status)),
+            metrics.bound("lbs_http_request_seconds", route=route))
+    bound[0].inc()
+    bound[1].observe(elapsed_s)
+    log.info("%s %s %d %.1fms id=%s", method, route, status, elapsed_s * 1e3, request_id)
+
+
 class AccessLogMiddleware:
+    """Logs and counts every HTTP request by its route template, and tags the answer with its id."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -26,8 +59,7 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex[:16]
-        request_id_var.set(request_id)  # every line logged while serving it carries the id (JSON logs)
+        request_id = begin_request()
         started = time.perf_counter()
         status = 500
 
@@ -41,11 +73,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed_ms = (time.perf_counter() - started) * 1e3
-            route = getattr(scope.get("route"), "path", "unmatched")  # the template: bounded label values
-            metrics.count("lbs_http_requests_total", method=scope["method"], route=route, status=str(status))
-            metrics.observe("lbs_http_request_seconds", elapsed_ms / 1e3, route=route)
-            log.info("%s %s %d %.1fms id=%s", scope["method"], route, status, elapsed_ms, request_id)
+            log_request(scope["method"], getattr(scope.get("route"), "path", "unmatched"), status, started, request_id)
 
 
 class DropQueryStrings(logging.Filter):

@@ -29,6 +29,7 @@ from lbs_service.routers import (
     users,
     ws,
 )
+from lbs_service.routers.nearby_lane import NearbyLane
 from lbs_service.services import Services
 from lbs_service.settings import Settings, get_settings
 from lbs_service.web import pages
@@ -97,6 +98,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     vendor = pages.vendor_files(settings.node_modules_dir)
     if vendor is not None:  # without `npm ci` the finder says the map library is missing
         app.mount("/vendor/maplibre-gl", vendor, name="maplibre")
+    # The nearby fast lane goes in front of the whole stack, built here once everything is added.
+    app.middleware_stack = NearbyLane(app.build_middleware_stack(), app.state)
     return app
 
 

@@ -30,12 +30,6 @@ class ChangeBatch:
     reload: bool = False  # too far behind: rebuild from scratch
 
 
-@dataclass(frozen=True)
-class Hit:
-    record: StoreRecord
-    distance_m: float
-
-
 class StoreCatalog:
     """The worker's open stores: records, their radius index and the districts, following the change feed."""
 
@@ -173,13 +167,13 @@ class StoreCatalog:
         limit: int,
         categories: Iterable[str] | None = None,
         keep: Callable[[StoreRecord], bool] | None = None,
-    ) -> tuple[list[Hit], int]:
-        """Stores within radius_m (passing `keep`, if given), nearest first; also how many matched in all."""
+    ) -> tuple[list[tuple[StoreRecord, float]], int]:
+        """(store, metres) within radius_m (passing `keep`, if given), nearest first; also how many
+        matched in all."""
         result = self.index.nearby(lat, lng, radius_m, None if keep else limit, categories)
+        records = self.records
+        pairs = [(records[i], d) for i, d in zip(result.ids.tolist(), result.distances_m.tolist(), strict=True)]
         if keep is None:
-            records = self.records
-            hits = [Hit(records[i], d) for i, d in zip(result.ids.tolist(), result.distances_m.tolist(), strict=True)]
-            return hits, result.matched
-        kept = [Hit(record, float(d)) for i, d in zip(result.ids.tolist(), result.distances_m.tolist(), strict=True)
-                if keep(record := self.records[i])]
+            return pairs, result.matched
+        kept = [pair for pair in pairs if keep(pair[0])]
         return kept[:limit], len(kept)

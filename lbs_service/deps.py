@@ -23,14 +23,19 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+async def principal_of(services: Services, credential: str) -> Principal:
+    """Who a bearer token speaks for: signed by us, not revoked, within its rate."""
+    principal = services.revocations.check(read_token(services.settings, credential))
+    await services.limits.check("token", principal.subject)
+    return principal
+
+
 async def get_principal(
     services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("this needs a bearer token (lbs token ...)")
-    principal = services.revocations.check(read_token(services.settings, credentials.credentials))
-    await services.limits.check("token", principal.subject)
-    return principal
+    return await principal_of(services, credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -49,9 +54,7 @@ async def get_optional_principal(
     """Who is asking, when they say so; anonymous otherwise (a bad token is still refused)."""
     if credentials is None:
         return None
-    principal = services.revocations.check(read_token(services.settings, credentials.credentials))
-    await services.limits.check("token", principal.subject)
-    return principal
+    return await principal_of(services, credentials.credentials)
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]

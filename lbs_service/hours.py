@@ -53,11 +53,21 @@ def parse_timezone(name: str) -> ZoneInfo:
         raise HoursError(f"unknown time zone {name!r}") from None
 
 
+LocalTime = tuple[str, str, int]  # today, yesterday (day names), minute of the day
+
+
+def local_time(zone: ZoneInfo, at: datetime) -> LocalTime:
+    local = at.astimezone(zone)
+    return DAYS[local.weekday()], DAYS[(local - timedelta(days=1)).weekday()], local.hour * 60 + local.minute
+
+
 def is_open(spans: Spans, zone: ZoneInfo, at: datetime) -> bool:
     """True when `at` (aware) falls in a span, counting yesterday's spans that run past midnight."""
-    local = at.astimezone(zone)
-    minute = local.hour * 60 + local.minute
-    today, yesterday = DAYS[local.weekday()], DAYS[(local - timedelta(days=1)).weekday()]
+    return open_during(spans, local_time(zone, at))
+
+
+def open_during(spans: Spans, when: LocalTime) -> bool:
+    today, yesterday, minute = when
     for start, end in spans.get(today, []):
         if start < end and start <= minute < end:
             return True

@@ -69,6 +69,11 @@ def _child(name: str, labels: dict[str, str]) -> Any:
     return metric.labels(**labels) if labels else metric
 
 
+def bound(name: str, **labels: str) -> Any:
+    """The metric with these labels, resolved once for a hot path (`.inc()`, `.observe()`)."""
+    return _child(name, labels)
+
+
 def count(name: str, amount: float = 1, **labels: str) -> None:
     if amount:
         _child(name, labels).inc(amount)

@@ -4,11 +4,44 @@ import json
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from lbs_service.hours import Spans, is_open, parse_hours, parse_timezone
-from lbs_service.storage.models import Store
+from lbs_service.statuses import StoreStatus
+
+
+class StoreRow(Protocol):
+    """A stored store, as the ORM (storage.models.Store) reads it: what a record is made from."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def merchant_id(self) -> int: ...
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def hours(self) -> dict[str, Any] | None: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lng(self) -> float: ...
+    @property
+    def status(self) -> StoreStatus: ...
+    @property
+    def rating_count(self) -> int: ...
+    @property
+    def rating_sum(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +60,7 @@ class StoreRecord:
     lng: float
     spans: Spans
     zone: ZoneInfo
-    status: str = "open"
+    status: StoreStatus = StoreStatus.OPEN
     rating_count: int = 0
     rating_sum: int = 0
 
@@ -39,11 +72,11 @@ class StoreRecord:
 
     def open_at(self, at: datetime) -> bool:
         """Open at `at` by its published hours (False when it publishes none)."""
-        return self.status == "open" and bool(self.spans) and is_open(self.spans, self.zone, at)
+        return self.status == StoreStatus.OPEN and bool(self.spans) and is_open(self.spans, self.zone, at)
 
     def open_state(self, at: datetime) -> bool | None:
         """Open, closed, or None: unknown, for a store that publishes no hours."""
-        if self.status != "open":
+        if self.status != StoreStatus.OPEN:
             return False
         return is_open(self.spans, self.zone, at) if self.spans else None
 
@@ -71,7 +104,7 @@ class RecordFactory:
             zone = self._zones[name] = parse_timezone(name)
         return zone
 
-    def from_values(self, row: Any, status: str = "open") -> StoreRecord:
+    def from_values(self, row: Any, status: StoreStatus = StoreStatus.OPEN) -> StoreRecord:
         """From a row of StoreRepository.open_store_rows()."""
         hours, spans = self._schedule(row.hours_json)
         zone = self._zone(row.timezone)
@@ -79,7 +112,7 @@ class RecordFactory:
                            row.phone, hours, sys.intern(row.timezone), row.lat, row.lng, spans, zone, status,
                            row.rating_count, row.rating_sum)
 
-    def from_store(self, store: Store) -> StoreRecord:
+    def from_store(self, store: StoreRow) -> StoreRecord:
         """From an ORM Store (single-store paths: details, writes, the postgis engine)."""
         hours_json = None if store.hours is None else json.dumps(store.hours, sort_keys=True)
         _, spans = self._schedule(hours_json)
@@ -91,5 +124,5 @@ class RecordFactory:
 RECORDS = RecordFactory()
 
 
-def record_of(store: Store) -> StoreRecord:
+def record_of(store: StoreRow) -> StoreRecord:
     return RECORDS.from_store(store)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from geo_index.fences import Drop
 from geo_index.visits import Stage
-from lbs_service.statuses import CampaignLevel, CouponStatus, OrderStatus
+from lbs_service.statuses import CampaignLevel, CouponStatus, OrderStatus, VisitKind
 
 Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 StageName = Literal["nearby", "approaching", "arrived", "left"]
@@ -176,7 +176,7 @@ class ReviewPublic(Public):
     store_id: int
     rating: int
     text: str
-    visit_kind: Literal["redemption", "pickup"]
+    visit_kind: VisitKind
 
 
 # --- catalogue, orders, payments ---

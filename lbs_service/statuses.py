@@ -35,6 +35,13 @@ class CampaignLevel(StrEnum):
     STORE = "store"
 
 
+class VisitKind(StrEnum):
+    """What makes a review possible: the member was in the store."""
+
+    REDEMPTION = "redemption"
+    PICKUP = "pickup"
+
+
 class PaymentKind(StrEnum):
     CHARGE = "charge"
     REFUND = "refund"

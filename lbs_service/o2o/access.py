@@ -9,10 +9,15 @@ from lbs_service.storage.db import Database
 from lbs_service.storage.models import Store
 
 
+def acts_for_store(principal: Principal, store_id: int) -> bool:
+    """Staff of this store, or the operator."""
+    return principal.role == "operator" or (principal.role == "staff" and principal.store_id == store_id)
+
+
 def require_store_staff(principal: Principal, store_id: int) -> Principal:
     """Staff of this store, or the operator (redemptions, pickups, the console)."""
     staff = require_role(principal, "staff", "operator")
-    if staff.role == "staff" and staff.store_id != store_id:
+    if not acts_for_store(staff, store_id):
         raise Forbidden("this token is for another store")
     return staff
 
@@ -27,7 +32,7 @@ def merchant_of_store(db: Database, store_id: int) -> int:
 
 def may_manage_store(db: Database, principal: Principal, store_id: int) -> None:
     """The store's staff, its merchant or the operator (stock, the pickup queue)."""
-    if principal.role == "operator" or (principal.role == "staff" and principal.store_id == store_id):
+    if acts_for_store(principal, store_id):
         return
     if principal.role == "merchant" and principal.merchant_id == merchant_of_store(db, store_id):
         return

@@ -20,7 +20,7 @@ from lbs_service.hours import parse_timezone
 from lbs_service.invalidation import touch_customer
 from lbs_service.o2o.campaigns import CampaignView
 from lbs_service.responses import ConsentEntry, ConsentPublic
-from lbs_service.statuses import WAITING_FOR_PICKUP, CouponStatus
+from lbs_service.statuses import WAITING_FOR_PICKUP, CouponStatus, OrderStatus
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import (
     Campaign,
@@ -45,7 +45,7 @@ _HISTORY_ROWS = 5_000  # tiers look at the newest events only: enough to reach a
 class WaitingOrder:
     order_id: int
     store_id: int
-    status: str
+    status: OrderStatus
     items: tuple[tuple[str, int], ...]  # (name, quantity)
 
     def public(self) -> dict[str, Any]:

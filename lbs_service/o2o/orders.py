@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from lbs_service.auth import Principal
 from lbs_service.errors import Conflict, InvalidInput, NotFound
 from lbs_service.invalidation import touch_customer
+from lbs_service.o2o.access import acts_for_store
 from lbs_service.o2o.members import record_event
 from lbs_service.o2o.payments import PaymentProvider
 from lbs_service.o2o.pseudonyms import user_ref
@@ -119,8 +120,7 @@ def visible_order(db: Database, principal: Principal, order_id: int) -> tuple[Or
         lines = _lines(session, order_id)
     if order is None or not (
         (principal.role == "user" and order.user_id == principal.subject)
-        or (principal.role == "staff" and order.store_id == principal.store_id)
-        or principal.role == "operator"
+        or acts_for_store(principal, order.store_id)
     ):
         raise NotFound(f"no order {order_id} for you")
     return order, lines

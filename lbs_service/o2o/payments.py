@@ -6,7 +6,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from lbs_service.errors import Unauthorized
 from lbs_service.responses import Checkout
@@ -16,7 +16,7 @@ from lbs_service.settings import SigningSettings
 @dataclass(frozen=True)
 class PaymentEvent:
     ref: str
-    status: str  # "paid"
+    status: Literal["paid"]
 
 
 class PaymentProvider(Protocol):

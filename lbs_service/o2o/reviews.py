@@ -13,19 +13,20 @@ from sqlalchemy.orm import Session
 from lbs_service.errors import Conflict, Forbidden
 from lbs_service.o2o.members import record_event
 from lbs_service.responses import ReviewPublic
-from lbs_service.statuses import OrderStatus
+from lbs_service.statuses import OrderStatus, VisitKind
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Coupon, Order, Redemption, Review, Store, StoreChange
 
 
-def _visits(session: Session, user_id: str, store_id: int) -> list[tuple[str, int]]:
+def _visits(session: Session, user_id: str, store_id: int) -> list[tuple[VisitKind, int]]:
     """The member's visits to this store, oldest first: ("redemption", id) and ("pickup", order id)."""
     redeemed = session.execute(
         select(Redemption.id, Redemption.redeemed_at).join(Coupon, Coupon.id == Redemption.coupon_id)
         .where(Coupon.user_id == user_id, Redemption.store_id == store_id)).all()
     picked = session.execute(select(Order.id, Order.picked_up_at).where(
         Order.user_id == user_id, Order.store_id == store_id, Order.status == OrderStatus.PICKED_UP)).all()
-    visits = [("redemption", i, at) for i, at in redeemed] + [("pickup", i, at) for i, at in picked if at is not None]
+    visits = [(VisitKind.REDEMPTION, i, at) for i, at in redeemed] + [
+        (VisitKind.PICKUP, i, at) for i, at in picked if at is not None]
     return [(kind, i) for kind, i, _ in sorted(visits, key=lambda v: v[2])]
 
 

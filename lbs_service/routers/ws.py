@@ -22,6 +22,7 @@ from lbs_service import metrics
 from lbs_service.auth import Principal, Role, read_token
 from lbs_service.errors import DomainError, NotFound, TooManyRequests, Unauthorized
 from lbs_service.fields import INT64_MAX, RowId, text_field
+from lbs_service.o2o.access import acts_for_store
 from lbs_service.problems import OUTAGE_RETRY_AFTER_S, outage_errors
 from lbs_service.proximity.fixes import LocationMessage
 from lbs_service.proximity.replies import send_reply
@@ -112,7 +113,7 @@ async def _session(websocket: WebSocket, services: Services, principal: Principa
             return
         sender = _start_forwarding(websocket, subscriber)
         watch = services.revocations.watch(principal,
-                                           lambda: _close_soon(websocket, CLOSE_FORBIDDEN, "token revoked"))
+                                           lambda: _close_soon(websocket, CLOSE_UNAUTHORIZED, "token revoked"))
         metrics.add_gauge("lbs_websocket_subscribers", 1)
         try:
             yield subscriber
@@ -247,7 +248,7 @@ async def staff_socket(websocket: WebSocket, store_id: Annotated[int, Path(ge=1,
     principal = await _admit(websocket, token, ("staff", "operator"))
     if principal is None:
         return
-    if principal.role == "staff" and principal.store_id != store_id:
+    if not acts_for_store(principal, store_id):
         await websocket.close(CLOSE_FORBIDDEN, "this token is for another store")
         return
     services: Services = websocket.app.state.services

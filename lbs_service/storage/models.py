@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from lbs_service.statuses import CampaignLevel, CouponStatus, OrderStatus, PaymentKind, StoreStatus
+from lbs_service.statuses import CampaignLevel, CouponStatus, OrderStatus, PaymentKind, StoreStatus, VisitKind
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 Id = BigInteger().with_variant(Integer, "sqlite")
@@ -322,7 +322,7 @@ class Review(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(200), index=True)
     store_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    visit_kind: Mapped[str] = mapped_column(String(16))  # redemption | pickup
+    visit_kind: Mapped[VisitKind] = mapped_column(status_of(VisitKind))
     visit_id: Mapped[int] = mapped_column(BigInteger)
     rating: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(String(2000), default="")

@@ -6,6 +6,7 @@ import random
 import pytest
 from h3.api import basic_int as h3i
 
+from geo_index import disk_cover
 from geo_index.disk_cover import DiskCover, guaranteed_radius_m
 from geo_index.sphere import EARTH_RADIUS_M
 
@@ -69,3 +70,17 @@ def test_a_constant_too_small_would_miss_stores():
             misses += h3i.latlng_to_cell(*p, 9) not in disk4
     assert misses > 0
     assert DiskCover().rings_for(cell, 1000.0) > 4
+
+
+def test_remembered_cell_geometry_gives_the_same_proofs_and_stays_bounded(monkeypatch):
+    cells = hard_places(8) + [h3i.latlng_to_cell(31.2 + i / 50, 121.4, 8) for i in range(10)]
+    measured_afresh = {}
+    for cell in cells:  # a fresh memo for every proof: nothing remembered
+        monkeypatch.setattr(disk_cover, "_geometry", {})
+        measured_afresh[cell] = [guaranteed_radius_m(cell, k) for k in range(4)]
+    monkeypatch.setattr(disk_cover, "_geometry", {})
+    monkeypatch.setattr(disk_cover, "_GEOMETRY_KEPT", 40)  # smaller than one proof's rings: cleared often
+    for _ in range(2):
+        for cell in cells:
+            assert [guaranteed_radius_m(cell, k) for k in range(4)] == measured_afresh[cell]
+            assert len(disk_cover._geometry) <= 40 + 64  # at most one proof's cells over the bound

@@ -6,7 +6,9 @@ import json
 import jwt
 import pytest
 
+from lbs_service import auth
 from lbs_service.auth import Principal, mint_token
+from lbs_service.errors import Unauthorized
 
 
 def _claims(settings, **overrides):
@@ -48,3 +50,24 @@ def test_our_token_is_accepted(sqlite_client, sqlite_settings):
     response = sqlite_client.post("/v1/stores", json={"source_id": "T", "name": "t", "lat": 1.0, "lng": 1.0},
                                   headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 201
+
+
+def test_a_remembered_token_still_expires_and_still_answers_to_its_own_key(sqlite_settings, monkeypatch):
+    token = mint_token(sqlite_settings, Principal("user", "walker"), ttl_s=600)
+    first = auth.read_token(sqlite_settings, token)
+    assert auth.read_token(sqlite_settings, token) is first  # remembered: not verified again
+    other_key = sqlite_settings.model_copy(update={"secret_key": "another-secret-of-enough-length-000"})
+    with pytest.raises(Unauthorized):  # remembered for the key that verified it, never for another
+        auth.read_token(other_key, token)
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(auth.time, "time", lambda: expires + 0.0)  # the moment it expires
+    with pytest.raises(Unauthorized, match="expired"):
+        auth.read_token(sqlite_settings, token)
+
+
+def test_the_remembered_tokens_are_bounded(sqlite_settings, monkeypatch):
+    monkeypatch.setattr(auth, "_VERIFIED_MAX", 50)
+    monkeypatch.setattr(auth, "_verified", {})
+    tokens = [mint_token(sqlite_settings, Principal("user", f"u{n}")) for n in range(120)]
+    assert [auth.read_token(sqlite_settings, t).subject for t in tokens] == [f"u{n}" for n in range(120)]
+    assert len(auth._verified) == 50

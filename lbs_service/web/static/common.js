@@ -40,7 +40,8 @@ window.lbs = (() => {
     if (type.includes("json")) {
       try { parsed = await response.json(); } catch (error) {
         if (error.name === "AbortError") return { ok: false, status: 0, body: null, aborted: true, error: "cancelled" };
-        parsed = null;
+        // A success whose body cannot be read (cut off, not JSON) is a failure, never an empty success.
+        if (response.ok) return { ok: false, status: response.status, body: null, error: "The answer was incomplete; try again." };
       }
     }
     if (!response.ok) {
@@ -50,21 +51,32 @@ window.lbs = (() => {
     return { ok: true, status: response.status, body: parsed, response };
   }
 
-  // A file from the API (an export): only a successful answer is saved, an error is reported.
-  async function download(path, token, filename) {
+  // A binary answer (an image, an export): {ok, blob} or {ok: false, error}; never throws.
+  async function blob(path, token) {
     let response;
     try {
       response = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
     } catch (error) {
-      return "The network is unavailable; try again.";
+      return { ok: false, error: "The network is unavailable; try again." };
     }
     if (!response.ok) {
       const type = response.headers.get("content-type") || "";
       const body = type.includes("json") ? await response.json().catch(() => null) : null;
-      return (body && body.detail) || `${response.status} ${response.statusText}`;
+      return { ok: false, error: (body && body.detail) || `${response.status} ${response.statusText}` };
     }
+    try {
+      return { ok: true, blob: await response.blob() };
+    } catch (error) {
+      return { ok: false, error: "The answer was incomplete; try again." };
+    }
+  }
+
+  // A file from the API (an export): only a successful answer is saved, an error is reported.
+  async function download(path, token, filename) {
+    const answer = await blob(path, token);
+    if (!answer.ok) return answer.error;
     const link = document.createElement("a");
-    link.href = URL.createObjectURL(await response.blob());
+    link.href = URL.createObjectURL(answer.blob);
     link.download = filename;
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 1000);
@@ -96,9 +108,12 @@ window.lbs = (() => {
     let retries = 0;
     let socket = null;
     let stopped = false;
+    let retry = null;
     let lastId = lastIdKey && localStorage.getItem(lastIdKey) !== null ? Number(localStorage.getItem(lastIdKey)) : startAfter;
 
     function connect() {
+      retry = null;
+      if (stopped) return;
       socket = new WebSocket(wsUrl(path, { token, last_id: lastId }));
       onState("connecting");
       socket.onopen = () => { retries = 0; onState("live"); };
@@ -120,7 +135,7 @@ window.lbs = (() => {
         onState("offline");
         const delay = Math.min(protocol.reconnect.max_delay_ms,
           protocol.reconnect.first_delay_ms * protocol.reconnect.factor ** retries++);
-        setTimeout(connect, delay);
+        retry = setTimeout(connect, delay);
       };
     }
 
@@ -130,7 +145,7 @@ window.lbs = (() => {
         if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); return true; }
         return false;
       },
-      close() { stopped = true; if (socket) socket.close(); },
+      close() { stopped = true; clearTimeout(retry); if (socket) socket.close(); },
     };
   }
 
@@ -177,5 +192,5 @@ window.lbs = (() => {
     return instance;
   }
 
-  return { session, claims, api, download, wsUrl, liveSocket, el, distance, minutes, beep, map, protocol };
+  return { session, claims, api, blob, download, wsUrl, liveSocket, el, distance, minutes, beep, map, protocol };
 })();

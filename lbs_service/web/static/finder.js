@@ -164,19 +164,20 @@
   async function showQr(block, couponId) {
     // The QR carries a token that expires in a minute: fetch a fresh one while it is on screen.
     const image = block.querySelector("img") || lbs.el("img", null, null, { alt: "coupon QR code", "data-testid": "coupon-qr" });
+    let shown = false;
+    let timer = null;
     const refresh = async () => {
-      if (!image.isConnected && image.src) { clearInterval(timer); timers.delete(timer); return; }
-      let response;
-      try { response = await fetch(`/v1/coupons/${couponId}/qr.svg`, { headers: { Authorization: `Bearer ${token}` } }); }
-      catch (error) { return; } // offline for a moment: the next refresh tries again
-      if (!response.ok) return;
+      if (shown && !image.isConnected) { clearInterval(timer); timers.delete(timer); return; } // the card is gone
+      const answer = await lbs.blob(`/v1/coupons/${couponId}/qr.svg`, token);
+      if (!answer.ok) return; // offline for a moment, or refused: the next refresh tries again while it is shown
       const previous = image.src;
-      image.src = URL.createObjectURL(await response.blob());
+      image.src = URL.createObjectURL(answer.blob);
       if (previous) URL.revokeObjectURL(previous);
     };
     await refresh();
     block.append(image);
-    const timer = setInterval(refresh, 45000);
+    shown = true;
+    timer = setInterval(refresh, 45000);
     timers.add(timer);
   }
 
