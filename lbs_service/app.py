@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     if vendor is not None:  # without `npm ci` the finder says the map library is missing
         app.mount("/vendor/maplibre-gl", vendor, name="maplibre")
     # The nearby fast lane goes in front of the whole stack, built here once everything is added.
-    app.middleware_stack = NearbyLane(app.build_middleware_stack(), app.state)
+    app.middleware_stack = NearbyLane(app.build_middleware_stack(), app.state, cors=bool(settings.cors_origins))
     return app
 
 

@@ -3,6 +3,7 @@
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,7 +58,8 @@ def mint_token(settings: SigningSettings, principal: Principal, ttl_s: int | Non
 
 
 _VERIFIED_MAX = 10_000
-_verified: dict[tuple[str, str, str, str], tuple[Principal, int]] = {}  # (key, iss, aud, token) -> (who, exp)
+# (key, iss, aud, token) -> (who, exp), oldest first
+_verified: OrderedDict[tuple[str, str, str, str], tuple[Principal, int]] = OrderedDict()
 _verified_lock = threading.Lock()
 
 
@@ -80,7 +82,7 @@ def read_token(settings: SigningSettings, token: str) -> Principal:
     principal, expires = _verify(settings, token)
     with _verified_lock:
         if len(_verified) >= _VERIFIED_MAX:
-            del _verified[next(iter(_verified))]
+            _verified.popitem(last=False)
         _verified[key] = (principal, expires)
     return principal
 

@@ -1,5 +1,6 @@
 """GeoJSON (RFC 7946) for stores: [lng, lat] in the datum the request asked for."""
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,7 +68,7 @@ class FeatureWriter:
 
     def __init__(self, capacity: int = 200_000) -> None:
         self.capacity = capacity
-        self._kept: dict[Datum, dict[int, _Kept]] = {datum: {} for datum in Datum}
+        self._kept: dict[Datum, OrderedDict[int, _Kept]] = {datum: OrderedDict() for datum in Datum}
 
     def _keep(self, record: StoreRecord, crs: Datum) -> _Kept:
         kept = self._kept[crs]
@@ -79,7 +80,7 @@ class FeatureWriter:
                       b',"rating":' + orjson.dumps(record.rating),
                       record.spans if record.status == StoreStatus.OPEN else None)
         if record.id not in kept and len(kept) >= self.capacity:
-            del kept[next(iter(kept))]
+            kept.popitem(last=False)
         kept[record.id] = entry
         return entry
 

@@ -14,34 +14,20 @@ from lbs_service.statuses import StoreStatus
 class StoreRow(Protocol):
     """A stored store, as the ORM (storage.models.Store) reads it: what a record is made from."""
 
-    @property
-    def id(self) -> int: ...
-    @property
-    def merchant_id(self) -> int: ...
-    @property
-    def source_id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def category(self) -> str: ...
-    @property
-    def address(self) -> str | None: ...
-    @property
-    def phone(self) -> str | None: ...
-    @property
-    def hours(self) -> dict[str, Any] | None: ...
-    @property
-    def timezone(self) -> str: ...
-    @property
-    def lat(self) -> float: ...
-    @property
-    def lng(self) -> float: ...
-    @property
-    def status(self) -> StoreStatus: ...
-    @property
-    def rating_count(self) -> int: ...
-    @property
-    def rating_sum(self) -> int: ...
+    id: int
+    merchant_id: int
+    source_id: str
+    name: str
+    category: str
+    address: str | None
+    phone: str | None
+    hours: dict[str, Any] | None
+    timezone: str
+    lat: float
+    lng: float
+    status: StoreStatus
+    rating_count: int
+    rating_sum: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from lbs_service.access_log import begin_request, log_request
 from lbs_service.auth import Principal
 from lbs_service.deps import principal_of
 from lbs_service.errors import DomainError
-from lbs_service.finder import NearbyAsk, answer_body, categories_asked, note_unmet_demand, search_memory
+from lbs_service.finder import NearbyAsk, answer_body, note_unmet_demand, search_memory
 from lbs_service.geojson import GEOJSON
 from lbs_service.routers.params import (
     CategoryQuery,
@@ -64,8 +64,11 @@ class _LaneParams(BaseModel):
 class NearbyLane:
     """ASGI middleware: answers the common nearby question itself, hands everything else on."""
 
-    def __init__(self, app: ASGIApp, state: State) -> None:
+    def __init__(self, app: ASGIApp, state: State, cors: bool = False) -> None:
         self.app, self.state = app, state
+        # With CORS configured, the framework marks every answer `Vary: Origin` (a shared cache must
+        # not hand this answer to a cross-origin page): so does the lane.
+        self.headers = [*_HEADERS, (b"vary", b"Origin")] if cors else _HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "GET" or _framework_needed(scope):
@@ -82,7 +85,7 @@ class NearbyLane:
             return
         request_id = begin_request()
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [*_HEADERS, (b"content-length", str(len(body)).encode()),
+                    "headers": [*self.headers, (b"content-length", str(len(body)).encode()),
                                 (b"x-request-id", request_id.encode())]})
         await send({"type": "http.response.body", "body": body})
         log_request("GET", PATH, 200, started, request_id)
@@ -98,15 +101,17 @@ class NearbyLane:
         services: Services = self.state.services
         ask = NearbyAsk(params.lat, params.lng, params.radius_m, params.limit, params.category,
                         bool(params.open_now), parse_datum(params.crs))
-        try:
-            categories_asked(ask.category, services.catalog.categories())  # an unknown one is the route's 422
+        now = services.clock()
+        try:  # the search first: whatever it refuses (a datum pushed off the map...) is the route's 4xx
+            found, matched = search_memory(services.catalog, ask, now)
+        except (DomainError, ValueError):
+            return None
+        try:  # the caller last: the token's rate is counted only for a request the lane answers
             principal = await self._principal(services, scope)
         except DomainError:
             return None
         if principal is False:
             return None
-        now = services.clock()
-        found, matched = search_memory(services.catalog, ask, now)
         user = principal.subject if principal is not None and principal.role == "user" else None
         note_unmet_demand(services.demand, user, ask, matched, now)
         return answer_body(found, matched, ask.datum, now)

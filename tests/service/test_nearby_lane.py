@@ -147,6 +147,32 @@ def test_a_tokens_rate_is_counted_once_per_request(sqlite_settings):
     assert answers == [200] * 5 + [429] * 2
 
 
+def test_what_the_search_refuses_goes_to_the_route_before_the_token_is_counted(sqlite_settings, caplog):
+    """bd09 at the corner of the map converts to a point off it: the route's 422, counted once."""
+    seed(sqlite_settings, count=50)
+    limited = sqlite_settings.model_copy(update={"rate_limit_rules": {"token": (5, 3600)}})
+    with client_for(limited) as client, caplog.at_level(logging.ERROR):
+        user = {"Authorization": f"Bearer {mint_token(limited, Principal('user', 'edge', None))}"}
+        corner = {"lat": "-90", "lng": "-180", "crs": "bd09"}
+        answers = [client.get("/v1/stores/nearby", params=corner, headers=user).status_code for _ in range(3)]
+        answers.append(client.get("/v1/stores/nearby", params={"lat": 32.05, "lng": 118.78}, headers=user).status_code)
+    assert answers == [422, 422, 422, 200]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_with_cors_the_lanes_answer_varies_on_origin_as_the_frameworks_does(sqlite_settings):
+    seed(sqlite_settings, count=50)
+    portal = sqlite_settings.model_copy(update={"cors_origins": ["http://portal.example"]})
+    with client_for(portal) as client:
+        params = {"lat": 32.05, "lng": 118.78}
+        fast = client.get("/v1/stores/nearby", params=params)
+        framework = client.get("/v1/stores/nearby", params=params, headers={"Content-Length": "0"})
+        cross = client.get("/v1/stores/nearby", params=params, headers={"Origin": "http://portal.example"})
+    assert fast.headers["vary"] == framework.headers["vary"] == "Origin"
+    assert fast.content == framework.content == cross.content
+    assert cross.headers["access-control-allow-origin"] == "http://portal.example"
+
+
 def test_the_lane_logs_the_route_and_never_the_position(seeded, caplog):
     client, _, _ = seeded
     with caplog.at_level(logging.INFO, logger="lbs.access"):

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from collections import OrderedDict
 
 import jwt
 import pytest
@@ -67,7 +68,7 @@ def test_a_remembered_token_still_expires_and_still_answers_to_its_own_key(sqlit
 
 def test_the_remembered_tokens_are_bounded(sqlite_settings, monkeypatch):
     monkeypatch.setattr(auth, "_VERIFIED_MAX", 50)
-    monkeypatch.setattr(auth, "_verified", {})
+    monkeypatch.setattr(auth, "_verified", OrderedDict())
     tokens = [mint_token(sqlite_settings, Principal("user", f"u{n}")) for n in range(120)]
     assert [auth.read_token(sqlite_settings, t).subject for t in tokens] == [f"u{n}" for n in range(120)]
     assert len(auth._verified) == 50
