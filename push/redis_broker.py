@@ -117,6 +117,9 @@ return append(body)
 """
 
 
+ROUTE_BATCH = 32  # wake-ups routed before the listener lets the other tasks run
+
+
 class RedisBroker:
     """The broker on Redis: one capped stream per channel, pub/sub by shard to wake workers."""
 
@@ -307,11 +310,17 @@ class RedisBroker:
                 if not first:
                     await reconnected()  # messages published while we were away come from the streams
                 first, backoff = False, 0.1
+                routed = 0
                 while True:
                     await self._apply_wanted(pubsub)
                     raw = await pubsub.get_message(timeout=0.05)
                     if raw is not None:
                         await self._route(raw, deliver, control)
+                        routed += 1
+                        if routed % ROUTE_BATCH == 0:
+                            # Buffered messages are read without waiting: a burst held the loop for up
+                            # to 159 ms (asyncio debug) while every socket waited. Let them run.
+                            await asyncio.sleep(0)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
