@@ -60,7 +60,7 @@ async def nearby(
 ) -> Response:
     """Stores within radius_m of a point, nearest first, with great-circle distances.
 
-    The common question (engine=memory, no sku) is usually answered by the fast lane (fast_lane.py)
+    The common question (engine=memory, no sku) is usually answered by the fast lane (nearby_lane.py)
     before it reaches this route, with the same body; this route answers everything else."""
     ask = NearbyAsk(lat, lng, radius_m, limit, category, bool(open_now), parse_datum(crs))
     now = services.clock()
