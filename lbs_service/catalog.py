@@ -167,13 +167,16 @@ class StoreCatalog:
         limit: int,
         categories: Iterable[str] | None = None,
         keep: Callable[[StoreRecord], bool] | None = None,
+        after: tuple[float, int] | None = None,
     ) -> tuple[list[tuple[StoreRecord, float]], int]:
-        """(store, metres) within radius_m (passing `keep`, if given), nearest first; also how many
-        matched in all."""
-        result = self.index.nearby(lat, lng, radius_m, None if keep else limit, categories)
+        """(store, metres) within radius_m (passing `keep`, if given), nearest first, ties by id,
+        starting after the (metres, id) `after` when given; also how many matched in all."""
+        whole = keep is not None or after is not None
+        result = self.index.nearby(lat, lng, radius_m, None if whole else limit, categories)
         records = self.records
         pairs = [(records[i], d) for i, d in zip(result.ids.tolist(), result.distances_m.tolist(), strict=True)]
-        if keep is None:
+        if not whole:
             return pairs, result.matched
-        kept = [pair for pair in pairs if keep(pair[0])]
-        return kept[:limit], len(kept)
+        kept = pairs if keep is None else [pair for pair in pairs if keep(pair[0])]
+        later = kept if after is None else [pair for pair in kept if (pair[1], pair[0].id) > after]
+        return later[:limit], len(kept)

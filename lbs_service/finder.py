@@ -1,9 +1,12 @@
 """Nearby search as the API answers it: what was asked, in which datum, with which filters, and the
 GeoJSON body, written once here for the framework route and for the fast lane alike."""
 
+import base64
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from geo_index import Datum, convert
 from lbs_service.analytics.demand import DemandRecorder
@@ -11,6 +14,7 @@ from lbs_service.catalog import StoreCatalog
 from lbs_service.errors import InvalidInput
 from lbs_service.geojson import FeatureWriter
 from lbs_service.records import StoreRecord
+from lbs_service.text_match import matches, words
 
 FEATURES = FeatureWriter()
 
@@ -26,6 +30,50 @@ class NearbyAsk:
     category: str | None
     open_now: bool
     datum: Datum
+    q: str | None = None  # words to find in the name, category or address (text_match.py)
+    after: tuple[float, int] | None = None  # a page's start: after this (metres, store id), see read_cursor
+
+
+@dataclass(frozen=True)
+class Found:
+    """One page of a nearby answer: (store, metres) nearest first, how many matched in all, and
+    whether stores follow this page."""
+
+    page: list[tuple[StoreRecord, float]]
+    matched: int
+    more: bool
+
+    @classmethod
+    def of(cls, candidates: list[tuple[StoreRecord, float]], matched: int, limit: int) -> "Found":
+        """From up to limit + 1 candidates: the one past the limit only says that more follow."""
+        return cls(candidates[:limit], matched, len(candidates) > limit)
+
+
+def cursor_after(found: Found) -> str | None:
+    """The cursor of the page after this one (None on the last page): the last store's (metres, id)."""
+    if not found.more:
+        return None
+    record, distance = found.page[-1]
+    return base64.urlsafe_b64encode(f"{distance!r}:{record.id}".encode()).decode().rstrip("=")
+
+
+def read_cursor(cursor: str | None) -> tuple[float, int] | None:
+    """The (metres, id) a cursor continues after; a cursor this service did not write is a 422."""
+    if cursor is None:
+        return None
+    try:
+        distance, _, store_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
+        after = (float(distance), int(store_id))
+    except ValueError:
+        raise InvalidInput("cursor is not one this service gave (take it from a next link)") from None
+    if not (math.isfinite(after[0]) and after[0] >= 0 and after[1] >= 0):
+        raise InvalidInput("cursor is not one this service gave (take it from a next link)")
+    return after
+
+
+def next_href(path: str, params: list[tuple[str, str]], cursor: str) -> str:
+    """The same question, continued after `cursor` (a link relative to the server)."""
+    return f"{path}?{urlencode([(k, v) for k, v in params if k != 'cursor'] + [('cursor', cursor)])}"
 
 
 def categories_asked(raw: str | None, known: list[str]) -> list[str] | None:
@@ -46,24 +94,37 @@ def in_wgs84(ask: NearbyAsk) -> tuple[float, float]:
     return convert(ask.lat, ask.lng, ask.datum, Datum.WGS84)
 
 
-def store_filter(open_at: datetime | None, in_stock: dict[int, int] | None) -> Callable[[StoreRecord], bool] | None:
-    """The extra conditions a store must meet, or None when there are none (the fast path)."""
-    if open_at is None and in_stock is None:
+def query_words(q: str | None) -> list[str] | None:
+    """The words of `q=`; a query of nothing but spaces is a 422, not "every store"."""
+    if q is None:
+        return None
+    found = words(q)
+    if not found:
+        raise InvalidInput("q must contain a word")
+    return found
+
+
+def store_filter(open_at: datetime | None, in_stock: dict[int, int] | None,
+                 text: list[str] | None = None) -> Callable[[StoreRecord], bool] | None:
+    """The extra conditions a store must meet, or None when there are none (the fast path). The same
+    predicate filters both engines' candidates, so they agree on every match."""
+    if open_at is None and in_stock is None and text is None:
         return None
 
     def keep(record: StoreRecord) -> bool:
-        return (open_at is None or record.open_at(open_at)) and (in_stock is None or record.id in in_stock)
+        return ((open_at is None or record.open_at(open_at)) and (in_stock is None or record.id in in_stock)
+                and (text is None or matches(text, record.name, record.category, record.address)))
 
     return keep
 
 
 def search_memory(catalog: StoreCatalog, ask: NearbyAsk, now: datetime, in_stock: dict[int, int] | None = None
-                  ) -> tuple[list[tuple[StoreRecord, float]], int]:
-    """The worker's exact in-memory search: the first `limit` stores and how many matched in all."""
+                  ) -> Found:
+    """The worker's exact in-memory search: one page of `limit` stores, and how many matched in all."""
     categories = categories_asked(ask.category, catalog.categories())
+    keep = store_filter(now if ask.open_now else None, in_stock, query_words(ask.q))
     lat, lng = in_wgs84(ask)
-    return catalog.nearby(lat, lng, ask.radius_m, ask.limit, categories,
-                          store_filter(now if ask.open_now else None, in_stock))
+    return Found.of(*catalog.nearby(lat, lng, ask.radius_m, ask.limit + 1, categories, keep, ask.after), ask.limit)
 
 
 def note_unmet_demand(demand: DemandRecorder, user: str | None, ask: NearbyAsk, matched: int, now: datetime) -> None:
@@ -73,7 +134,8 @@ def note_unmet_demand(demand: DemandRecorder, user: str | None, ask: NearbyAsk, 
         demand.saw(user, lat, lng, now)
 
 
-def answer_body(pairs: list[tuple[StoreRecord, float]], matched: int, datum: Datum, now: datetime,
+def answer_body(found: Found, datum: Datum, now: datetime, next_link: str | None,
                 in_stock: dict[int, int] | None = None) -> bytes:
-    """The FeatureCollection: stores nearest first, positions in the asked datum."""
-    return FEATURES.collection(pairs, matched, datum, now, in_stock)
+    """The FeatureCollection: stores nearest first, positions in the asked datum, and a `next` link
+    when more follow."""
+    return FEATURES.collection(found.page, found.matched, datum, now, in_stock, next_link)

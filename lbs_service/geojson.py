@@ -85,7 +85,7 @@ class FeatureWriter:
         return entry
 
     def collection(self, found: list[tuple[StoreRecord, float]], matched: int, crs: Datum, at: datetime,
-                   quantities: dict[int, int] | None = None) -> bytes:
+                   quantities: dict[int, int] | None = None, next_link: str | None = None) -> bytes:
         """A FeatureCollection of (store, metres) with "open now" at `at`, and how many matched in all:
         the hot path of nearby, one loop over the kept parts (each time zone's local time worked out once)."""
         parts = [b'{"type":"FeatureCollection","features":[']
@@ -111,7 +111,10 @@ class FeatureWriter:
             parts.append(b"}},")
         if found:
             parts[-1] = b"}}"
-        parts += (b'],"numberMatched":', str(matched).encode(), b',"numberReturned":', str(len(found)).encode(), b"}")
+        parts += (b'],"numberMatched":', str(matched).encode(), b',"numberReturned":', str(len(found)).encode())
+        if next_link is not None:
+            parts += (b',"links":', orjson.dumps([{"rel": "next", "type": GEOJSON, "href": next_link}]))
+        parts.append(b"}")
         return b"".join(parts)
 
 

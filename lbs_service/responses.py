@@ -355,11 +355,18 @@ class StoreFeature(Public):
     properties: StoreProperties
 
 
+class Link(Public):
+    rel: Literal["next"]
+    type: Literal["application/geo+json"]
+    href: str = Field(description="the same question, continued after this page (relative to the server)")
+
+
 class StoreCollection(Public):
     type: Literal["FeatureCollection"]
     features: list[StoreFeature]
-    number_matched: int = Field(alias="numberMatched", description="every store within the radius")
+    number_matched: int = Field(alias="numberMatched", description="every store within the radius that matches")
     number_returned: int = Field(alias="numberReturned")
+    links: list[Link] | None = Field(None, description="with a `next` link when more stores follow this page")
 
 
 

@@ -28,11 +28,20 @@ from lbs_service.access_log import begin_request, log_request
 from lbs_service.auth import Principal
 from lbs_service.deps import principal_of
 from lbs_service.errors import DomainError
-from lbs_service.finder import NearbyAsk, answer_body, note_unmet_demand, search_memory
+from lbs_service.finder import (
+    NearbyAsk,
+    answer_body,
+    cursor_after,
+    next_href,
+    note_unmet_demand,
+    read_cursor,
+    search_memory,
+)
 from lbs_service.geojson import GEOJSON
 from lbs_service.routers.params import (
     CategoryQuery,
     CrsQuery,
+    CursorQuery,
     LatQuery,
     LimitQuery,
     LngQuery,
@@ -59,6 +68,7 @@ class _LaneParams(BaseModel):
     open_now: OpenNowQuery = None
     crs: CrsQuery = "wgs84"
     engine: Literal["memory"] = "memory"
+    cursor: CursorQuery = None
 
 
 class NearbyLane:
@@ -99,11 +109,11 @@ class NearbyLane:
         except ValidationError:
             return None
         services: Services = self.state.services
-        ask = NearbyAsk(params.lat, params.lng, params.radius_m, params.limit, params.category,
-                        bool(params.open_now), parse_datum(params.crs))
         now = services.clock()
         try:  # the search first: whatever it refuses (a datum pushed off the map...) is the route's 4xx
-            found, matched = search_memory(services.catalog, ask, now)
+            ask = NearbyAsk(params.lat, params.lng, params.radius_m, params.limit, params.category,
+                            bool(params.open_now), parse_datum(params.crs), None, read_cursor(params.cursor))
+            found = search_memory(services.catalog, ask, now)
         except (DomainError, ValueError):
             return None
         try:  # the caller last: the token's rate is counted only for a request the lane answers
@@ -113,8 +123,10 @@ class NearbyLane:
         if principal is False:
             return None
         user = principal.subject if principal is not None and principal.role == "user" else None
-        note_unmet_demand(services.demand, user, ask, matched, now)
-        return answer_body(found, matched, ask.datum, now)
+        note_unmet_demand(services.demand, user, ask, found.matched, now)
+        after = cursor_after(found)
+        link = None if after is None else next_href(PATH, list(raw.items()), after)
+        return answer_body(found, ask.datum, now, link)
 
     @staticmethod
     async def _principal(services: Services, scope: Scope) -> Principal | Literal[False] | None:

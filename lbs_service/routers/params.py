@@ -27,4 +27,9 @@ OpenNowQuery = Annotated[bool | None, Query(description="true: only stores open 
 CrsQuery = Annotated[Literal["wgs84", "gcj02", "bd09"], Query(description="datum of inputs and outputs")]
 EngineQuery = Annotated[Literal["memory", "postgis"], Query(
     description="postgis: the cross-check engine in the database (rate-limited per client)")]
+SearchQuery = Annotated[str | None, text_query(
+    200, min_length=1, description="words to find in the store's name, category or address (every word; case "
+    "and full-width forms folded)")]
+CursorQuery = Annotated[str | None, text_query(
+    100, min_length=1, description="where a page starts: take it from the previous page's `next` link")]
 SkuQuery = Annotated[int | None, Query(ge=1, le=INT64_MAX, description="only stores with this SKU in stock")]

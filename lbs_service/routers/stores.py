@@ -12,28 +12,35 @@ from lbs_service.auth import Principal
 from lbs_service.deps import OperatorDep, OptionalPrincipalDep, ServicesDep
 from lbs_service.errors import InvalidInput
 from lbs_service.finder import (
+    Found,
     NearbyAsk,
     answer_body,
     categories_asked,
+    cursor_after,
     in_wgs84,
+    next_href,
     note_unmet_demand,
+    query_words,
+    read_cursor,
     search_memory,
     store_filter,
 )
 from lbs_service.geojson import GEOJSON, GeoJSONResponse, geojson_response, store_feature
 from lbs_service.o2o.stock import stock_of
 from lbs_service.postgis_nearby import nearby_postgis
-from lbs_service.records import StoreRecord, record_of
+from lbs_service.records import record_of
 from lbs_service.responses import StoreCollection, StoreFeature
 from lbs_service.routers.params import (
     CategoryQuery,
     CrsQuery,
+    CursorQuery,
     EngineQuery,
     LatQuery,
     LimitQuery,
     LngQuery,
     OpenNowQuery,
     RadiusQuery,
+    SearchQuery,
     SkuQuery,
     StoreIdPath,
 )
@@ -57,25 +64,29 @@ async def nearby(
     crs: CrsQuery = "wgs84",
     engine: EngineQuery = "memory",
     sku: SkuQuery = None,
+    q: SearchQuery = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     """Stores within radius_m of a point, nearest first, with great-circle distances.
 
     The common question (engine=memory, no sku) is usually answered by the fast lane (nearby_lane.py)
     before it reaches this route, with the same body; this route answers everything else."""
-    ask = NearbyAsk(lat, lng, radius_m, limit, category, bool(open_now), parse_datum(crs))
+    ask = NearbyAsk(lat, lng, radius_m, limit, category, bool(open_now), parse_datum(crs), q, read_cursor(cursor))
     now = services.clock()
     user = principal.subject if principal is not None and principal.role == "user" else None
     in_stock = None if sku is None else await asyncio.to_thread(stock_of, services.db, sku)
     if engine == "memory":
-        pairs, matched = search_memory(services.catalog, ask, now, in_stock)
+        found = search_memory(services.catalog, ask, now, in_stock)
     else:
-        pairs, matched = await _postgis(request, services, principal, ask, now, in_stock)
-    note_unmet_demand(services.demand, user, ask, matched, now)
-    return Response(answer_body(pairs, matched, ask.datum, now, in_stock), media_type=GEOJSON)
+        found = await _postgis(request, services, principal, ask, now, in_stock)
+    note_unmet_demand(services.demand, user, ask, found.matched, now)
+    after = cursor_after(found)
+    link = None if after is None else next_href(request.url.path, list(request.query_params.items()), after)
+    return Response(answer_body(found, ask.datum, now, link, in_stock), media_type=GEOJSON)
 
 
 async def _postgis(request: Request, services: Services, principal: Principal | None, ask: NearbyAsk,
-                   now: datetime, in_stock: dict[int, int] | None) -> tuple[list[tuple[StoreRecord, float]], int]:
+                   now: datetime, in_stock: dict[int, int] | None) -> Found:
     """The cross-check engine, in the database everyone shares. Operators (the cross-check, the
     benchmarks) are bounded by the statement timeout alone (postgis_nearby.py); everyone else gets a
     rate, one request at a time and two per worker. Anonymous clients are told apart by their address."""
@@ -83,20 +94,22 @@ async def _postgis(request: Request, services: Services, principal: Principal | 
         raise InvalidInput("engine=postgis needs LBS_DATABASE_URL to point at PostGIS")
     categories = categories_asked(ask.category, services.catalog.categories())
     qlat, qlng = in_wgs84(ask)
-    keep = store_filter(now if ask.open_now else None, in_stock)
+    keep = store_filter(now if ask.open_now else None, in_stock, query_words(ask.q))
     slot = None
     if principal is None or principal.role != "operator":
         client = principal.subject if principal is not None else f"ip:{request.client.host if request.client else '-'}"
         await services.limits.check("postgis", client)
         slot = services.postgis_gate.reserve(client)
     try:
-        if keep is None:  # the database counts and ships only the first `limit`
-            return await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, ask.radius_m, categories,
-                                           ask.limit)
-        # hours and stock are decided here, so every candidate comes back
+        if keep is None and ask.after is None:  # the database counts and ships only the first page (and one)
+            pairs, matched = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, ask.radius_m,
+                                                     categories, ask.limit + 1)
+            return Found.of(pairs, matched, ask.limit)
+        # hours, stock, words and pages are decided here (as in memory): every candidate comes back
         rows, _ = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, ask.radius_m, categories)
-        rows = [(r, d) for r, d in rows if keep(r)]
-        return rows[:ask.limit], len(rows)
+        kept = rows if keep is None else [(r, d) for r, d in rows if keep(r)]
+        later = kept if ask.after is None else [(r, d) for r, d in kept if (d, r.id) > ask.after]
+        return Found.of(later[:ask.limit + 1], len(kept), ask.limit)
     finally:
         if slot is not None:
             slot.release()

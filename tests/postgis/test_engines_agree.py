@@ -92,3 +92,48 @@ def test_the_anonymous_cross_check_is_bounded(pg_settings):
         for slot in full:
             slot.release()
         assert services.postgis_gate.running == 0
+
+
+def test_both_engines_find_the_same_words(pg_settings):
+    """`q=` on both engines: the same stores, in the same order, the same numberMatched."""
+    vocabulary = ["ＳＴＡＲ", "Coffee", "咖啡", "新街口", "CAFÉ", "straße", "Mobile", "移动", "Kiosk"]
+    rng = np.random.default_rng(21)
+    lats, lngs = rng.normal(32.05, 0.02, 2_000), rng.normal(118.78, 0.02, 2_000)
+    rows = [{"source_id": str(i), "name": " ".join(rng.choice(vocabulary, 2)), "category": "store", "hours": None,
+             "timezone": "UTC", "status": "open", "attributes": {}, "lat": float(a), "lng": float(b),
+             "address": str(rng.choice(vocabulary)) if i % 3 else None, "phone": None}
+            for i, (a, b) in enumerate(zip(lats, lngs, strict=True))]
+    StoreRepository(Database(pg_settings)).upsert_many("Words", rows)
+    queries = ["star", "café", "strasse", "移动 kiosk", "coffee 咖啡", "mobile", "nothing-like-this"]
+    with client_for(pg_settings) as client:
+        operator = operator_headers(client.app.state.services.settings)
+        for n in range(60):
+            params = {"lat": float(rng.normal(32.05, 0.02)), "lng": float(rng.normal(118.78, 0.02)),
+                      "radius_m": float(rng.choice([500.0, 2000.0])), "limit": int(rng.choice([5, 1000])),
+                      "q": queries[n % len(queries)]}
+            memory = client.get("/v1/stores/nearby", params=params).json()
+            postgis = client.get("/v1/stores/nearby", params={**params, "engine": "postgis"}, headers=operator).json()
+            assert [f["id"] for f in memory["features"]] == [f["id"] for f in postgis["features"]], params
+            assert memory["numberMatched"] == postgis["numberMatched"], params
+            if params["q"] == "nothing-like-this":
+                assert memory["numberMatched"] == 0
+
+
+def test_both_engines_page_alike(pg_settings):
+    """Following `next` on either engine lists the same stores, once each, as one large page does."""
+    rng = np.random.default_rng(23)
+    lats, lngs = rng.normal(32.05, 0.01, 600), rng.normal(118.78, 0.01, 600)
+    lats[:20], lngs[:20] = 32.05, 118.78  # ties: equal distances, ordered by id
+    load(pg_settings, lats, lngs, merchant="Pages")
+    with client_for(pg_settings) as client:
+        operator = operator_headers(client.app.state.services.settings)
+        for engine in ("memory", "postgis"):
+            base = {"lat": 32.05, "lng": 118.78, "radius_m": 900, "engine": engine}
+            whole = client.get("/v1/stores/nearby", params={**base, "limit": 1000}, headers=operator).json()
+            listed, body = [], client.get("/v1/stores/nearby", params={**base, "limit": 11}, headers=operator).json()
+            listed += body["features"]
+            while body.get("links"):
+                body = client.get(body["links"][0]["href"], headers=operator).json()
+                listed += body["features"]
+            assert [f["id"] for f in listed] == [f["id"] for f in whole["features"]], engine
+            assert len({f["id"] for f in listed}) == len(listed) == whole["numberMatched"] > 100

@@ -80,6 +80,7 @@ def test_the_lane_and_the_route_give_the_same_bytes(seeded, monkeypatch):
     search = stores_router.search_memory
     monkeypatch.setattr(stores_router, "search_memory", lambda *a, **k: routed_searches.append(1) or search(*a, **k))
     rng = random.Random(11)
+    pages = 0
     user = {"Authorization": f"Bearer {mint_token(settings, Principal('user', 'walker', None))}"}
     for n in range(150):
         params = {"lat": f"{32.05 + rng.gauss(0, 0.02):.6f}", "lng": f"{118.78 + rng.gauss(0, 0.02):.6f}",
@@ -97,7 +98,12 @@ def test_the_lane_and_the_route_give_the_same_bytes(seeded, monkeypatch):
         assert fast.content == routed.content
         assert fast.headers["content-type"] == routed.headers["content-type"] == "application/geo+json"
         assert fast.headers["x-request-id"] != routed.headers["x-request-id"]
-    assert len(routed_searches) == 150  # the route ran only past the lane: the lane answered the others
+        if "links" in fast.json():  # the next page too, through the lane and past it
+            href = fast.json()["links"][0]["href"]
+            pages += 1
+            assert client.get(href, headers=headers).content == client.get(href, headers={
+                **headers, **PAST_THE_LANE}).content
+    assert pages > 30 and len(routed_searches) == 150 + pages  # the route ran only past the lane
 
 
 @pytest.mark.parametrize("bad", [*BAD_QUERIES, {"category": "bakery"}, {"unknown": "1"}])
