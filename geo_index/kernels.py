@@ -68,6 +68,7 @@ def rank_hits(
     ids: IntArray, angles: FloatArray, max_angle: float, limit: int, out_ids: IntArray, out_angles: FloatArray
 ) -> int:
     """Sort hits by (angle, id) and write the first `limit`; return how many, or -1 to ask for a fallback.
+    (Any non-negative measure up to `max_angle` will do: the radius index ranks reported metres.)
 
     Two radix passes on the angle quantised to 16 bits put every hit in its bucket in O(n); an
     insertion pass then orders each bucket exactly by (angle, id). Piles of stores at one spot

@@ -265,13 +265,23 @@ class RadiusIndex:
         radius_m: float,
         limit: int | None = None,
         categories: Iterable[str] | None = None,
+        after: tuple[float, int] | None = None,
     ) -> NearbyResult:
-        """Every store within radius_m (great circle), nearest first, at most `limit` of them."""
+        """Every store within radius_m (great circle), nearest first, at most `limit` of them.
+
+        The order is (metres, id) on the metres reported, so two stores at the same reported distance
+        go by id even when their angles differ in the last bit. With `after` = (metres, id), only the
+        stores after it in that order are ranked (a page); `matched` still counts every one.
+        """
         lat, lng = validate_latlng(lat, lng)
         if not radius_m >= 0 or math.isinf(radius_m):
             raise ValueError("radius_m must be a finite, non-negative number")
         ids, angles = self._within(lat, lng, radius_m, self._category_mask(categories))
-        return self._ranked(ids, angles, limit, radius_m / EARTH_RADIUS_M)
+        metres, matched = angles * EARTH_RADIUS_M, len(ids)
+        if after is not None:
+            later = (metres > after[0]) | ((metres == after[0]) & (ids > after[1]))
+            ids, metres = ids[later], metres[later]
+        return self._ranked(ids, metres, limit, radius_m, matched)
 
     def nearest(self, lat: float, lng: float, k: int, categories: Iterable[str] | None = None) -> NearbyResult:
         """The k nearest stores, by widening the searched disk until k are inside it."""
@@ -348,11 +358,10 @@ class RadiusIndex:
         return np.zeros(1, np.int64), np.full(1, len(self._main.ids), np.int64), _EMPTY_INT
 
     @staticmethod
-    def _ranked(ids: IntArray, angles: FloatArray, limit: int | None, max_angle: float) -> NearbyResult:
-        matched = len(ids)
-        count = matched if limit is None else min(limit, matched)
-        out_ids, out_angles = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.float64)
-        if rank_hits(ids, angles, max_angle, count, out_ids, out_angles) < 0:
-            order = np.lexsort((ids, angles))[:count]  # many stores at one spot: sort them the plain way
-            out_ids, out_angles = ids[order], angles[order]
-        return NearbyResult(out_ids, out_angles * EARTH_RADIUS_M, matched)
+    def _ranked(ids: IntArray, metres: FloatArray, limit: int | None, max_m: float, matched: int) -> NearbyResult:
+        count = len(ids) if limit is None else min(limit, len(ids))
+        out_ids, out_metres = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.float64)
+        if rank_hits(ids, metres, max_m, count, out_ids, out_metres) < 0:
+            order = np.lexsort((ids, metres))[:count]  # many stores at one spot: sort them the plain way
+            out_ids, out_metres = ids[order], metres[order]
+        return NearbyResult(out_ids, out_metres, matched)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from geo_index import RadiusIndex
 from geo_index.regions import RegionIndex
@@ -171,12 +172,14 @@ class StoreCatalog:
     ) -> tuple[list[tuple[StoreRecord, float]], int]:
         """(store, metres) within radius_m (passing `keep`, if given), nearest first, ties by id,
         starting after the (metres, id) `after` when given; also how many matched in all."""
-        whole = keep is not None or after is not None
-        result = self.index.nearby(lat, lng, radius_m, None if whole else limit, categories)
-        records = self.records
-        pairs = [(records[i], d) for i, d in zip(result.ids.tolist(), result.distances_m.tolist(), strict=True)]
-        if not whole:
-            return pairs, result.matched
-        kept = pairs if keep is None else [pair for pair in pairs if keep(pair[0])]
+        if keep is None:  # the index ranks only the page (after `after`) and counts every store
+            result = self.index.nearby(lat, lng, radius_m, limit, categories, after)
+            return self._pairs(result.ids, result.distances_m), result.matched
+        result = self.index.nearby(lat, lng, radius_m, None, categories)  # `keep` decides: every candidate
+        kept = [pair for pair in self._pairs(result.ids, result.distances_m) if keep(pair[0])]
         later = kept if after is None else [pair for pair in kept if (pair[1], pair[0].id) > after]
         return later[:limit], len(kept)
+
+    def _pairs(self, ids: npt.NDArray[np.int64], metres: npt.NDArray[np.float64]) -> list[tuple[StoreRecord, float]]:
+        records = self.records
+        return [(records[i], d) for i, d in zip(ids.tolist(), metres.tolist(), strict=True)]

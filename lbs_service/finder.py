@@ -3,6 +3,7 @@ GeoJSON body, written once here for the framework route and for the fast lane al
 
 import base64
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,8 @@ from lbs_service.records import StoreRecord
 from lbs_service.text_match import matches, words
 
 FEATURES = FeatureWriter()
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,100}")  # base64url without padding, as cursor_after writes it
+_CURSOR_TEXT = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]\d+)?):(\d{1,19})")  # repr of metres, then the id
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,17 @@ def read_cursor(cursor: str | None) -> tuple[float, int] | None:
     """The (metres, id) a cursor continues after; a cursor this service did not write is a 422."""
     if cursor is None:
         return None
+    refused = InvalidInput("cursor is not one this service gave (take it from a next link)")
+    if not _CURSOR.fullmatch(cursor):
+        raise refused
     try:
-        distance, _, store_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
-        after = (float(distance), int(store_id))
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode("ascii")
     except ValueError:
-        raise InvalidInput("cursor is not one this service gave (take it from a next link)") from None
-    if not (math.isfinite(after[0]) and after[0] >= 0 and after[1] >= 0):
-        raise InvalidInput("cursor is not one this service gave (take it from a next link)")
-    return after
+        raise refused from None
+    written = _CURSOR_TEXT.fullmatch(text)
+    if written is None or not math.isfinite(float(written[1])):
+        raise refused
+    return float(written[1]), int(written[2])
 
 
 def next_href(path: str, params: list[tuple[str, str]], cursor: str) -> str:

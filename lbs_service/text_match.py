@@ -2,7 +2,7 @@
 
 Both sides are folded the same way: Unicode NFKC (full-width Latin and digits become their ASCII
 forms, compatibility characters their plain ones) and case folding (so "CAFÉ", "café" and "ｃａｆé"
-are one word). A query is words separated by any space (a full-width one too); a store matches when
+are one word; "İ" folds to "i"). A query is words separated by any space (a full-width one too); a store matches when
 every word appears in its name, category or address. The one predicate serves both engines, so
 they cannot disagree about a match.
 """
@@ -12,7 +12,8 @@ import unicodedata
 
 
 def fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    # Case folding turns the Turkish capital İ into "i" + a combining dot: "İZMİR" must still match "izmir".
+    return unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i")
 
 
 def words(query: str) -> list[str]:

@@ -102,6 +102,30 @@ def test_k_nearest_matches_brute_force(world):
         assert index.nearest(float(lat), float(lng), 5).ids.tolist() == expected[:5].tolist()
 
 
+def test_pages_after_a_store_continue_the_order_and_count_all(world):
+    pts, _, _, index = world
+    rng = np.random.default_rng(9)
+    for lat, lng in queries_near(rng, pts, 30):
+        whole = index.nearby(float(lat), float(lng), 5000)
+        listed, after = [], None
+        while True:
+            page = index.nearby(float(lat), float(lng), 5000, limit=13, after=after)
+            assert page.matched == whole.matched
+            listed += page.ids.tolist()
+            if len(page.ids) < 13:
+                break
+            after = (float(page.distances_m[-1]), int(page.ids[-1]))
+        assert listed == whole.ids.tolist()
+
+
+def test_equal_metres_go_by_id_whatever_the_angles():
+    """Two stores one bit apart in angle, the same reported metres: ordered by id."""
+    index = RadiusIndex.build([1, 2], [32.04650495583799, 32.04789088099818], [118.78382357327828, 118.77495707144396])
+    result = index.nearby(32.05, 118.78, 600)
+    assert result.distances_m[0] == result.distances_m[1] and result.ids.tolist() == [1, 2]
+    assert index.nearby(32.05, 118.78, 600, limit=1).ids.tolist() == [1]
+
+
 def test_ties_resolve_by_id():
     index = RadiusIndex.build([30, 10, 20], [1.0, 1.0, 1.0], [2.0, 2.0, 2.0])
     assert index.nearby(1.0, 2.001, 500).ids.tolist() == [10, 20, 30]

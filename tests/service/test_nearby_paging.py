@@ -73,3 +73,34 @@ def test_a_cursor_this_service_did_not_write_is_refused(stores, cursor):
         answer = stores.get("/v1/stores/nearby", params={"lat": 32.05, "lng": 118.78, "cursor": cursor},
                             headers=headers)
         assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
+
+
+def test_equal_reported_distances_go_by_id_even_when_the_angles_differ(sqlite_settings):
+    """Two stores 529.999999998337 m away by the reported metres, one bit apart in angle, inserted in
+    the order that puts the nearer angle on the larger id (found by an attack on the cursor)."""
+    farther_angle, nearer_angle = (32.04650495583799, 118.78382357327828), (32.04789088099818, 118.77495707144396)
+    beyond = (32.0550, 118.78)
+    rows = [{"source_id": name, "name": name, "category": "cafe", "address": None, "phone": None, "hours": None,
+             "timezone": "Asia/Shanghai", "status": "open", "attributes": {}, "lat": p[0], "lng": p[1]}
+            for name, p in (("B", farther_angle), ("A", nearer_angle), ("C", beyond))]
+    StoreRepository(Database(sqlite_settings)).upsert_many("Ties", rows)
+    with client_for(sqlite_settings) as client:
+        for headers in ({}, PAST_THE_LANE):
+            base = {"lat": "32.05", "lng": "118.78", "radius_m": "600"}
+            whole = client.get("/v1/stores/nearby", params={**base, "limit": "10"}, headers=headers).json()
+            first, second = whole["features"][:2]
+            assert first["properties"]["distance_m"] == second["properties"]["distance_m"]
+            assert int(first["id"]) < int(second["id"])  # equal distances: by id
+            for size in ("1", "2"):
+                listed = [f["id"] for page in follow(client, {**base, "limit": size}, headers)
+                          for f in page["features"]]
+                assert listed == [f["id"] for f in whole["features"]]
+
+
+def test_cursors_are_read_strictly(stores):
+    written = base64.urlsafe_b64encode(b"12.5:3").decode().rstrip("=")
+    for cursor in (written + "!!!", written + "====", " " + written,
+                   base64.urlsafe_b64encode(b" 1_0.5 : 1_0 ").decode().rstrip("=")):
+        answer = stores.get("/v1/stores/nearby", params={"lat": 32.05, "lng": 118.78, "cursor": cursor})
+        assert answer.status_code == 422, cursor
+    assert stores.get("/v1/stores/nearby", params={"lat": 32.05, "lng": 118.78, "cursor": written}).status_code == 200

@@ -54,6 +54,11 @@ def test_a_query_with_no_words_or_too_long_is_refused(stores, q):
     assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
 
 
+def test_the_turkish_capital_dotted_i_folds_to_i():
+    for q in ("izmir", "IZMIR", "İzmir", "İZMİR"):
+        assert matches(words(q), "İZMİR Köfte", "restaurant", None), q
+
+
 def test_a_word_never_spans_two_fields():
     assert matches(words("kiosk convenience"), "Straße Kiosk", "convenience", None)
     assert not matches(words("kioskconvenience"), "Straße Kiosk", "convenience", None)
