@@ -15,6 +15,14 @@ def _settings(sqlite_settings, **extra):
                                               "staff_alerts": "all", "arrive_radius_m": 1000.0, **extra})
 
 
+async def answer(ws):
+    """The socket's answer to what was just sent, past the store's own news: the user's honest fix may
+    open a visit whose card and gauge reach the console at any moment."""
+    while (message := await receive(ws))["type"] in ("arrival", "visit", "demand"):
+        pass
+    return message
+
+
 async def test_binary_frames_and_edge_timestamps_get_an_error_and_the_socket_stays(sqlite_settings):
     settings = _settings(sqlite_settings)
     seed(settings, count=10)
@@ -32,11 +40,11 @@ async def test_binary_frames_and_edge_timestamps_get_an_error_and_the_socket_sta
         store = next(iter(store_ids(settings).values()))[0]
         async with ws_connect(host, f"/v1/ws/stores/{store}?token={token(settings, 'staff', 's', store)}") as staff:
             await staff.send(b"\xff")
-            assert (await receive(staff))["type"] == "error"
+            assert (await answer(staff))["type"] == "error"
             await staff.send('{"type":"reply","visit_id":1,"text":"a\\u0000b"}')
-            assert (await receive(staff))["type"] == "error"
+            assert (await answer(staff))["type"] == "error"
             await staff.send('{"type":"ping"}')
-            assert (await receive(staff))["type"] == "pong"
+            assert (await answer(staff))["type"] == "pong"
 
 
 async def test_acks_must_name_a_card_and_are_limited(sqlite_settings):
