@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from geo_index import RadiusIndex
 from geo_index.regions import RegionIndex
-from lbs_service.records import RECORDS, StoreRecord
+from lbs_service.records import RECORDS, StoreRecord, following
 from lbs_service.storage.stores import StoreRepository
 
 log = logging.getLogger(__name__)
@@ -177,8 +177,7 @@ class StoreCatalog:
             return self._pairs(result.ids, result.distances_m), result.matched
         result = self.index.nearby(lat, lng, radius_m, None, categories)  # `keep` decides: every candidate
         kept = [pair for pair in self._pairs(result.ids, result.distances_m) if keep(pair[0])]
-        later = kept if after is None else [pair for pair in kept if (pair[1], pair[0].id) > after]
-        return later[:limit], len(kept)
+        return following(kept, after)[:limit], len(kept)
 
     def _pairs(self, ids: npt.NDArray[np.int64], metres: npt.NDArray[np.float64]) -> list[tuple[StoreRecord, float]]:
         records = self.records

@@ -112,3 +112,9 @@ RECORDS = RecordFactory()
 
 def record_of(store: StoreRow) -> StoreRecord:
     return RECORDS.from_store(store)
+
+
+def following(found: list[tuple[StoreRecord, float]], after: tuple[float, int] | None
+              ) -> list[tuple[StoreRecord, float]]:
+    """The (store, metres) after the (metres, id) `after` (a page's start), in their order."""
+    return found if after is None else [pair for pair in found if (pair[1], pair[0].id) > after]

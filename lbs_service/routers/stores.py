@@ -28,7 +28,7 @@ from lbs_service.finder import (
 from lbs_service.geojson import GEOJSON, GeoJSONResponse, geojson_response, store_feature
 from lbs_service.o2o.stock import stock_of
 from lbs_service.postgis_nearby import nearby_postgis
-from lbs_service.records import record_of
+from lbs_service.records import following, record_of
 from lbs_service.responses import StoreCollection, StoreFeature
 from lbs_service.routers.params import (
     CategoryQuery,
@@ -108,8 +108,7 @@ async def _postgis(request: Request, services: Services, principal: Principal | 
         # hours, stock, words and pages are decided here (as in memory): every candidate comes back
         rows, _ = await asyncio.to_thread(nearby_postgis, services.db, qlat, qlng, ask.radius_m, categories)
         kept = rows if keep is None else [(r, d) for r, d in rows if keep(r)]
-        later = kept if ask.after is None else [(r, d) for r, d in kept if (d, r.id) > ask.after]
-        return Found.of(later[:ask.limit + 1], len(kept), ask.limit)
+        return Found.of(following(kept, ask.after)[:ask.limit + 1], len(kept), ask.limit)
     finally:
         if slot is not None:
             slot.release()
