@@ -27,6 +27,7 @@ from lbs_service.routers import (
     stores,
     tokens,
     users,
+    webpush,
     ws,
 )
 from lbs_service.routers.nearby_lane import NearbyLane
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(coverage.router)
     app.include_router(districts.router)
     app.include_router(tokens.router)
+    app.include_router(webpush.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")

@@ -37,6 +37,10 @@ _COUNTERS: dict[str, tuple[str, Sequence[str]]] = {
     "lbs_coverage_chunks_total": ("coverage chunks measured (10,000 cells each)", ()),
     "lbs_staff_replies_total": ("staff answers to visit cards sent to customers", ()),
     "lbs_escalations_total": ("visit cards raised again because nobody acknowledged them", ()),
+    "lbs_webpush_requests_total": ("Web Push requests to push services, by status ('none': no answer)", ("status",)),
+    "lbs_webpush_settled_total": ("Web Push deliveries finished, by state", ("state",)),
+    "lbs_webpush_subscriptions_gone_total": ("push subscriptions removed because the push service said 404/410",
+                                             ()),
 }
 _HISTOGRAMS: dict[str, tuple[str, Sequence[str], Sequence[float]]] = {
     "lbs_http_request_seconds": ("HTTP request latency, by route", ("route",), _LATENCY),

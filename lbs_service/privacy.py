@@ -3,7 +3,8 @@
 Held: the visit state (the recent accepted fixes, the stores near them and their visits' stages,
 expiring after LBS_FIX_RETENTION_S), visit rows and the member events that exist only because of a
 fix, the promotions pushed because they were near a store, the messages about them on their own
-channel and on stores' consoles (outbox rows and the streams' copies), and demand rows (a salted
+channel and on stores' consoles (outbox rows and the streams' copies), the Web Push copies of
+them (sent or owed; the browser's subscription stays: it is not location data), and demand rows (a salted
 hash per res-9 cell and day). Coupons, orders and reviews are transactions the user made, not
 location data, and stay.
 
@@ -33,7 +34,14 @@ from lbs_service.responses import (
     stage_name,
 )
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import DemandCell, MemberEvent, OutboxMessage, PromotionSent, Visit
+from lbs_service.storage.models import (
+    DemandCell,
+    MemberEvent,
+    OutboxMessage,
+    PromotionSent,
+    Visit,
+    WebPushDelivery,
+)
 from push.messages import user_channel
 
 if TYPE_CHECKING:
@@ -100,6 +108,8 @@ def delete_location_rows(db: Database, demand: DemandRecorder, user_id: str
             "demand_cells": _deleted(session, delete(DemandCell).where(
                 DemandCell.user_hash == demand.user_hash(user_id))),
             "messages": _deleted(session, delete(OutboxMessage).where(OutboxMessage.subject == user_id)),
+            # Web Push copies of offers (store and distance) and answers, sent or still owed.
+            "push_deliveries": _deleted(session, delete(WebPushDelivery).where(WebPushDelivery.user_id == user_id)),
         }
     return deleted, dict(copies)
 

@@ -124,6 +124,28 @@ class Erasure(Public):
     deleted: dict[str, int] = Field(description="what went, by kind")
 
 
+# --- Web Push ---
+
+class VapidPublicKey(Public):
+    key: str = Field(description="the application server key for pushManager.subscribe: base64url of the "
+                                 "uncompressed P-256 point")
+
+
+class PushSubscriptionCreated(Public):
+    id: int
+
+
+class PushSubscriptionPublic(Public):
+    id: int
+    push_service: str = Field(description="the push service's host (the endpoint itself is the browser's secret)")
+    created_at: Instant
+    expires_at: Instant | None
+
+
+class PushSubscriptionList(Public):
+    subscriptions: list[PushSubscriptionPublic]
+
+
 # --- campaigns, coupons, reviews ---
 
 class CampaignPublic(Public):

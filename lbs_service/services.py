@@ -24,12 +24,20 @@ from lbs_service.revocations import RevocationList
 from lbs_service.settings import Settings
 from lbs_service.storage.db import Database
 from lbs_service.storage.stores import StoreRepository
+from lbs_service.webpush.endpoints import parse_allowed_hosts
+from lbs_service.webpush.sender import PushSettings, WebPushSender
 from push.broker import Broker, InProcessBroker
 from push.fence_store import FenceStore, InProcessFenceStore, RedisFenceStore
 from push.hub import Hub
 from push.redis_broker import RedisBroker, connect_redis
 
 log = logging.getLogger(__name__)
+
+
+def push_settings(settings: Settings) -> PushSettings:
+    return PushSettings(parse_allowed_hosts(settings.webpush_allowed_hosts), settings.vapid_private_key,
+                        settings.vapid_subject, settings.webpush_ttl_s, settings.webpush_retry_base_s,
+                        settings.webpush_max_attempts, settings.webpush_poll_s)
 
 
 @dataclass
@@ -53,6 +61,7 @@ class Services:
     clock: Clock
     coverage_gate: Gate
     postgis_gate: Gate
+    webpush: WebPushSender
     _loop: asyncio.AbstractEventLoop | None = None
     _announcements: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -86,7 +95,8 @@ class Services:
         services = cls(settings, db, stores, catalog, hub, relay, committer, engine, gauge, customers, campaigns,
                        SimulatedProvider(settings), demand, limits, RevocationList(db), clock,
                        Gate("coverage", per_worker=4, per_principal=2),
-                       Gate("engine=postgis", per_worker=2, per_principal=1))
+                       Gate("engine=postgis", per_worker=2, per_principal=1),
+                       WebPushSender(db, hub, push_settings(settings), clock))
         db.on_commit(services._announce)
         return services
 
@@ -129,8 +139,9 @@ class Services:
         await self.hub.start()
         await self.relay.start()
         await self.committer.start()
+        await self.webpush.start()
         return [asyncio.create_task(task) for task in
-                (self.gauge.run(), self.engine.run_background(), self.campaigns.follow())]
+                (self.gauge.run(), self.engine.run_background(), self.campaigns.follow(), self.hub.hold_every())]
 
     async def close(self) -> None:
         await self.committer.close()
@@ -138,6 +149,7 @@ class Services:
         with contextlib.suppress(Exception):
             await self.engine.flush_checkpoints()
         await self.relay.close()
+        await self.webpush.close()
         await self.hub.close()
         self._loop = None
         self.db.dispose()

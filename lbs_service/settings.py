@@ -102,6 +102,19 @@ class Settings(BaseSettings):
     coverage_max_work: float = Field(2e8, gt=0, description="the most point checks one coverage request may "
                                                            "cost (estimated before it runs; refused past it)")
     change_feed_poll_s: float = Field(0.25, gt=0, le=1.0)
+    webpush_allowed_hosts: str = Field(
+        "fcm.googleapis.com,updates.push.services.mozilla.com,web.push.apple.com,*.notify.windows.com",
+        description="push services a subscription may name (https; an entry with a scheme, such as "
+                    "http://127.0.0.1:9999, allows that scheme for that host; *.example.com: its subdomains)")
+    vapid_private_key: str = Field("", description="the VAPID key (base64url raw or DER); unset: one is made "
+                                                   "once and kept in the database")
+    vapid_subject: str = Field("mailto:operator@localhost", pattern=r"^(mailto:[^\s]+@[^\s]+|https://[^\s]+)$",
+                               description="who push services contact about our pushes (RFC 8292 sub)")
+    webpush_ttl_s: int = Field(4 * 3600, ge=0, le=28 * 24 * 3600, description="how long a push service keeps "
+                                                                               "an undelivered push")
+    webpush_retry_base_s: float = Field(5.0, gt=0, le=3600, description="first retry after a 429/5xx; doubles")
+    webpush_max_attempts: int = Field(8, ge=1, le=50, description="tries before a push is given up")
+    webpush_poll_s: float = Field(1.0, gt=0, le=60, description="how often due pushes are looked for")
     cors_origins: list[str] = []
     node_modules_dir: Path = Field(DEFAULT_NODE_MODULES, description="front-end libraries installed by npm ci")
 

@@ -45,3 +45,23 @@ class VisitKind(StrEnum):
 class PaymentKind(StrEnum):
     CHARGE = "charge"
     REFUND = "refund"
+
+
+class PushKind(StrEnum):
+    """What a Web Push tells the user (an offer obeys location-marketing consent; the others are service)."""
+
+    OFFER = "offer"
+    REPLY = "reply"
+    ORDER = "order"
+
+
+class PushState(StrEnum):
+    """pending -> sent | online (the user's socket had it) | dropped (consent withdrawn, subscription
+    expired) | expired (its TTL passed before a push service took it) | failed (refused, or out of tries)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    ONLINE = "online"
+    DROPPED = "dropped"
+    EXPIRED = "expired"
+    FAILED = "failed"

@@ -5,7 +5,9 @@ messages.py). `publish` gives each message its id and wakes the hub; `replay` re
 after an id, in order, or None when that cannot be told (trimmed, or the id is not on this
 stream's chain: the client must reset). `broadcast` reaches every worker's control handler once,
 with no stream behind it: cache invalidations and erasures, which are safe to miss only because a
-reconnect drops every cache (the hub's `reconnected`).
+reconnect drops every cache (the hub's `reconnected`). `hold` says a worker has live subscribers
+on channels (until `ttl_s` unless said again), `held` whether any worker has: whether a user's
+socket is open anywhere, so a Web Push goes only to people whose app is closed.
 """
 
 import asyncio
@@ -44,6 +46,9 @@ class Broker(Protocol):
     async def watch(self, channel: str) -> None: ...
     async def unwatch(self, channel: str) -> None: ...
     async def healthy(self) -> bool: ...
+    async def hold(self, worker: str, channels: list[str], ttl_s: float) -> None: ...
+    async def release(self, worker: str, channel: str) -> None: ...
+    async def held(self, channel: str) -> bool: ...
 
 
 def next_id(prev: int) -> int:
@@ -177,3 +182,13 @@ class InProcessBroker:
 
     async def healthy(self) -> bool:
         return True
+
+    # One process: the hub's own subscribers are everyone there is.
+    async def hold(self, worker: str, channels: list[str], ttl_s: float) -> None:
+        return None
+
+    async def release(self, worker: str, channel: str) -> None:
+        return None
+
+    async def held(self, channel: str) -> bool:
+        return False

@@ -13,6 +13,7 @@ lost or rewound) puts a reset notice in the queue, never silence.
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -93,9 +94,12 @@ class Subscriber:
 class Hub:
     """The worker's subscribers by channel, fed by the broker, with replay and reconciliation after a reconnect."""
 
+    HOLD_S = 20.0  # how often this worker says again which channels it holds (they expire after 3x that)
+
     def __init__(self, broker: Broker, queue_limit: int = 1000) -> None:
         self.broker = broker
         self.queue_limit = queue_limit
+        self.worker = uuid.uuid4().hex[:16]
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._control_handlers: list[ControlHandler] = []
         self._reconnect_handlers: list[Callable[[], Awaitable[None]]] = []
@@ -146,6 +150,7 @@ class Hub:
             await self.broker.watch(channel)
         subscribers.add(subscriber)
         try:
+            await self.broker.hold(self.worker, [channel], 3 * self.HOLD_S)
             missed = None if last_id is None else await self.broker.replay(channel, last_id)
             if last_id is None:  # a fresh join: live messages from now on, no history
                 subscriber.last_id = await self.broker.latest(channel)
@@ -168,6 +173,27 @@ class Hub:
         if not subscribers:
             del self._subscribers[subscriber.channel]
             await self.broker.unwatch(subscriber.channel)
+            with contextlib.suppress(Exception):  # the backplane is away: the entry expires by itself
+                await self.broker.release(self.worker, subscriber.channel)
+
+    # ---- presence: is anyone listening on a channel, on any worker -----------------------
+    async def listening(self, channel: str) -> bool:
+        return bool(self._subscribers.get(channel)) or await self.broker.held(channel)
+
+    async def hold_every(self, interval_s: float | None = None) -> None:
+        """Say again, now and then, which channels this worker holds (a dead worker's claims expire)."""
+        interval = interval_s or self.HOLD_S
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._hold_all(3 * interval)
+            except Exception as error:  # the backplane is away: the next round says it again
+                log.warning("presence refresh skipped (%s)", type(error).__name__)
+
+    async def _hold_all(self, ttl_s: float) -> None:
+        channels = list(self._subscribers)
+        for begin in range(0, len(channels), 1000):
+            await self.broker.hold(self.worker, channels[begin:begin + 1000], ttl_s)
 
     # ---- publishing ----------------------------------------------------------------------
     async def publish(self, channel: str, body: dict[str, Any], dedupe_key: int | None = None) -> int | None:
@@ -250,5 +276,7 @@ class Hub:
         (or reset those whose stream was lost), and let caches drop what they may have missed."""
         for channel, subscribers in list(self._subscribers.items()):
             await self._catch_up(channel, list(subscribers))
+        with contextlib.suppress(Exception):  # a Redis that restarted empty forgot who listens where
+            await self._hold_all(3 * self.HOLD_S)
         for handler in self._reconnect_handlers:
             await handler()

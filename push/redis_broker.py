@@ -12,6 +12,7 @@ of a Redis Cluster.
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
 from typing import Any
 
@@ -269,6 +270,33 @@ class RedisBroker:
 
     async def broadcast(self, body: dict[str, Any]) -> None:
         await redis_call(self.client.publish(self._control_channel, encode_body(body)))
+
+    # ---- who holds live subscribers: a sorted set per channel, worker -> expiry (ms) ---------
+    def _holders(self, channel: str) -> str:
+        return f"{self.prefix}:{{{channel}}}:holders"
+
+    async def hold(self, worker: str, channels: list[str], ttl_s: float) -> None:
+        if not channels:
+            return
+        expiry = int((time.time() + ttl_s) * 1000)
+
+        async def write() -> None:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for channel in channels:
+                    pipe.zadd(self._holders(channel), {worker: expiry})
+                    pipe.pexpire(self._holders(channel), int(ttl_s * 1000))
+                await pipe.execute()
+
+        await redis_call(write())
+
+    async def release(self, worker: str, channel: str) -> None:
+        await redis_call(self.client.zrem(self._holders(channel), worker))
+
+    async def held(self, channel: str) -> bool:
+        """A worker that died holding the channel stops counting when its entry expires."""
+        now = int(time.time() * 1000)
+        live = await redis_call(self.client.zrangebyscore(self._holders(channel), now, "+inf", start=0, num=1))
+        return bool(live)
 
     # ---- the shard subscriptions -----------------------------------------------------
     async def watch(self, channel: str, timeout_s: float = 5.0) -> None:

@@ -93,16 +93,32 @@ def tier_rank(tier: str, thresholds: dict[str, int]) -> int:
 
 def load(session: Session, user_id: str, at: datetime) -> Customer:
     """Everything about one customer that decisions read (a handful of small queries)."""
+    zone, quiet = _preferences(session, user_id)
+    return Customer(user_id, _consented(session, user_id), zone, quiet, _sent(session, user_id, at, zone),
+                    _held(session, user_id, at), _orders(session, user_id), _merchant_visits(session, user_id))
+
+
+def may_market(session: Session, user_id: str, at: datetime) -> bool:
+    """May an offer reach this user now: consent to location marketing, outside their quiet hours."""
+    zone, quiet = _preferences(session, user_id)
+    view = Customer(user_id, _consented(session, user_id), zone, quiet, {}, [], {}, Counter())
+    return view.consented and not view.in_quiet_hours(at)
+
+
+def _consented(session: Session, user_id: str) -> bool:
     consent = session.scalar(select(ConsentRecord.granted).where(
         ConsentRecord.user_id == user_id, ConsentRecord.purpose == LOCATION_MARKETING)
         .order_by(ConsentRecord.id.desc()).limit(1))
+    return bool(consent)
+
+
+def _preferences(session: Session, user_id: str) -> tuple[ZoneInfo, tuple[time, time] | None]:
     prefs = session.get(UserPreferences, user_id)
     zone = parse_timezone(prefs.timezone if prefs else DEFAULT_TIMEZONE)
     quiet = None
     if prefs is not None and prefs.quiet_start and prefs.quiet_end:
         quiet = (time.fromisoformat(prefs.quiet_start), time.fromisoformat(prefs.quiet_end))
-    return Customer(user_id, bool(consent), zone, quiet, _sent(session, user_id, at, zone),
-                    _held(session, user_id, at), _orders(session, user_id), _merchant_visits(session, user_id))
+    return zone, quiet
 
 
 def _sent(session: Session, user_id: str, at: datetime, zone: ZoneInfo) -> dict[str, Counter[int]]:

@@ -28,6 +28,7 @@ from lbs_service.o2o.members import record_event
 from lbs_service.o2o.payments import PaymentProvider
 from lbs_service.o2o.pseudonyms import user_ref
 from lbs_service.o2o.qr import looks_like_qr, read_qr_token
+from lbs_service.outbox.pushes import order_ready_notice, queue_pushes
 from lbs_service.outbox.writer import enqueue
 from lbs_service.responses import (
     OrderLinePublic,
@@ -178,6 +179,9 @@ def _tell(session: Session, secret: str, order: Order, now: datetime, items: lis
     enqueue(session, user_channel(order.user_id), {"type": "order", "ts": now.isoformat(), "order_id": order.id,
                                                    "store_id": order.store_id, "status": order.status},
             subject=order.user_id)
+    if order.status == OrderStatus.READY:  # the one status worth a push when the app is closed
+        store_name = session.scalar(select(Store.name).where(Store.id == order.store_id)) or ""
+        queue_pushes(session, [order_ready_notice(order.user_id, store_name, order.id)], now)
 
 
 def confirm_payment(db: Database, provider: PaymentProvider, secret: str, ref: str,

@@ -25,6 +25,7 @@ from geo_index.visits import Change, Stage
 from lbs_service import metrics
 from lbs_service.clock import Clock
 from lbs_service.o2o.pseudonyms import user_ref
+from lbs_service.outbox.pushes import Notice, offer_notice
 from lbs_service.outbox.relay import mark_relayed
 from lbs_service.proximity.effects import FixEffects, Promotion, StageChange
 from lbs_service.proximity.visit_store import Applied, Rows, writer_for
@@ -179,7 +180,8 @@ class GroupCommitter:
                 self._compose(run, took, outbox, carded, events)
                 metrics.count("lbs_visit_changes_total", len(took))
             outbox += self._promotion_messages(promotions)
-            ids = self._writer.finish(Rows(list(carded), events, _promotion_rows(promotions), outbox, marks), now)
+            ids = self._writer.finish(Rows(list(carded), events, _promotion_rows(promotions), outbox, marks,
+                                           _promotion_pushes(promotions)), now)
         except BaseException:
             self._writer.abort()
             raise
@@ -235,6 +237,11 @@ class GroupCommitter:
 def _promotion_rows(promotions: list[Promotion]) -> list[dict[str, Any]]:
     return [{"user_id": p.user_id, "store_id": p.offer.store.id, "campaign_id": p.offer.campaign.id,
              "local_day": p.offer.local_day, "sent_at": p.at} for p in promotions]
+
+
+def _promotion_pushes(promotions: list[Promotion]) -> list[Notice]:
+    return [offer_notice(p.user_id, p.offer.store.id, p.offer.store.name, p.offer.campaign.title, p.offer.distance_m)
+            for p in promotions]
 
 
 def _event(change: StageChange, kind: str, data: dict[str, Any]) -> dict[str, Any]:

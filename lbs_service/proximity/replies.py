@@ -1,5 +1,6 @@
 """Staff answer a visit's card ("we're ready", "coming out with your order"): the answer reaches the
-customer's socket (through the outbox, so it survives a worker or Redis restart). Only a visit of
+customer's socket (through the outbox, so it survives a worker or Redis restart), or their
+phone as a Web Push when the app is closed. Only a visit of
 this store that staff were shown a card for can be answered; the answer names the store, never the
 staff member."""
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from lbs_service.errors import NotFound
+from lbs_service.outbox.pushes import queue_pushes, reply_notice
 from lbs_service.outbox.writer import enqueue
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Store, Visit
@@ -23,3 +25,5 @@ def send_reply(db: Database, store_id: int, visit_id: int, text: str, now: datet
         enqueue(session, user_channel(visit.user_id), {
             "type": "staff_reply", "ts": now.isoformat(), "store_id": store_id, "store_name": store_name,
             "visit_id": visit_id, "text": text}, subject=visit.user_id)
+        # For a customer whose app is closed: a Web Push, unless their socket has it (webpush/sender.py).
+        queue_pushes(session, [reply_notice(visit.user_id, store_name or "", visit_id, text)], now)

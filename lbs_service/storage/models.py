@@ -35,7 +35,16 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from lbs_service.statuses import CampaignLevel, CouponStatus, OrderStatus, PaymentKind, StoreStatus, VisitKind
+from lbs_service.statuses import (
+    CampaignLevel,
+    CouponStatus,
+    OrderStatus,
+    PaymentKind,
+    PushKind,
+    PushState,
+    StoreStatus,
+    VisitKind,
+)
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 Id = BigInteger().with_variant(Integer, "sqlite")
@@ -401,3 +410,52 @@ class Visit(Base):
     dwell_s: Mapped[float | None] = mapped_column(Float)
     card_sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription (PushSubscription.toJSON()), on an allowed push service."""
+
+    __tablename__ = "push_subscriptions"
+    __table_args__ = (UniqueConstraint("user_id", "endpoint", name="uq_push_subscriptions_user_endpoint"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), index=True)
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    p256dh: Mapped[str] = mapped_column(String(100))  # the browser's P-256 key, base64url
+    auth: Mapped[str] = mapped_column(String(50))  # its 16-byte auth secret, base64url
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebPushDelivery(Base):
+    """One notification for one subscription: written in the transaction of what caused it, sent by
+    whichever worker claims it first (a lease), retried with backoff, finished with a state."""
+
+    __tablename__ = "webpush_deliveries"
+    __table_args__ = (Index("ix_webpush_deliveries_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("push_subscriptions.id", ondelete="CASCADE"),
+                                                 index=True)
+    user_id: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[PushKind] = mapped_column(status_of(PushKind))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # what the notification shows, nothing more
+    topic: Mapped[str] = mapped_column(String(32))
+    urgency: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    state: Mapped[PushState] = mapped_column(status_of(PushState), default=PushState.PENDING)
+    last_status: Mapped[int | None] = mapped_column(SmallInteger)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ServerKey(Base):
+    """Keys the service made for itself and every worker must share (the VAPID key when none is set)."""
+
+    __tablename__ = "server_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(4000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())

@@ -42,6 +42,13 @@ async def favicon() -> FileResponse:
                         headers={"Cache-Control": "public, max-age=86400"})
 
 
+@router.get("/sw.js")
+async def service_worker() -> FileResponse:
+    """The finder's service worker (Web Push notifications), served from the root so its scope is the app."""
+    return FileResponse(STATIC / "sw.js", media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+
+
 @router.get("/")
 async def finder() -> FileResponse:
     return FileResponse(STATIC / "finder.html", headers=SECURITY_HEADERS)

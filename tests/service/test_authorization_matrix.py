@@ -18,6 +18,7 @@ from tests.clock import T0
 from tests.conftest import client_for
 from tests.faults.report import FaultRun, record
 from tests.live import live_server, token
+from tests.push_service import Browser, b64url
 
 VICTIM = "victim-alice"
 DENY = {401, 403, 404}
@@ -70,8 +71,20 @@ def world(sqlite_settings):
         fixes = [{"lat": 32.08, "lng": 118.78, "accuracy_m": 10, "ts": _iso(now - 60)},
                  {"lat": 32.0501, "lng": 118.7801, "accuracy_m": 10, "ts": _iso(now)}]
         assert client.post("/v1/users/me/locations", headers=alice, json={"fixes": fixes}).json()["arrivals"]
+        push = client.post("/v1/users/me/push-subscriptions", headers=alice, json=_subscription(ALICE_ENDPOINT))
+        assert push.status_code == 201, push.text
         yield {"client": client, "settings": settings, "store_a": store_a, "store_b": store_b, "alpha": alpha,
-               "beta": beta, "campaign": campaign["id"], "sku": sku["id"], "coupon": coupon, "order": order}
+               "beta": beta, "campaign": campaign["id"], "sku": sku["id"], "coupon": coupon, "order": order,
+               "push": push.json()["id"]}
+
+
+ALICE_ENDPOINT = "https://fcm.googleapis.com/fcm/send/alice-secret-endpoint"
+
+
+def _subscription(endpoint):
+    browser = Browser("b")
+    return {"endpoint": endpoint, "expirationTime": None,
+            "keys": {"p256dh": browser.p256dh, "auth": b64url(browser.auth)}}
 
 
 def _cases(w):
@@ -124,6 +137,12 @@ def _cases(w):
         ("POST", "/v1/tokens/revocations", "/v1/tokens/revocations", {"subject": "staff-a"}, None),
         ("GET", "/v1/districts", "/v1/districts", None, "public"),
         ("GET", "/v1/districts.geojson", "/v1/districts.geojson", None, "public"),
+        ("GET", "/v1/push/vapid-public-key", "/v1/push/vapid-public-key", None, "public"),
+        ("POST", "/v1/users/me/push-subscriptions", "/v1/users/me/push-subscriptions",
+         _subscription("https://fcm.googleapis.com/fcm/send/someone-else"), "self"),
+        ("GET", "/v1/users/me/push-subscriptions", "/v1/users/me/push-subscriptions", None, "self"),
+        ("DELETE", "/v1/users/me/push-subscriptions/{subscription_id}",
+         f"/v1/users/me/push-subscriptions/{w['push']}", None, None),
     ]
 
 
@@ -139,7 +158,7 @@ def _attackers(w):
 
 def _secrets(w):
     """What only Alice, store A and merchant Alpha may see."""
-    return [VICTIM, w["coupon"]["code"], w["order"]["pickup_code"]]
+    return [VICTIM, w["coupon"]["code"], w["order"]["pickup_code"], "alice-secret-endpoint"]
 
 
 def test_every_route_refuses_or_hides_the_other_partys_data(world):
@@ -175,6 +194,8 @@ def test_every_route_refuses_or_hides_the_other_partys_data(world):
     assert client.get(f"/v1/orders/{w['order']['id']}", headers=alice).json()["status"] == "pending"
     assert client.get("/v1/users/me/location-data", headers=alice).json()["arrivals"]
     assert client.get(f"/v1/stores/{w['store_a']}").json()["properties"]["name"] == "Outlet A"
+    assert [p["id"] for p in client.get("/v1/users/me/push-subscriptions", headers=alice).json()[
+        "subscriptions"]] == [w["push"]]
 
 
 def test_rebates_of_another_merchant_show_only_their_own_outlets(world):

@@ -93,6 +93,17 @@
     chips();
   }
 
+  // Opened from a notification (sw.js puts ?offer=STORE in the address): that store, with its offers.
+  async function showOffered(storeId) {
+    const answer = await lbs.api(`/v1/stores/${encodeURIComponent(storeId)}`);
+    if (!answer.ok) { $("status").textContent = `The store of that offer could not be found: ${answer.error}`; return; }
+    state.stores = [answer.body];
+    render();
+    $("status").textContent = `The offer you were sent, at ${answer.body.properties.name}:`;
+    openCard($("stores").firstElementChild, answer.body);
+  }
+  if (/^[0-9]{1,19}$/.test(params.get("offer") || "")) showOffered(params.get("offer"));
+
   function chips() {
     const categories = [...new Set(state.stores.map((f) => f.properties.category))].sort();
     if (state.category && !categories.includes(state.category)) categories.push(state.category);
@@ -109,7 +120,8 @@
       const p = feature.properties;
       const item = lbs.el("li", null, "store", { "data-testid": "store-item" });
       item.dataset.storeId = feature.id;
-      item.append(lbs.el("strong", p.name), lbs.el("div", `${lbs.distance(p.distance_m)} · ${p.category.replace(/_/g, " ")}`
+      const away = typeof p.distance_m === "number" ? `${lbs.distance(p.distance_m)} · ` : "";
+      item.append(lbs.el("strong", p.name), lbs.el("div", `${away}${p.category.replace(/_/g, " ")}`
         + (p.rating ? ` · ★ ${p.rating.average} (${p.rating.count})` : "")
         + (p.quantity ? ` · ${p.quantity} in stock` : ""), "meta"));
       const hours = hoursText(p);
