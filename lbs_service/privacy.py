@@ -31,6 +31,7 @@ from lbs_service.responses import (
     LocationEvent,
     PromotionRow,
     VisitRow,
+    WebPushRow,
     stage_name,
 )
 from lbs_service.storage.db import Database
@@ -72,6 +73,8 @@ def location_data(db: Database, demand: DemandRecorder, user_id: str, state: Vis
         demand_rows = session.execute(select(DemandCell.day, func.count()).where(
             DemandCell.user_hash == demand.user_hash(user_id)).group_by(DemandCell.day).order_by(DemandCell.day)).all()
         messages = session.scalar(select(func.count()).where(OutboxMessage.subject == user_id))
+        pushes = session.scalars(select(WebPushDelivery).where(WebPushDelivery.user_id == user_id)
+                                 .order_by(WebPushDelivery.id)).all()
     return LocationData(
         user_id=user_id,
         fix_retention_s=fix_retention_s,
@@ -82,6 +85,8 @@ def location_data(db: Database, demand: DemandRecorder, user_id: str, state: Vis
         promotions=[PromotionRow(store_id=p.store_id, campaign_id=p.campaign_id, sent_at=p.sent_at.isoformat())
                     for p in promotions],
         messages_about_you=int(messages or 0),
+        web_pushes=[WebPushRow(kind=p.kind, title=str(p.payload.get("title", "")), body=str(p.payload.get("body", "")),
+                               state=p.state, created_at=p.created_at.isoformat()) for p in pushes],
         demand_cells_by_day={day: count for day, count in demand_rows},
     )
 

@@ -109,6 +109,14 @@ class PromotionRow(Public):
     sent_at: Instant
 
 
+class WebPushRow(Public):
+    kind: str
+    title: str
+    body: str
+    state: str
+    created_at: Instant
+
+
 class LocationData(Public):
     user_id: str
     fix_retention_s: int
@@ -117,6 +125,7 @@ class LocationData(Public):
     arrivals: list[LocationEvent]
     promotions: list[PromotionRow]
     messages_about_you: int
+    web_pushes: list[WebPushRow] = Field(description="notifications for your closed app, sent or owed")
     demand_cells_by_day: dict[str, int]
 
 

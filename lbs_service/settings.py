@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from geo_index.visits import VisitRules
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me-in-production"
+# What push services (and py_vapid) take as a VAPID subject: a mailto: address whose domain has a dot
+# (or is localhost), or an https: URL of such a host.
+VAPID_SUBJECT_PATTERN = (r"^(mailto:[^@\s/]+@(localhost|[\w-]+(\.[\w-]+)+)"
+                         r"|https://(localhost|[\w-]+(\.[\w-]+)+))$")
 DEFAULT_SQLITE_PATH = Path.home() / ".local" / "share" / "lbs" / "lbs.sqlite3"
 # Where `npm ci` put the front-end libraries: beside the project in a checkout.
 DEFAULT_NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
@@ -108,9 +112,10 @@ class Settings(BaseSettings):
                     "http://127.0.0.1:9999, allows that scheme for that host; *.example.com: its subdomains)")
     vapid_private_key: str = Field("", description="the VAPID key (base64url raw or DER); unset: one is made "
                                                    "once and kept in the database")
-    vapid_subject: str = Field("mailto:operator@localhost", pattern=r"^(mailto:[^\s]+@[^\s]+|https://[^\s]+)$",
-                               description="who push services contact about our pushes (RFC 8292 sub)")
-    webpush_ttl_s: int = Field(4 * 3600, ge=0, le=28 * 24 * 3600, description="how long a push service keeps "
+    vapid_subject: str = Field("mailto:operator@localhost", pattern=VAPID_SUBJECT_PATTERN,
+                               description="who push services contact about our pushes (RFC 8292 sub): "
+                                           "mailto:someone@example.com or https://example.com")
+    webpush_ttl_s: int = Field(4 * 3600, ge=60, le=28 * 24 * 3600, description="how long a push service keeps "
                                                                                "an undelivered push")
     webpush_retry_base_s: float = Field(5.0, gt=0, le=3600, description="first retry after a 429/5xx; doubles")
     webpush_max_attempts: int = Field(8, ge=1, le=50, description="tries before a push is given up")

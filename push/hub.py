@@ -175,6 +175,8 @@ class Hub:
             await self.broker.unwatch(subscriber.channel)
             with contextlib.suppress(Exception):  # the backplane is away: the entry expires by itself
                 await self.broker.release(self.worker, subscriber.channel)
+                if subscriber.channel in self._subscribers:  # a socket joined meanwhile (a reload): still held
+                    await self.broker.hold(self.worker, [subscriber.channel], 3 * self.HOLD_S)
 
     # ---- presence: is anyone listening on a channel, on any worker -----------------------
     async def listening(self, channel: str) -> bool:

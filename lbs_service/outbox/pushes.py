@@ -9,13 +9,14 @@ rounded - and nothing more: no position, no token, no code.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import delete, insert, literal, select
 from sqlalchemy.orm import Session
 
 from lbs_service.statuses import PushKind, PushState
+from lbs_service.storage.db import Database
 from lbs_service.storage.models import PushSubscription, WebPushDelivery
 
 WROTE_PUSHES = "lbs.wrote_pushes"  # a flag in Session.info: the sender wakes on that commit
@@ -34,9 +35,8 @@ class Notice:
 
 def rounded_distance(metres: float) -> str:
     """"350 m", "1.2 km": what a person needs, no more precise than that."""
-    if metres < 1000:
-        return f"{max(10, round(metres / 10) * 10)} m"
-    return f"{metres / 1000:.1f} km"
+    tens = max(10, round(metres / 10) * 10)
+    return f"{tens} m" if tens < 1000 else f"{metres / 1000:.1f} km"
 
 
 def offer_notice(user_id: str, store_id: int, store_name: str, title: str, distance_m: float) -> Notice:
@@ -80,3 +80,12 @@ QUEUE_MANY_SQL = (
     "attempts, state) SELECT s.id, x.u, x.k, x.p, x.t, x.r, %s, %s, 0, 'pending' FROM unnest(%s::varchar[], "
     "%s::varchar[], %s::json[], %s::varchar[], %s::varchar[]) AS x(u, k, p, t, r) "
     "JOIN push_subscriptions s ON s.user_id = x.u")
+
+
+def prune_finished(db: Database, keep_s: float, now: datetime) -> int:
+    """Delete deliveries finished more than `keep_s` ago (what was sent, dropped, expired or failed)."""
+    with db.transaction() as session:
+        gone = session.execute(delete(WebPushDelivery).where(WebPushDelivery.state != PushState.PENDING,
+                                                             WebPushDelivery.finished_at < now - timedelta(
+                                                                 seconds=keep_s)))
+        return int(gone.rowcount)  # type: ignore[attr-defined]

@@ -445,6 +445,7 @@ class WebPushDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(32))  # the token of the claim holding the lease
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     state: Mapped[PushState] = mapped_column(status_of(PushState), default=PushState.PENDING)
     last_status: Mapped[int | None] = mapped_column(SmallInteger)

@@ -6,6 +6,9 @@ strictly - no userinfo (`https://allowed@10.0.0.1/` names 10.0.0.1 to most clien
 no whitespace or backslashes that parsers disagree on - and its host must equal an entry (or be a
 subdomain of a `*.` entry). An entry written with a scheme (`http://127.0.0.1:9999`) allows that
 scheme for that host (and only that port, when it names one): how tests reach a local stand-in.
+
+A plain entry (`fcm.googleapis.com`) admits https on the standard port only: push services listen
+there, and no other port of theirs is ours to reach.
 """
 
 import re
@@ -16,20 +19,32 @@ MAX_ENDPOINT_LENGTH = 2048
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$|^[0-9a-f:.]+$")
 
 
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
 @dataclass(frozen=True)
 class AllowedHost:
     """One entry of the allow-list."""
 
-    scheme: str
+    schemes: frozenset[str]
     host: str  # lower case; "*.example.com" for subdomains of example.com
-    port: int | None  # None: any port
+    port: int | None  # None: any port (an entry written with a scheme and no port)
 
-    def admits(self, scheme: str, host: str, port: int | None) -> bool:
-        if scheme != self.scheme or (self.port is not None and port != self.port):
+    def admits(self, scheme: str, host: str, port: int) -> bool:
+        if scheme not in self.schemes or (self.port is not None and port != self.port):
             return False
         if self.host.startswith("*."):
             return host.endswith(self.host[1:]) and len(host) > len(self.host) - 1
         return host == self.host
+
+
+def _labels_ok(host: str) -> bool:
+    """DNS rules a resolver enforces (and would fail on later, mid-send): 1-63 characters a label,
+    253 in all; an IP address literal passes."""
+    if ":" in host or host.replace(".", "").isdigit():
+        return True
+    labels = host.split(".")
+    return len(host) <= 253 and all(0 < len(label) <= 63 for label in labels)
 
 
 def parse_allowed_hosts(setting: str) -> tuple[AllowedHost, ...]:
@@ -39,15 +54,16 @@ def parse_allowed_hosts(setting: str) -> tuple[AllowedHost, ...]:
         entry = raw.strip().lower()
         if not entry:
             continue
-        scheme, port = "https", None
+        schemes, port = frozenset({"https"}), DEFAULT_PORTS.get("https")
         if "://" in entry:
             parts = urlsplit(entry)
-            if parts.scheme not in ("http", "https") or parts.path not in ("", "/") or parts.username:
+            if parts.scheme not in DEFAULT_PORTS or parts.path not in ("", "/") or parts.username:
                 raise ValueError(f"LBS_WEBPUSH_ALLOWED_HOSTS: {raw.strip()!r} is not scheme://host[:port]")
-            scheme, entry, port = parts.scheme, parts.hostname or "", parts.port
-        if not _HOST.match(entry):
+            # The scheme is allowed as well as https, on the port named (any, when none is).
+            schemes, entry, port = frozenset({"https", parts.scheme}), parts.hostname or "", parts.port
+        if not _HOST.match(entry) or not _labels_ok(entry.removeprefix("*.")):
             raise ValueError(f"LBS_WEBPUSH_ALLOWED_HOSTS: {raw.strip()!r} is not a host name")
-        allowed.append(AllowedHost(scheme, entry, port))
+        allowed.append(AllowedHost(schemes, entry, port))
     return tuple(allowed)
 
 
@@ -69,8 +85,12 @@ def endpoint_refusal(endpoint: str, allowed: tuple[AllowedHost, ...]) -> str | N
     if parts.fragment or "#" in endpoint:
         return "a push endpoint has no fragment"
     host = parts.hostname.lower().rstrip(".")
+    if not _labels_ok(host):
+        return "a push endpoint names a valid host"
+    port = port if port is not None else DEFAULT_PORTS[parts.scheme]
     if not any(entry.admits(parts.scheme, host, port) for entry in allowed):
-        if parts.scheme != "https" and any(entry.admits("https", host, port) for entry in allowed):
+        if parts.scheme != "https" and any(entry.admits("https", host, parts.port or DEFAULT_PORTS["https"])
+                                           for entry in allowed):
             return "a push endpoint is an https:// URL"
         return f"{host} is not a push service this server sends to (LBS_WEBPUSH_ALLOWED_HOSTS)"
     return None

@@ -63,9 +63,14 @@ def read_private_key(text: str) -> Vapid02:
 
 
 def load_vapid_key(db: Database, configured: str, subject: str) -> VapidKey:
-    """The configured key, or the one kept in the database (made now if there is none yet)."""
-    if configured:
-        return VapidKey(read_private_key(configured), subject)
+    """The configured key, or the one kept in the database (made now if there is none yet); it signs
+    once here, so a key or subject push services would refuse stops the start, not every push."""
+    key = VapidKey(read_private_key(configured or _kept_key(db)), subject)
+    key.authorization("https://push.example/")
+    return key
+
+
+def _kept_key(db: Database) -> str:
     with db.transaction() as session:
         dialect_insert = postgresql.insert if db.is_postgres else sqlite.insert
         session.execute(dialect_insert(ServerKey).values(name=KEY_NAME, value=new_private_key())
@@ -73,4 +78,4 @@ def load_vapid_key(db: Database, configured: str, subject: str) -> VapidKey:
     with db.session() as session:
         stored = session.scalar(select(ServerKey.value).where(ServerKey.name == KEY_NAME))
     assert stored is not None, "the VAPID key row was just written"
-    return VapidKey(read_private_key(stored), subject)
+    return stored

@@ -3,19 +3,25 @@
 A delivery (outbox/pushes.py) is claimed with a lease (FOR UPDATE SKIP LOCKED on PostgreSQL; the
 embedded SQLite file has one writer), so two workers never send the same one, and one that a dead
 worker had claimed is taken again when its lease runs out - "worker killed between commit and
-send" still delivers once. Before sending, the delivery is checked again: the user's socket is
-open on some worker (the socket has the message: no push), an offer whose user withdrew consent or
-is in quiet hours (dropped), a subscription the browser said has expired (dropped), older than the
-TTL (expired). The push service's answer decides the rest: 2xx sent; 404/410 the subscription is
-gone (deleted, with whatever it was still owed); 429/5xx or no answer: again later, doubling from
-LBS_WEBPUSH_RETRY_BASE_S or after the Retry-After it asked for, until LBS_WEBPUSH_MAX_ATTEMPTS;
-anything else: failed. A push that reached the push service and whose worker died before recording
-it may be sent twice: nothing on the HTTP side can make that exactly once.
+send" still delivers once. A claim carries a token: deciding and sending end well within the
+lease (SETTLE_S), and an outcome is recorded only under the claim that holds the row.
+
+Before sending, the delivery is checked again: the user's socket is open on some worker (the
+socket has the message: no push), an offer whose user withdrew consent or is in quiet hours
+(dropped), a subscription the browser said has expired (dropped), older than the TTL (expired).
+The push service's answer decides the rest: 2xx sent; 404/410 the subscription is gone (deleted,
+with whatever it was still owed); 429/5xx or no answer: again later, doubling from
+LBS_WEBPUSH_RETRY_BASE_S or after the Retry-After (in seconds) it asked for, until
+LBS_WEBPUSH_MAX_ATTEMPTS - as is anything that failed on our side (a Redis or database blink, a
+name no resolver takes); anything else: failed. A push that reached the push service and whose
+worker died before recording it may be sent twice: nothing on the HTTP side can make that exactly
+once.
 """
 
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,7 +44,8 @@ from push.hub import Hub
 from push.messages import user_channel
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)  # longer than a send can take (transport.TIMEOUT_S)
+LEASE = timedelta(seconds=60)
+SETTLE_S = 25.0  # deciding and sending one delivery takes at most this (the send: transport.TIMEOUT_S)
 BATCH = 50
 IN_FLIGHT = 32  # deliveries being settled at once per worker
 
@@ -69,6 +76,7 @@ class Claimed:
     urgency: str
     created_at: datetime
     attempts: int  # this one included
+    claim: str  # this claim's token: the row is this worker's to record while it still carries it
     subscription_expires_at: datetime | None
     target: Target
 
@@ -127,9 +135,8 @@ class WebPushSender:
             self._wake.clear()
             if self._stopping:
                 return
-            try:
-                while not self._stopping and len(await self._take(IN_FLIGHT - len(self._in_flight))) == BATCH:
-                    pass
+            try:  # each delivery settled wakes the loop again, so the pipeline stays full
+                await self._take(IN_FLIGHT - len(self._in_flight))
             except Exception:  # the database blinked: the rows stay pending and the next round retries
                 log.exception("web push round failed")
 
@@ -163,46 +170,68 @@ class WebPushSender:
                .order_by(WebPushDelivery.due_at, WebPushDelivery.id).limit(limit))
         if self.db.is_postgres:
             due = due.with_for_update(skip_locked=True)
+        claim = uuid.uuid4().hex
         with self.db.transaction() as session:
             ids = list(session.scalars(update(WebPushDelivery).where(WebPushDelivery.id.in_(due.scalar_subquery()))
-                                       .values(lease_until=now + LEASE, attempts=WebPushDelivery.attempts + 1)
+                                       .values(lease_until=now + LEASE, attempts=WebPushDelivery.attempts + 1,
+                                               claimed_by=claim)
                                        .returning(WebPushDelivery.id)))
             rows = session.execute(select(WebPushDelivery, PushSubscription).join(
                 PushSubscription, PushSubscription.id == WebPushDelivery.subscription_id)
                 .where(WebPushDelivery.id.in_(ids)).order_by(WebPushDelivery.id)).all() if ids else []
             return [Claimed(d.id, s.id, d.user_id, PushKind(d.kind), dict(d.payload), d.topic, d.urgency,
-                            d.created_at, d.attempts, s.expires_at, Target(s.endpoint, s.p256dh, s.auth))
+                            d.created_at, d.attempts, claim, s.expires_at, Target(s.endpoint, s.p256dh, s.auth))
                     for d, s in rows]
 
     # ---- deciding and sending ----------------------------------------------------------------
     async def _settle(self, delivery: Claimed) -> None:
-        now = self.clock()
-        age_s = (now - delivery.created_at).total_seconds()
+        verdict: PushState | None = None
+        outcome = Outcome(None)
         try:
-            if delivery.subscription_expires_at is not None and delivery.subscription_expires_at <= now:
-                await self._finish(delivery, PushState.DROPPED, None)
-            elif age_s >= self.settings.ttl_s:
-                await self._finish(delivery, PushState.EXPIRED, None)
-            elif delivery.kind == PushKind.OFFER and not await asyncio.to_thread(self._may_market, delivery, now):
-                await self._finish(delivery, PushState.DROPPED, None)
-            elif await self.hub.listening(user_channel(delivery.user_id)):
-                await self._finish(delivery, PushState.ONLINE, None)
-            else:
-                await self._send(delivery, int(self.settings.ttl_s - age_s))
-        except Exception as error:  # the backplane or the database blinked: the lease runs out, it is taken again
+            # Decided and sent well within the lease: past it, another worker may take the delivery.
+            async with asyncio.timeout(SETTLE_S):
+                verdict = await self._verdict(delivery)
+                if verdict is None:
+                    outcome = await self._send(delivery)
+        except Exception as error:  # the backplane, the database or the push service failed: tried again later
             log.warning("a web push could not be settled (%s)", type(error).__name__)
+        try:
+            await self._conclude(delivery, verdict, outcome)
+        except Exception as error:  # not recorded: the lease runs out and the delivery is taken again
+            log.warning("a web push outcome could not be recorded (%s)", type(error).__name__)
+
+    async def _verdict(self, delivery: Claimed) -> PushState | None:
+        """How the delivery ends without being sent, or None: send it."""
+        now = self.clock()
+        if delivery.subscription_expires_at is not None and delivery.subscription_expires_at <= now:
+            return PushState.DROPPED
+        if (now - delivery.created_at).total_seconds() >= self.settings.ttl_s:
+            return PushState.EXPIRED
+        if delivery.attempts > self.settings.max_attempts:  # claimed again and again by workers that died
+            return PushState.FAILED
+        if delivery.kind == PushKind.OFFER and not await asyncio.to_thread(self._may_market, delivery, now):
+            return PushState.DROPPED  # consent withdrawn, or quiet hours began, since it was decided
+        if await self.hub.listening(user_channel(delivery.user_id)):
+            return PushState.ONLINE
+        return None
 
     def _may_market(self, delivery: Claimed, now: datetime) -> bool:
         with self.db.session() as session:
             return may_market(session, delivery.user_id, now)
 
-    async def _send(self, delivery: Claimed, ttl_s: int) -> None:
+    async def _send(self, delivery: Claimed) -> Outcome:
         assert self._http is not None, "send before start()"
+        ttl_s = max(1, int(self.settings.ttl_s - (self.clock() - delivery.created_at).total_seconds()))
         outcome = await send_push(self._http, self.key, self.settings.allowed, delivery.target,
                                   orjson.dumps(delivery.payload), ttl_s, delivery.topic, delivery.urgency)
         metrics.count("lbs_webpush_requests_total", status=str(outcome.status or "none"))
+        return outcome
+
+    async def _conclude(self, delivery: Claimed, verdict: PushState | None, outcome: Outcome) -> None:
         status = outcome.status
-        if status is not None and 200 <= status < 300:
+        if verdict is not None:
+            await self._finish(delivery, verdict, None)
+        elif status is not None and 200 <= status < 300:
             await self._finish(delivery, PushState.SENT, status)
         elif status in (404, 410):
             await asyncio.to_thread(self._forget_subscription, delivery.subscription_id)
@@ -217,21 +246,29 @@ class WebPushSender:
             return
         backoff = self.settings.retry_base_s * 2 ** (delivery.attempts - 1)
         wait_s = max(backoff, outcome.retry_after_s or 0.0)
-        await asyncio.to_thread(self._postpone, delivery, self.clock() + timedelta(seconds=wait_s), outcome.status)
+        await asyncio.to_thread(self._record, delivery, {
+            "due_at": self.clock() + timedelta(seconds=wait_s), "last_status": outcome.status, "lease_until": None})
 
     # ---- recording -------------------------------------------------------------------------
     async def _finish(self, delivery: Claimed, state: PushState, status: int | None) -> None:
         metrics.count("lbs_webpush_settled_total", state=state.value)
-        await asyncio.to_thread(self._record, delivery.id, {
-            "state": state, "last_status": status, "finished_at": self.clock(), "lease_until": None})
+        values: dict[str, object] = {"state": state, "last_status": status, "finished_at": self.clock(),
+                                     "lease_until": None}
+        for attempt in range(3):  # a push that went out and is not recorded as sent would go out again
+            try:
+                await asyncio.to_thread(self._record, delivery, values)
+                return
+            except Exception:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.5)
 
-    def _postpone(self, delivery: Claimed, due: datetime, status: int | None) -> None:
-        self._record(delivery.id, {"due_at": due, "last_status": status, "lease_until": None})
-
-    def _record(self, delivery_id: int, values: dict[str, object]) -> None:
+    def _record(self, delivery: Claimed, values: dict[str, object]) -> None:
+        """Only under this worker's own claim: one that ran past its lease changes nothing."""
         with self.db.transaction() as session:
-            session.execute(update(WebPushDelivery).where(WebPushDelivery.id == delivery_id,
-                                                          WebPushDelivery.state == PushState.PENDING).values(values))
+            session.execute(update(WebPushDelivery).where(
+                WebPushDelivery.id == delivery.id, WebPushDelivery.state == PushState.PENDING,
+                WebPushDelivery.claimed_by == delivery.claim).values(values))
 
     def _forget_subscription(self, subscription_id: int) -> None:
         """The push service says the subscription is gone: so is everything still owed to it."""

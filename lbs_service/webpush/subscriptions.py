@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from lbs_service.errors import Conflict, InvalidInput, NotFound
@@ -64,20 +64,23 @@ def subscribe(db: Database, allowed: tuple[AllowedHost, ...], user_id: str, endp
 def _store(db: Database, user_id: str, endpoint: str, p256dh: str, auth: str, expires_at: datetime | None,
            now: datetime) -> int:
     with db.transaction() as session:
+        if db.is_postgres:  # one subscribing browser of this user at a time: the cap holds under concurrency
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:user))"), {"user": f"push:{user_id}"})
         found = session.scalar(select(PushSubscription).where(PushSubscription.user_id == user_id,
-                                                              PushSubscription.endpoint == endpoint)
-                               .with_for_update())
+                                                              PushSubscription.endpoint == endpoint))
         if found is not None:
             found.p256dh, found.auth, found.expires_at = p256dh, auth, expires_at
             return found.id
-        held = session.scalar(select(func.count()).select_from(PushSubscription)
-                              .where(PushSubscription.user_id == user_id)) or 0
-        if held >= MAX_PER_USER:
-            raise Conflict(f"at most {MAX_PER_USER} push subscriptions per user: delete one first")
+        # Inserted first, counted after: on SQLite the write takes the database's write lock, so a
+        # concurrent subscriber counts this row (or waits until it is rolled back).
         row = PushSubscription(user_id=user_id, endpoint=endpoint, p256dh=p256dh, auth=auth, expires_at=expires_at,
                                created_at=now)
         session.add(row)
         session.flush()
+        held = session.scalar(select(func.count()).select_from(PushSubscription)
+                              .where(PushSubscription.user_id == user_id)) or 0
+        if held > MAX_PER_USER:
+            raise Conflict(f"at most {MAX_PER_USER} push subscriptions per user: delete one first")
         return row.id
 
 def list_subscriptions(db: Database, user_id: str) -> PushSubscriptionList:

@@ -64,6 +64,6 @@ async def send_push(session: aiohttp.ClientSession, key: VapidKey, allowed: tupl
                                 timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as response:
             await response.read()
             return Outcome(response.status, retry_after(response.headers.get("Retry-After")))
-    except (aiohttp.ClientError, TimeoutError) as error:
+    except Exception as error:  # unreachable, a name no resolver takes, a reset: all "no answer", retried
         log.warning("push service unreachable (%s)", type(error).__name__)  # never the endpoint: it is a secret
         return Outcome(None)

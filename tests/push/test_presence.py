@@ -98,3 +98,27 @@ async def test_after_the_backplane_comes_back_empty_every_held_channel_is_claime
                 assert await broker.held("user:eve")
     finally:
         await hub.close()
+
+
+async def test_a_reload_on_the_same_worker_keeps_the_channel_held(broker):
+    """The last socket leaves while a new one joins (a page reload): the leaving one's release must not
+    wipe the claim the joining one made."""
+    hub = Hub(broker)
+    await hub.start()
+    release = broker.release
+
+    async def slow_release(worker: str, channel: str) -> None:
+        await asyncio.sleep(0.05)  # the new socket's claim lands first
+        await release(worker, channel)
+
+    broker.release = slow_release  # type: ignore[method-assign]
+    try:
+        leaving = await hub.subscribe("user:fay", None)
+        _, joining = await asyncio.gather(hub.unsubscribe(leaving), hub.subscribe("user:fay", None))
+        assert await hub.listening("user:fay")
+        if isinstance(broker, RedisBroker):
+            assert await broker.held("user:fay")
+        await hub.unsubscribe(joining)
+        assert not await broker.held("user:fay")
+    finally:
+        await hub.close()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from lbs_service.outbox.pushes import offer_notice, queue_pushes
+from lbs_service.outbox.pushes import offer_notice, prune_finished, queue_pushes, reply_notice
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import ConsentRecord, PushSubscription, Store, WebPushDelivery
 from tests.clock import T0
@@ -275,3 +275,52 @@ def test_a_push_older_than_its_ttl_is_not_sent(sqlite_settings, stand_in):
             queue_pushes(session, [offer_notice("late", 7, "Corner shop", "Coffee", 100.0)], T0 - timedelta(hours=1))
         rows = settle(settings)
     assert [r.state for r in rows] == ["expired"] and stand_in.received == []
+
+
+def test_finished_deliveries_are_pruned_after_their_retention_and_pending_ones_never(sqlite_settings):
+    db = Database(sqlite_settings)
+    with db.transaction() as session:
+        session.add(PushSubscription(user_id="u", endpoint="https://fcm.googleapis.com/x", p256dh="p", auth="a",
+                                     created_at=T0))
+        session.flush()
+        queue_pushes(session, [reply_notice("u", "Shop", n, "t") for n in range(3)], T0)
+    with db.transaction() as session:
+        old, recent, pending = session.scalars(select(WebPushDelivery).order_by(WebPushDelivery.id)).all()
+        old.state, old.finished_at = "sent", T0 - timedelta(days=2)
+        recent.state, recent.finished_at = "failed", T0 - timedelta(hours=1)
+        pending.due_at = T0 - timedelta(days=3)  # long overdue, but still owed
+    assert prune_finished(db, 24 * 3600, T0) == 1
+    assert [(r.state, r.topic) for r in deliveries(sqlite_settings)] == [("failed", "visit-1"), ("pending", "visit-2")]
+
+
+def test_a_failure_on_our_side_is_retried_like_no_answer_and_given_up_at_the_last_try(sqlite_settings, stand_in):
+    settings = push_settings(sqlite_settings, stand_in, webpush_max_attempts=3, webpush_retry_base_s=0.05)
+    with client_for(settings) as client:
+        services = client.app.state.services
+
+        async def backplane_away(channel: str) -> bool:
+            raise ConnectionError("Redis is away")
+
+        services.hub.listening = backplane_away  # where a user's sockets are cannot be told
+        shop_ = shop(settings, client)
+        subscribe(client, settings, stand_in, "olga", Browser("phone"))
+        ready_order(client, settings, "olga", shop_)
+        rows = settle(settings)
+    assert [(r.state, r.attempts) for r in rows] == [("failed", 3)] and stand_in.received == []
+
+
+def test_the_export_lists_pushes_and_erasure_deletes_them(sqlite_settings, stand_in):
+    settings = push_settings(sqlite_settings, stand_in)
+    user = auth(settings, "user", "olga")
+    with client_for(settings) as client:
+        shop_ = shop(settings, client)
+        subscribe(client, settings, stand_in, "olga", Browser("phone"))
+        ready_order(client, settings, "olga", shop_)
+        settle(settings)
+        exported = client.get("/v1/users/me/location-data", headers=user).json()["web_pushes"]
+        assert [(p["kind"], p["body"], p["state"]) for p in exported] == [
+            ("order", "Your order is ready for pickup", "sent")]
+        erased = client.delete("/v1/users/me/location-data", headers=user).json()["deleted"]
+        assert erased["push_deliveries"] == 1
+        assert client.get("/v1/users/me/location-data", headers=user).json()["web_pushes"] == []
+        assert len(client.get("/v1/users/me/push-subscriptions", headers=user).json()["subscriptions"]) == 1

@@ -57,9 +57,13 @@ def test_a_push_to_the_service_worker_shows_its_notification_and_nothing_else(sq
             page.wait_for_timeout(50)
         assert page.evaluate(NOTIFICATIONS) == [{"title": "Tea house", "body": "Tea · 120 m", "tag": "offer",
                                                  "url": "/"}]
-        _push(page, host, {"title": "Shop", "body": "Your order is ready for pickup", "url": "//evil.example/x",
-                           "tag": "order-3"})
-        assert {n["tag"]: n["url"] for n in _shown(page, 2)} == {"offer": "/", "order-3": "/"}
+        tricks = ["//evil.example/x", "/\\evil.example/x", "/\t/evil.example", "/\n/evil.example", "javascript:1",
+                  "https://evil.example/?offer=1"]
+        for n, url in enumerate(tricks):
+            _push(page, host, {"title": "Shop", "body": "Your order is ready", "url": url, "tag": f"order-{n}"})
+        _push(page, host, {"title": "Shop", "body": "Ready", "url": "/?offer=12#top", "tag": "own"})
+        shown = {n["tag"]: n["url"] for n in _shown(page, len(tricks) + 2)}
+        assert shown == {"offer": "/", "own": "/?offer=12#top", **{f"order-{n}": "/" for n in range(len(tricks))}}
         assert page.foreign == []
 
 

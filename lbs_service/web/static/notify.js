@@ -18,8 +18,13 @@
   }
   const registered = navigator.serviceWorker.register("/sw.js", { scope: "/" });
   registered.then(async (registration) => {
+    // On only if this browser is subscribed *for this user*: on a shared device another user's
+    // subscription is not theirs to see as "on".
     const existing = await registration.pushManager.getSubscription();
-    box.checked = Boolean(existing) && Notification.permission === "granted";
+    const mine = await lbs.api("/v1/users/me/push-subscriptions", { token });
+    const id = Number(localStorage.getItem(ID_KEY));
+    box.checked = Boolean(existing) && Notification.permission === "granted" && mine.ok
+      && mine.body.subscriptions.some((s) => s.id === id);
     box.disabled = false;
     document.body.dataset.pushReady = "true";
   }, (error) => { note.textContent = `(unavailable: ${error.message})`; });

@@ -10,9 +10,20 @@ function notificationOf(data) {
   const title = typeof data.title === "string" && data.title ? data.title : "Nearby";
   const body = typeof data.body === "string" ? data.body : "";
   const tag = typeof data.tag === "string" ? data.tag : undefined;
-  // Only a path of this app is ever opened: a payload cannot send the user elsewhere.
-  const url = typeof data.url === "string" && data.url.startsWith("/") && !data.url.startsWith("//") ? data.url : "/";
-  return {title, options: {body, tag, renotify: Boolean(tag), icon: "/favicon.ico", data: {url}}};
+  return {title, options: {body, tag, renotify: Boolean(tag), icon: "/favicon.ico", data: {url: ownPath(data.url)}}};
+}
+
+// Only a page of this app is ever opened: whatever a payload names is resolved as the browser would,
+// and anything that lands on another origin ("//x", "/\\x", "/\t/x", "https://x") opens the finder.
+function ownPath(candidate) {
+  if (typeof candidate !== "string") return "/";
+  let url;
+  try {
+    url = new URL(candidate, self.location.origin);
+  } catch (error) {
+    return "/";
+  }
+  return url.origin === self.location.origin ? url.pathname + url.search + url.hash : "/";
 }
 
 self.addEventListener("push", (event) => {

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("created_at", Stamp, nullable=False),
         sa.Column("due_at", Stamp, nullable=False),
         sa.Column("lease_until", Stamp),
+        sa.Column("claimed_by", sa.String(32)),
         sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("last_status", sa.SmallInteger),
