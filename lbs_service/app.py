@@ -97,9 +97,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
-    vendor = pages.vendor_files(settings.node_modules_dir)
-    if vendor is not None:  # without `npm ci` the finder says the map library is missing
-        app.mount("/vendor/maplibre-gl", vendor, name="maplibre")
+    app.include_router(pages.basemap_router(settings.basemap_pmtiles, settings.basemap_attribution))
+    for prefix, files in pages.vendor_mounts(settings.node_modules_dir):
+        app.mount(prefix, files)
     # The nearby fast lane goes in front of the whole stack, built here once everything is added.
     app.middleware_stack = NearbyLane(app.build_middleware_stack(), app.state, cors=bool(settings.cors_origins))
     return app

@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     webpush_poll_s: float = Field(1.0, gt=0, le=60, description="how often due pushes are looked for")
     cors_origins: list[str] = []
     node_modules_dir: Path = Field(DEFAULT_NODE_MODULES, description="front-end libraries installed by npm ci")
+    basemap_pmtiles: Path | None = Field(None, description="a PMTiles vector basemap (Protomaps schema) the pages "
+                                                          "draw; unset: land and districts")
+    basemap_attribution: str = Field("© OpenStreetMap contributors, Protomaps", max_length=300,
+                                     description="who made the PMTiles basemap (shown on the map)")
 
     @field_validator("cors_origins")
     @classmethod

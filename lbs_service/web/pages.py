@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from lbs_service.socket_protocol import as_script
@@ -23,10 +23,37 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=STATIC)
 
 
-def vendor_files(node_modules: Path) -> StaticFiles | None:
-    """maplibre-gl from the npm registry (package.json), installed by the set-up with npm ci."""
-    dist = node_modules / "maplibre-gl" / "dist"
-    return StaticFiles(directory=dist) if dist.is_dir() else None
+# Front-end libraries from the npm registry (package.json), installed by the set-up with npm ci, and
+# the address each is served at: /vendor/<name>/.
+VENDOR = {"maplibre-gl": "maplibre-gl/dist", "pmtiles": "pmtiles/dist", "basemaps": "@protomaps/basemaps/dist",
+          "topojson-client": "topojson-client/dist", "world-atlas": "world-atlas"}
+
+
+def vendor_mounts(node_modules: Path) -> list[tuple[str, StaticFiles]]:
+    """The libraries that are installed (without `npm ci` the pages say the map library is missing)."""
+    return [(f"/vendor/{name}", StaticFiles(directory=node_modules / folder))
+            for name, folder in VENDOR.items() if (node_modules / folder).is_dir()]
+
+
+def basemap_router(pmtiles: Path | None, attribution: str) -> APIRouter:
+    """The basemap the pages draw: the operator's PMTiles file, read by the browser with range requests."""
+    basemap = APIRouter(include_in_schema=False)
+    served = pmtiles if pmtiles is not None and pmtiles.is_file() else None
+
+    @basemap.get("/basemap/config.json")
+    async def config() -> JSONResponse:
+        return JSONResponse({"pmtiles": "/basemap/tiles.pmtiles" if served else None, "attribution": attribution},
+                            headers={"Cache-Control": "no-cache"})
+
+    @basemap.get("/basemap/tiles.pmtiles")
+    async def tiles() -> Response:
+        if served is None:
+            return Response(status_code=404)
+        # FileResponse answers Range requests (206, one or several ranges): the browser reads the
+        # archive's header, directories and tiles as it needs them, never the whole file.
+        return FileResponse(served, media_type="application/vnd.pmtiles", headers={"Cache-Control": "no-cache"})
+
+    return basemap
 
 
 @router.get("/protocol.js")

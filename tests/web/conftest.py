@@ -24,9 +24,10 @@ def browser():
         browser.close()
 
 
-def open_page(browser, host: str, path: str, clock=None, **context_options):
+def open_page(browser, host: str, path: str, clock=None, listen=None, **context_options):
     """A page that may only talk to the app; anything else is aborted and noted in page.foreign.
-    With `clock`, the page's Date starts at that instant (the server under test runs from T0 too)."""
+    With `clock`, the page's Date starts at that instant (the server under test runs from T0 too);
+    `listen(page)` is called before the page loads (to watch its requests from the first)."""
     context = browser.new_context(**context_options)
     page = context.new_page()
     page.foreign = []
@@ -42,6 +43,8 @@ def open_page(browser, host: str, path: str, clock=None, **context_options):
             route.abort()
 
     context.route("**/*", only_the_app)
+    if listen is not None:
+        listen(page)
     page.goto(f"http://{host}{path}")
     return page
 

@@ -178,17 +178,20 @@ window.lbs = (() => {
     tone.stop(audio.currentTime + 0.4);
   }
 
-  // A map of the page's own: the library from npm, the basemap the app serves (or its plain default).
-  function map(container, { center, zoom, background = "#e8eef0" }) {
+  // A map of the page's own: the library from npm, the basemap the app serves beneath the page's layers
+  // (basemap.js: the operator's PMTiles, or land and districts), a scale bar and the attribution.
+  function map(container, { center, zoom, background = "#f6f4ef" }) {
     if (typeof maplibregl === "undefined") return null;
     maplibregl.setWorkerUrl("/vendor/maplibre-gl/maplibre-gl-csp-worker.js");
     const instance = new maplibregl.Map({
       container,
-      style: { version: 8, sources: {}, layers: [{ id: "land", type: "background", paint: { "background-color": background } }] },
+      style: { version: 8, sources: {},
+        layers: [{ id: "basemap-background", type: "background", paint: { "background-color": background } }] },
       center, zoom, attributionControl: false,
     });
     instance.addControl(new maplibregl.NavigationControl({ showCompass: false }));
     instance.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
+    if (window.lbsBasemap) instance.once("load", () => window.lbsBasemap.attach(instance));
     return instance;
   }
 
