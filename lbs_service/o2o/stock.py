@@ -10,6 +10,7 @@ from lbs_service.o2o.access import merchant_of_store
 from lbs_service.responses import SkuPublic, StockLevel, StockRow
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Sku, Stock
+from lbs_service.text_match import fold, words
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,26 @@ class NewSku:
 def create_sku(db: Database, sku: NewSku) -> SkuPublic:
     try:
         with db.transaction() as session:
-            row = Sku(**asdict(sku))
+            row = Sku(**asdict(sku), search_text=fold(f"{sku.code}\n{sku.name}"))
             session.add(row)
             session.flush()
             return SkuPublic(id=row.id, **asdict(sku))
     except IntegrityError:
         raise Conflict(f"no merchant {sku.merchant_id}, or it already has sku {sku.code!r}") from None
+
+
+def find_skus(db: Database, q: str, merchant_id: int | None, limit: int) -> list[SkuPublic]:
+    """The catalogue entries whose code or name holds every word of `q` (folded as nearby's `q=`), by name."""
+    wanted = words(q)
+    if not wanted:
+        raise InvalidInput("q must contain a word")
+    query = select(Sku).where(*(Sku.search_text.contains(word, autoescape=True) for word in wanted))
+    if merchant_id is not None:
+        query = query.where(Sku.merchant_id == merchant_id)
+    with db.session() as session:
+        rows = session.scalars(query.order_by(Sku.name, Sku.id).limit(limit)).all()
+    return [SkuPublic(id=r.id, merchant_id=r.merchant_id, code=r.code, name=r.name, price_cents=r.price_cents)
+            for r in rows]
 
 
 def set_stock(db: Database, store_id: int, sku_id: int, quantity: int) -> StockLevel:

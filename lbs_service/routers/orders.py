@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lbs_service.auth import require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden, NotFound
-from lbs_service.fields import NO_NUL_PATTERN, Code, Label, Name, RowId, StoreId, text_field
+from lbs_service.fields import INT64_MAX, NO_NUL_PATTERN, Code, Label, Name, RowId, StoreId, text_field
 from lbs_service.o2o import orders, stock
 from lbs_service.o2o.access import may_manage_store, require_store_staff
 from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
@@ -76,6 +76,16 @@ async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBo
     if not (principal.role == "operator" or own_merchant):
         raise Forbidden("only the operator or that merchant adds to its catalogue")
     return await asyncio.to_thread(stock.create_sku, services.db, stock.NewSku(**body.model_dump()))
+
+
+@router.get("/v1/skus", response_model=list[SkuPublic])
+async def find_skus(services: ServicesDep,
+                    q: Annotated[str, Query(min_length=1, max_length=200, pattern=NO_NUL_PATTERN,
+                                            description="words in the code or name (case and width folded)")],
+                    merchant_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+                    limit: Annotated[int, Query(ge=1, le=50)] = 20) -> list[SkuPublic]:
+    """The catalogue, searched: what the finder suggests as you type the name of a product."""
+    return await asyncio.to_thread(stock.find_skus, services.db, q, merchant_id, limit)
 
 
 @router.put("/v1/stores/{store_id}/stock/{sku_id}", response_model=StockLevel)

@@ -270,6 +270,7 @@ class Sku(Base):
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     price_cents: Mapped[int] = mapped_column(BigInteger)
+    search_text: Mapped[str] = mapped_column(String(300), default="", server_default="")  # fold(code\nname)
 
 
 class Stock(Base):

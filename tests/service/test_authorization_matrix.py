@@ -137,6 +137,7 @@ def _cases(w):
         ("POST", "/v1/tokens/revocations", "/v1/tokens/revocations", {"subject": "staff-a"}, None),
         ("GET", "/v1/districts", "/v1/districts", None, "public"),
         ("GET", "/v1/districts.geojson", "/v1/districts.geojson", None, "public"),
+        ("GET", "/v1/skus", "/v1/skus?q=cup", None, "public"),
         ("GET", "/v1/push/vapid-public-key", "/v1/push/vapid-public-key", None, "public"),
         ("POST", "/v1/users/me/push-subscriptions", "/v1/users/me/push-subscriptions",
          _subscription("https://fcm.googleapis.com/fcm/send/someone-else"), "self"),

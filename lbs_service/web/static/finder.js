@@ -7,7 +7,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const { token, params } = lbs.session("lbs-user-token");
-  const state = { point: null, category: null, stores: [] };
+  const state = { point: null, category: null, stores: [], matched: 0, next: null, q: "", sku: null };
   const FIX_EVERY_M = 25; // a new fix when moved this far...
   const FIX_EVERY_S = 20; // ...or when this much time has passed
   const timers = new Set(); // every interval this page starts, so none outlives what it serves
@@ -40,8 +40,53 @@
       (error) => { $("status").textContent = `Could not locate you: ${error.message}`; },
       { enableHighAccuracy: true, timeout: 10000 });
   });
-  $("open-now").addEventListener("change", () => state.point && search(...state.point));
-  $("sku").addEventListener("change", () => state.point && search(...state.point));
+  const again = () => state.point && search(...state.point);
+  $("open-now").addEventListener("change", again);
+  $("radius").addEventListener("change", again);
+  $("sort").addEventListener("change", render);
+  $("more").addEventListener("click", more);
+
+  // The search box: what is typed narrows the stores around the point (name, kind of store, address);
+  // suggestions come from the stores that match as you type.
+  $("search-form").addEventListener("submit", (event) => { event.preventDefault(); state.q = $("q").value.trim(); again(); });
+  $("q").addEventListener("change", () => { state.q = $("q").value.trim(); again(); });
+  $("q").addEventListener("input", debounced(async () => {
+    const text = $("q").value.trim();
+    if (!text) { $("q-suggestions").replaceChildren(); if (state.q) { state.q = ""; again(); } return; }
+    if (!state.point) return;
+    const query = new URLSearchParams({ lat: state.point[0], lng: state.point[1], radius_m: radius(), limit: 8, q: text });
+    const answer = await lbs.api(`/v1/stores/nearby?${query}`);
+    if (!answer.ok || $("q").value.trim() !== text) return;
+    const names = [...new Set(answer.body.features.map((f) => f.properties.name))];
+    $("q-suggestions").replaceChildren(...names.map((name) => lbs.el("option", null, null, { value: name })));
+  }));
+
+  // "In stock": a product by its name, from the catalogue (GET /v1/skus?q=), never an id to know.
+  const skuByLabel = new Map();
+  $("sku-name").addEventListener("input", debounced(async () => {
+    const text = $("sku-name").value.trim();
+    if (!text) { $("sku-suggestions").replaceChildren(); if (state.sku) { state.sku = null; again(); } return; }
+    if (skuByLabel.has(text)) return;
+    const answer = await lbs.api(`/v1/skus?${new URLSearchParams({ q: text, limit: 8 })}`);
+    if (!answer.ok || $("sku-name").value.trim() !== text) return;
+    for (const sku of answer.body) skuByLabel.set(`${sku.name} (${sku.code})`, sku.id);
+    $("sku-suggestions").replaceChildren(...answer.body.map((sku) =>
+      lbs.el("option", null, null, { value: `${sku.name} (${sku.code})` })));
+  }));
+  $("sku-name").addEventListener("change", () => {
+    const text = $("sku-name").value.trim();
+    const chosen = skuByLabel.get(text) || null;
+    if (text && !chosen) { $("status").textContent = `No product called "${text}": pick one from the list.`; return; }
+    state.sku = chosen;
+    again();
+  });
+
+  function debounced(work, ms = 250) {
+    let timer = null;
+    return () => { clearTimeout(timer); timer = setTimeout(work, ms); };
+  }
+
+  function radius() { return Number($("radius").value) || 2000; }
 
   function localNow(timezone) {
     const parts = new Intl.DateTimeFormat("en-GB", { timeZone: timezone, weekday: "short", hour: "2-digit",
@@ -78,19 +123,55 @@
     if (map.getSource("here")) {
       map.getSource("here").setData({ type: "Feature", geometry: { type: "Point", coordinates: [lng, lat] }, properties: {} });
     }
-    const query = new URLSearchParams({ lat, lng, radius_m: 2000, limit: 50 });
+    const query = new URLSearchParams({ lat, lng, radius_m: radius(), limit: 50 });
     if (state.category) query.set("category", state.category);
     if ($("open-now").checked) query.set("open_now", "true");
-    if ($("sku").value) query.set("sku", $("sku").value);
+    if (state.sku) query.set("sku", state.sku);
+    if (state.q) query.set("q", state.q);
     const answer = await lbs.api(`/v1/stores/nearby?${query}`, { token });
     if (!answer.ok) { $("status").textContent = answer.error; return; }
-    const body = answer.body;
-    state.stores = body.features;
-    $("status").textContent = `${body.numberMatched} store(s) within 2 km${body.numberMatched > body.numberReturned
-      ? `, nearest ${body.numberReturned} shown` : ""}.`;
-    if (map.getSource("stores")) map.getSource("stores").setData(body);
-    render();
+    state.stores = answer.body.features;
+    state.matched = answer.body.numberMatched;
+    state.next = nextLink(answer.body);
+    showPage();
     chips();
+  }
+
+  // Every store within the radius can be listed: the answer's `next` link continues where the page ended.
+  async function more() {
+    if (!state.next) return;
+    $("more").disabled = true;
+    const answer = await lbs.api(state.next, { token });
+    $("more").disabled = false;
+    if (!answer.ok) { $("status").textContent = answer.error; return; }
+    state.stores = state.stores.concat(answer.body.features);
+    state.next = nextLink(answer.body);
+    showPage();
+  }
+
+  function nextLink(body) {
+    const link = (body.links || []).find((l) => l.rel === "next");
+    return link ? link.href : null;
+  }
+
+  function showPage() {
+    const within = lbs.distance(radius());
+    const what = [state.q ? `matching "${state.q}"` : "", $("sku-name").value.trim() && state.sku
+      ? `with ${$("sku-name").value.trim()} in stock` : ""].filter(Boolean).join(" ");
+    $("status").textContent = `${state.matched} store(s) ${what ? `${what} ` : ""}within ${within}`
+      + (state.matched > state.stores.length ? `, nearest ${state.stores.length} shown.` : ".");
+    $("more").hidden = !state.next;
+    if (map.getSource("stores")) map.getSource("stores").setData({ type: "FeatureCollection", features: state.stores });
+    render();
+  }
+
+  // Best rated first (then the most reviews, then the nearest) among the stores listed; nearest first otherwise.
+  function sorted(stores) {
+    if ($("sort").value !== "rating") return stores;
+    const average = (f) => (f.properties.rating ? f.properties.rating.average : -1);
+    const count = (f) => (f.properties.rating ? f.properties.rating.count : 0);
+    return [...stores].sort((a, b) => average(b) - average(a) || count(b) - count(a)
+      || (a.properties.distance_m || 0) - (b.properties.distance_m || 0));
   }
 
   // Opened from a notification (sw.js puts ?offer=STORE in the address): that store, with its offers.
@@ -116,7 +197,7 @@
   }
 
   function render() {
-    $("stores").replaceChildren(...state.stores.map((feature) => {
+    $("stores").replaceChildren(...sorted(state.stores).map((feature) => {
       const p = feature.properties;
       const item = lbs.el("li", null, "store", { "data-testid": "store-item" });
       item.dataset.storeId = feature.id;
