@@ -1,18 +1,37 @@
-"""`lbs demo`: a generated sample city (Nanjing) so a new user sees everything work: merchants,
-clustered stores with hours, running campaigns, and a catalogue with stock.
+"""`lbs demo`: a sample city (Nanjing) so a new user sees everything work: merchants, clustered
+stores with hours, districts, running campaigns, and a catalogue with stock.
 
-Stores cluster like a real city: dense Gaussian cores at the commercial centres, district
-sub-centres, and a thin halo. The generator is seeded, so every demo is the same city.
+The city lives in `data/demo/` as files a person can open and copy - stores as CSV in the import
+format (one file per merchant, named after it), districts as GeoJSON, campaigns and the catalogue
+as JSON - and `lbs demo` loads them through the same import paths a real operator uses
+(`lbs import stores`, `lbs import boundaries`). The files were written by `write_demo_files` from a
+seeded generator (tests check they still match it): stores cluster like a real city, with dense
+Gaussian cores at the commercial centres, district sub-centres, and a thin halo.
 """
 
+import csv
+import json
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from datetime import datetime
+from sqlalchemy import select
 
-    from lbs_service.storage.db import Database
+from geo_index import Datum
+from lbs_service.analytics.demand import DemandRecorder
+from lbs_service.importer.boundaries import import_boundaries
+from lbs_service.importer.normalize import ImportOptions
+from lbs_service.importer.run import import_stores
+from lbs_service.o2o.stock import sku_search_text
+from lbs_service.storage.db import Database
+from lbs_service.storage.models import Campaign, Merchant, Sku, Stock, Store
+from lbs_service.storage.stores import StoreRepository
+
+# In a checkout: data/demo beside the packages; in the image: /app/data/demo (the working directory).
+DEMO_DIRS = (Path(__file__).resolve().parents[1] / "data" / "demo", Path.cwd() / "data" / "demo")
+STORE_COLUMNS = ("id", "name", "category", "address", "phone", "lat", "lng", "opens", "closes", "timezone")
 
 # (name, lat, lng, spread in degrees, weight): WGS-84 centres of Nanjing's busy districts.
 CENTRES = (
@@ -97,69 +116,122 @@ CATALOGUE = (
 )
 
 
-def demo_extras(db: "Database", now: "datetime", seed: int = 20241) -> tuple[int, int]:
-    """Campaigns running for a month from `now`, and a catalogue with stock: returns (campaigns, stock rows)."""
-    from datetime import timedelta
+def demo_district_features() -> list[dict[str, Any]]:
+    """Nine rectangular districts over the demo city (invented: codes DEMO-1..9; real boundaries come
+    from `lbs import boundaries`)."""
+    south, west, north, east = 31.90, 118.58, 32.20, 119.00
+    rows, cols = 3, 3
+    features = []
+    for r in range(rows):
+        for c in range(cols):
+            lat0, lng0 = south + (north - south) * r / rows, west + (east - west) * c / cols
+            lat1, lng1 = lat0 + (north - south) / rows, lng0 + (east - west) / cols
+            ring = [[round(x, 6), round(y, 6)] for x, y in
+                    ((lng0, lat0), (lng1, lat0), (lng1, lat1), (lng0, lat1), (lng0, lat0))]
+            number = r * cols + c + 1
+            features.append({"type": "Feature", "properties": {
+                "adcode": f"DEMO-{number}", "name": f"Demo district {number}", "city": "Nanjing (demo)"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    return features
 
-    from sqlalchemy import select
 
-    from lbs_service.storage.models import Campaign, Merchant, Sku, Stock, Store
+# ---- the files -------------------------------------------------------------------------------
+def write_demo_files(folder: Path, count: int = 2400, seed: int = 20241) -> None:
+    """Write the demo city as files (what data/demo holds)."""
+    (folder / "stores").mkdir(parents=True, exist_ok=True)
+    for merchant, rows in demo_stores(count, seed).items():
+        with (folder / "stores" / f"{merchant}.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(STORE_COLUMNS)
+            for row in rows:
+                opens, closes = row["hours"]["mon"][0]
+                writer.writerow([row["source_id"], row["name"], row["category"], row["address"], row["phone"],
+                                 row["lat"], row["lng"], opens, closes, row["timezone"]])
+    _write_json(folder / "districts.geojson", {"type": "FeatureCollection", "features": demo_district_features()})
+    _write_json(folder / "campaigns.json", [
+        {"title": title, "level": level, "merchant": merchant, "priority": priority, "budget": 5000, "days": 30}
+        for title, level, merchant, priority in CAMPAIGNS])
+    _write_json(folder / "catalogue.json", [
+        {"merchant": merchant, "code": code, "name": name, "price_cents": price, "stocked_share": share}
+        for merchant, code, name, price, share in CATALOGUE])
 
-    rng = random.Random(seed)
+
+def _write_json(path: Path, document: Any) -> None:
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def demo_data_dir() -> Path | None:
+    return next((folder for folder in DEMO_DIRS if (folder / "stores").is_dir()), None)
+
+
+# ---- loading them, as an operator would ------------------------------------------------------
+@dataclass(frozen=True)
+class DemoLoaded:
+    stores: dict[str, tuple[int, int]]  # merchant -> (inserted, updated)
+    rejected: int
+    districts: int
+    campaigns: int
+    stock_rows: int
+
+
+def load_demo(db: Database, folder: Path, now: datetime, seed: int = 20241) -> DemoLoaded:
+    """The demo city from its files: stores and districts through the import paths, then campaigns
+    running for their days from `now`, and the catalogue with seeded stock."""
+    repository = StoreRepository(db)
+    options = ImportOptions(crs=Datum.WGS84, timezone="Asia/Shanghai", default_category="store")
+    stores: dict[str, tuple[int, int]] = {}
+    rejected = 0
+    for path in sorted((folder / "stores").glob("*.csv")):
+        summary = import_stores(path, repository, path.stem, options, {})
+        stores[path.stem] = (summary.inserted, summary.updated)
+        rejected += len(summary.rejected)
+    districts = import_boundaries(db, folder / "districts.geojson", "adcode", Datum.WGS84)
+    campaigns = _load_campaigns(db, json.loads((folder / "campaigns.json").read_text(encoding="utf-8")), now)
+    stock_rows = _load_catalogue(db, json.loads((folder / "catalogue.json").read_text(encoding="utf-8")), seed)
+    return DemoLoaded(stores, rejected + len(districts.rejected), len(districts.imported), campaigns, stock_rows)
+
+
+def _load_campaigns(db: Database, campaigns: list[dict[str, Any]], now: datetime) -> int:
+    added = 0
     with db.transaction() as session:
         merchants = dict(session.execute(select(Merchant.name, Merchant.id)).all())
         existing = set(session.scalars(select(Campaign.title)))
-        added = 0
-        for title, level, merchant, priority in CAMPAIGNS:
-            if title in existing or (merchant and merchant not in merchants):
+        for c in campaigns:
+            if c["title"] in existing or (c["merchant"] and c["merchant"] not in merchants):
                 continue
-            session.add(Campaign(title=title, level=level, merchant_id=merchants.get(merchant) if merchant else None,
-                                 starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=30), budget=5000,
-                                 per_user_limit=1, priority=priority, claimed=0, created_by="demo"))
+            session.add(Campaign(title=c["title"], level=c["level"], priority=c["priority"], budget=c["budget"],
+                                 merchant_id=merchants.get(c["merchant"]) if c["merchant"] else None,
+                                 starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=c["days"]),
+                                 per_user_limit=1, claimed=0, created_by="demo"))
             added += 1
-        stocked = 0
-        for merchant, code, name, price, share in CATALOGUE:
-            if merchant not in merchants:
+    return added
+
+
+def _load_catalogue(db: Database, catalogue: list[dict[str, Any]], seed: int) -> int:
+    rng = random.Random(seed)
+    stocked = 0
+    with db.transaction() as session:
+        merchants = dict(session.execute(select(Merchant.name, Merchant.id)).all())
+        for item in catalogue:
+            merchant_id = merchants.get(item["merchant"])
+            if merchant_id is None:
                 continue
-            sku = session.scalar(select(Sku).where(Sku.merchant_id == merchants[merchant], Sku.code == code))
+            sku = session.scalar(select(Sku).where(Sku.merchant_id == merchant_id, Sku.code == item["code"]))
             if sku is None:
-                sku = Sku(merchant_id=merchants[merchant], code=code, name=name, price_cents=price)
+                sku = Sku(merchant_id=merchant_id, code=item["code"], name=item["name"],
+                          price_cents=item["price_cents"], search_text=sku_search_text(item["code"], item["name"]))
                 session.add(sku)
                 session.flush()
-            for store_id in session.scalars(select(Store.id).where(Store.merchant_id == merchants[merchant])):
-                if rng.random() < share:
+            for store_id in session.scalars(select(Store.id).where(Store.merchant_id == merchant_id)
+                                            .order_by(Store.id)):
+                if rng.random() < item["stocked_share"]:
                     session.merge(Stock(store_id=store_id, sku_id=sku.id, quantity=rng.randint(1, 40)))
                     stocked += 1
-    return added, stocked
+    return stocked
 
 
-def demo_districts(db: "Database") -> int:
-    """Nine rectangular demo districts over the demo city, so the planner has something to show.
-
-    Invented for the demo (codes DEMO-1..9): real boundaries come from `lbs import boundaries`.
-    """
-    from shapely.geometry import box, mapping
-
-    from lbs_service.storage.models import District
-
-    south, west, north, east = 31.90, 118.58, 32.20, 119.00
-    rows, cols = 3, 3
-    with db.transaction() as session:
-        for r in range(rows):
-            for c in range(cols):
-                lat0 = south + (north - south) * r / rows
-                lng0 = west + (east - west) * c / cols
-                cell = box(lng0, lat0, lng0 + (east - west) / cols, lat0 + (north - south) / rows)
-                number = r * cols + c + 1
-                session.merge(District(code=f"DEMO-{number}", name=f"Demo district {number}", city="Nanjing (demo)",
-                                       geometry=mapping(cell)))
-    return rows * cols
-
-
-def demo_demand(db: "Database", secret: str, now: "datetime", users: int = 3000, seed: int = 20241) -> int:
+def demo_demand(db: Database, secret: str, now: datetime, users: int = 3000, seed: int = 20241) -> int:
     """Seeded sightings of synthetic users on the day of `now`, as the demand recorder keeps them."""
-    from lbs_service.analytics.demand import DemandRecorder
-
     rng = random.Random(seed)
     recorder = DemandRecorder(db, secret)
     hotspots = [(32.00, 118.90), (32.13, 118.70), (31.95, 118.62)] + [(c[1], c[2]) for c in CENTRES[:4]]

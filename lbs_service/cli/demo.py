@@ -1,26 +1,30 @@
 """`lbs demo`: the sample city, so a new user sees everything work."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lbs_service.cli.common import database, err, settings
+from lbs_service.cli.common import database, err, fail, settings
 
 
 def demo(
-    stores: Annotated[int, typer.Option(min=2000, help="how many demo stores")] = 2400,
+    data: Annotated[Path | None, typer.Option(help="the demo city's files (default: data/demo)")] = None,
     if_empty: Annotated[bool, typer.Option(
         "--if-empty", help="load only into a database without stores (what scripts/run.sh does)")] = False,
 ) -> None:
-    """Load a generated sample city (Nanjing): merchants, clustered stores with hours, campaigns, stock."""
+    """Load the sample city (Nanjing) from data/demo through the import paths: merchants' stores with
+    hours, districts, campaigns, a catalogue with stock, and a day of demand."""
     from datetime import UTC, datetime
 
     from sqlalchemy import func, select
 
-    from lbs_service.demo import demo_demand, demo_districts, demo_extras, demo_stores
+    from lbs_service.demo import demo_data_dir, demo_demand, load_demo
     from lbs_service.storage.models import Store
-    from lbs_service.storage.stores import StoreRepository
 
+    folder = data or demo_data_dir()
+    if folder is None or not (folder / "stores").is_dir():
+        fail(f"no demo city at {folder or 'data/demo'}: name the folder with --data")
     db = database()
     if if_empty:
         with db.session() as session:
@@ -28,11 +32,11 @@ def demo(
         if held:
             err.print(f"the database already holds {held:,} stores: the demo is not loaded (nothing is changed)")
             return
-    repository = StoreRepository(db)
-    for merchant, rows in demo_stores(stores).items():
-        inserted, updated = repository.upsert_many(merchant, rows)
-        err.print(f"{merchant}: {inserted} new, {updated} updated stores")
     now = datetime.now(UTC)  # the demo starts now, for the person running it
-    campaigns, stocked = demo_extras(db, now)
-    err.print(f"{campaigns} campaigns added; {stocked} stock rows set")
-    err.print(f"{demo_districts(db)} demo districts; {demo_demand(db, settings().secret_key, now)} demand sightings")
+    loaded = load_demo(db, folder, now)
+    for merchant, (inserted, updated) in loaded.stores.items():
+        err.print(f"{merchant}: {inserted} new, {updated} updated stores")
+    err.print(f"{loaded.districts} districts; {loaded.campaigns} campaigns added; {loaded.stock_rows} stock rows set")
+    if loaded.rejected:
+        fail(f"{loaded.rejected} rows of the demo files were rejected")
+    err.print(f"{demo_demand(db, settings().secret_key, now)} demand sightings")

