@@ -23,6 +23,7 @@ from lbs_service.routers import (
     districts,
     health,
     orders,
+    outlets,
     reports,
     stores,
     tokens,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(reports.router)
     app.include_router(coverage.router)
     app.include_router(districts.router)
+    app.include_router(outlets.router)
     app.include_router(tokens.router)
     app.include_router(webpush.router)
     app.include_router(ws.router)

@@ -115,14 +115,17 @@ class StoreCatalog:
             categories = self._categories = sorted({r.category for r in self.records.values()})
         return categories
 
-    def positions(self) -> tuple[np.ndarray, np.ndarray]:
-        """(lats, lngs) of every open store, as arrays; rebuilt after a change."""
-        positions = self._positions
-        if positions is None:
-            records = list(self.records.values())
-            positions = self._positions = (np.fromiter((r.lat for r in records), np.float64, len(records)),
-                                           np.fromiter((r.lng for r in records), np.float64, len(records)))
-        return positions
+    def positions(self, merchant_id: int | None = None, categories: tuple[str, ...] = ()
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(lats, lngs) of every open store - or of one merchant's, of some categories - as arrays;
+        all of them are kept until a change."""
+        if merchant_id is None and not categories:
+            positions = self._positions
+            if positions is None:
+                positions = self._positions = _arrays(list(self.records.values()))
+            return positions
+        return _arrays([r for r in self.records.values() if (merchant_id is None or r.merchant_id == merchant_id)
+                        and (not categories or r.category in categories)])
 
     async def refresh(self) -> bool:
         batch = await asyncio.to_thread(self.fetch_changes)
@@ -182,3 +185,8 @@ class StoreCatalog:
     def _pairs(self, ids: npt.NDArray[np.int64], metres: npt.NDArray[np.float64]) -> list[tuple[StoreRecord, float]]:
         records = self.records
         return [(records[i], d) for i, d in zip(ids.tolist(), metres.tolist(), strict=True)]
+
+
+def _arrays(records: list[StoreRecord]) -> tuple[np.ndarray, np.ndarray]:
+    return (np.fromiter((r.lat for r in records), np.float64, len(records)),
+            np.fromiter((r.lng for r in records), np.float64, len(records)))

@@ -322,6 +322,35 @@ class SiteSuggestion(Public):
     lng: float
     gained_demand: int
     cell: str
+    name: str = Field("", description="where it is, as a person says it: the street of the nearest store's "
+                                      "address and the district")
+    district: str | None = None
+    near_store: str | None = Field(None, description="the nearest store within 1 km")
+    near_m: float | None = None
+
+
+class MerchantPublic(Public):
+    id: int
+    name: str
+    stores: int = Field(description="open stores it runs")
+
+
+class StorePerformance(Public):
+    store_id: int
+    name: str
+    category: str
+    merchant_id: int
+    lat: float
+    lng: float
+    visits: int | None = Field(description="arrivals in the period; null: fewer than k people")
+    redemptions: int | None = Field(description="coupons redeemed; null: fewer than k people")
+    orders: int | None = Field(description="orders placed; null: fewer than k people")
+
+
+class PerformanceReport(Public):
+    days: int
+    k: int = Field(description="a figure made up by fewer people than this is withheld (null)")
+    stores: list[StorePerformance]
 
 
 class DemandCovered(Public):

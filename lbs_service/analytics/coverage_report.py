@@ -50,6 +50,8 @@ class CoverageRequest:
     demand_days: int
     min_users: int
     extra_sites: tuple[tuple[float, float], ...] = ()  # what-if: candidate outlets as (lat, lng)
+    merchant_id: int | None = None  # only this merchant's stores count as supply
+    categories: tuple[str, ...] = ()  # only stores of these categories count as supply
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def plan(db: Database, catalog: StoreCatalog, request: CoverageRequest, now: dat
     cells = cells_in(areas, request.resolution)
     if len(cells) > MAX_CELLS:
         raise InvalidInput(f"{len(cells):,} cells: ask for a smaller area or res=8 (at most {MAX_CELLS:,})")
-    lats, lngs = catalog.positions()
+    lats, lngs = catalog.positions(request.merchant_id, request.categories)
     if request.extra_sites:
         lats = np.concatenate((lats, [lat for lat, _ in request.extra_sites]))
         lngs = np.concatenate((lngs, [lng for _, lng in request.extra_sites]))

@@ -15,39 +15,20 @@ from fastapi.responses import StreamingResponse
 from lbs_service import metrics
 from lbs_service.analytics import coverage_report
 from lbs_service.analytics.coverage_report import CoveragePlan, CoverageRequest, CsvWriter, GeoJsonWriter
+from lbs_service.analytics.site_names import place_names
 from lbs_service.auth import Principal, Role, require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import InvalidInput
+from lbs_service.fields import INT64_MAX
+from lbs_service.finder import categories_asked
 from lbs_service.gate import Slot
 from lbs_service.geojson import GEOJSON
 from lbs_service.responses import GapsAndSites
-from lbs_service.routers.params import text_query
+from lbs_service.routers.params import numbers, parse_bbox, text_query
 from lbs_service.services import Services
 
 router = APIRouter(tags=["planning"])
 PLANNING_ROLES: tuple[Role, ...] = ("operator", "merchant")
-
-
-def _numbers(raw: str, what: str) -> list[float]:
-    try:
-        values = [float(v) for v in raw.split(",")]
-    except ValueError:
-        raise InvalidInput(f"{what}: numbers separated by commas") from None
-    if any(v != v or abs(v) == float("inf") for v in values):
-        raise InvalidInput(f"{what}: finite numbers only")
-    return values
-
-
-def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    if raw is None:
-        return None
-    values = _numbers(raw, "bbox")
-    if len(values) != 4:
-        raise InvalidInput("bbox is four finite numbers: min_lng,min_lat,max_lng,max_lat")
-    min_lng, min_lat, max_lng, max_lat = values
-    if not (-180 <= min_lng <= 180 and -180 <= max_lng <= 180 and -90 <= min_lat <= 90 and -90 <= max_lat <= 90):
-        raise InvalidInput("bbox is out of range")
-    return min_lng, min_lat, max_lng, max_lat
 
 
 def _sites(raw: str | None) -> tuple[tuple[float, float], ...]:
@@ -59,7 +40,7 @@ def _sites(raw: str | None) -> tuple[tuple[float, float], ...]:
         raise InvalidInput("add takes at most 50 sites")
     sites = []
     for pair in pairs:
-        values = _numbers(pair, "add")
+        values = numbers(pair, "add")
         if len(values) != 2 or not (-90 <= values[0] <= 90 and -180 <= values[1] <= 180):
             raise InvalidInput(f"add: {pair} is not a lat,lng position")
         sites.append((values[0], values[1]))
@@ -74,6 +55,10 @@ async def planning_request(
     res: Annotated[int, Query(ge=8, le=9, description="H3 resolution: 8 or 9")] = 9,
     radius_m: Annotated[float, Query(ge=50, le=10_000, allow_inf_nan=False)] = 1000,
     add: Annotated[str | None, text_query(2000, description="what-if outlets: lat,lng;lat,lng")] = None,
+    merchant_id: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="only this merchant's stores "
+                                                                          "count as supply")] = None,
+    category: Annotated[str | None, text_query(600, 1, description="only stores of these categories count "
+                                                                   "(comma-separated)")] = None,
 ) -> tuple[Principal, CoverageRequest]:
     """The area, resolution, radius and what-if sites both planning endpoints take (planners only)."""
     require_role(principal, *PLANNING_ROLES)
@@ -85,8 +70,9 @@ async def planning_request(
     if len(codes) > 50:
         raise InvalidInput("at most 50 districts at once")
     settings = services.settings
-    request = CoverageRequest(codes, _bbox(bbox), res, radius_m, settings.demand_retention_days,
-                              settings.demand_min_users, _sites(add))
+    categories = categories_asked(category, services.catalog.categories())
+    request = CoverageRequest(codes, parse_bbox(bbox), res, radius_m, settings.demand_retention_days,
+                              settings.demand_min_users, _sites(add), merchant_id, tuple(categories or ()))
     return principal, request
 
 
@@ -141,6 +127,12 @@ async def get_gaps(
     """Uncovered cells ranked by demand, greedy site suggestions, and demand covered (with `add`: what if)."""
     slot, plan = await _planned(services, *planning)
     try:
-        return await asyncio.to_thread(coverage_report.gaps_and_sites, plan, top, suggest)
+        found = await asyncio.to_thread(coverage_report.gaps_and_sites, plan, top, suggest)
     finally:
         slot.release()
+    names = await asyncio.to_thread(place_names, services.db, services.catalog,
+                                    [(s.lat, s.lng) for s in found.suggestions])
+    found.suggestions = [s.model_copy(update={"name": n.name, "district": n.district, "near_store": n.near_store,
+                                              "near_m": n.near_m}) for s, n in zip(found.suggestions, names,
+                                                                                   strict=True)]
+    return found

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 
+from lbs_service.errors import InvalidInput
 from lbs_service.fields import INT64_MAX, NO_NUL_PATTERN, StoreId
 
 
@@ -33,3 +34,26 @@ SearchQuery = Annotated[str | None, text_query(
 CursorQuery = Annotated[str | None, text_query(
     100, min_length=1, description="where a page starts: take it from the previous page's `next` link")]
 SkuQuery = Annotated[int | None, Query(ge=1, le=INT64_MAX, description="only stores with this SKU in stock")]
+
+
+def numbers(raw: str, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in raw.split(",")]
+    except ValueError:
+        raise InvalidInput(f"{what}: numbers separated by commas") from None
+    if any(v != v or abs(v) == float("inf") for v in values):
+        raise InvalidInput(f"{what}: finite numbers only")
+    return values
+
+
+def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    """min_lng,min_lat,max_lng,max_lat (None stays None: the caller asked for a district instead)."""
+    if raw is None:
+        return None
+    values = numbers(raw, "bbox")
+    if len(values) != 4:
+        raise InvalidInput("bbox is four finite numbers: min_lng,min_lat,max_lng,max_lat")
+    min_lng, min_lat, max_lng, max_lat = values
+    if not (-180 <= min_lng <= 180 and -180 <= max_lng <= 180 and -90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+        raise InvalidInput("bbox is out of range")
+    return min_lng, min_lat, max_lng, max_lat

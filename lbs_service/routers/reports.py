@@ -7,10 +7,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from lbs_service.analytics import performance
+from lbs_service.analytics.performance import PerformanceAsk
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden
-from lbs_service.fields import MONTH_PATTERN
+from lbs_service.fields import INT64_MAX, MONTH_PATTERN
+from lbs_service.finder import categories_asked
 from lbs_service.o2o.rebates import OutletMonth, gradient_from, monthly_report, to_csv
+from lbs_service.responses import PerformanceReport
+from lbs_service.routers.params import parse_bbox, text_query
 
 router = APIRouter(tags=["reports"])
 
@@ -35,3 +40,30 @@ async def rebates(
         return Response(to_csv(rows), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="rebates-{month}.csv"'})
     return [asdict(r) for r in rows]
+
+
+@router.get("/v1/reports/stores/performance", response_model=PerformanceReport)
+async def store_performance(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    bbox: Annotated[str, text_query(200, 1, description="min_lng,min_lat,max_lng,max_lat")],
+    days: Annotated[int, Query(ge=1, le=365)] = 30,
+    merchant_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+    category: Annotated[str | None, text_query(600, 1, description="comma-separated")] = None,
+) -> PerformanceReport:
+    """Visits, redemptions and orders per outlet in an area (the planner's performance layers).
+    Operators see every outlet; a merchant its own."""
+    if principal.role not in ("operator", "merchant"):
+        raise Forbidden("outlet performance is for operators and merchants")
+    if principal.role == "merchant":
+        if principal.merchant_id is None or merchant_id not in (None, principal.merchant_id):
+            raise Forbidden("a merchant sees its own outlets")
+        merchant_id = principal.merchant_id
+    area = parse_bbox(bbox)
+    assert area is not None
+    k = services.settings.demand_min_users
+    ask = PerformanceAsk(area, days, k, merchant_id,
+                         tuple(categories_asked(category, services.catalog.categories()) or ()))
+    stores = await asyncio.to_thread(performance.store_performance, services.db, services.catalog, ask,
+                                     services.clock())
+    return PerformanceReport(days=days, k=k, stores=stores)

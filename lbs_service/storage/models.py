@@ -251,7 +251,8 @@ class MemberEvent(Base):
     """The append-only member log: arrival, claim, redeem, order, pickup, review."""
 
     __tablename__ = "member_events"
-    __table_args__ = (Index("ix_member_events_user", "user_id", "id"),)
+    __table_args__ = (Index("ix_member_events_user", "user_id", "id"),
+                      Index("ix_member_events_store_at", "store_id", "at"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(200))

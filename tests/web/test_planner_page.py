@@ -59,3 +59,53 @@ def test_planner_cells_what_if_and_export(sqlite_settings, browser, tmp_path):
         assert "OpenStreetMap contributors" in page.inner_text(".attribution")
         screenshot(page, "planner")
         assert page.foreign == []
+
+
+def test_planner_filters_performance_layer_and_named_sites(sqlite_settings, browser, tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from lbs_service.analytics.demand import DemandRecorder
+    from lbs_service.storage.db import Database
+    from lbs_service.storage.models import MemberEvent, Store
+    from tests.clock import T0
+
+    seed(sqlite_settings, count=60)
+    boundary = tmp_path / "district.geojson"
+    boundary.write_text(json.dumps(DISTRICT), encoding="utf-8")
+    assert lbs(sqlite_settings, "import", "boundaries", str(boundary)).returncode == 0
+    db = Database(sqlite_settings)
+    with db.transaction() as session:
+        stores = session.execute(select(Store.id, Store.lat, Store.lng).where(
+            Store.lat.between(32.06, 32.10), Store.lng.between(118.81, 118.86))).all()
+        for store_id, _, _ in stores:
+            for n in range(6):
+                session.add(MemberEvent(user_id=f"v{n}", store_id=store_id, kind="visit", data={},
+                                        at=T0 - timedelta(days=2)))
+    recorder = DemandRecorder(db, sqlite_settings.secret_key)
+    for n in range(8):
+        recorder.saw(f"d{n}", 32.095, 118.855, T0)  # people where there is no store
+    recorder.flush()
+    operator = token(sqlite_settings, "operator", "planner")
+    checker = {"Authorization": f"Bearer {token(sqlite_settings, 'operator', 'checker')}"}
+    with live_server(sqlite_settings) as host:
+        page = open_page(browser, host, f"/planner?token={operator}")
+        page.wait_for_selector("body[data-map-ready=true]", timeout=10000)
+        page.locator("[data-testid=site]").first.wait_for(timeout=10000)
+        assert "Gulou (test)" in page.inner_text("[data-testid=site] >> nth=0")  # named, not coordinates
+        assert "would cover 8 more people" in page.inner_text("[data-testid=site] >> nth=0")
+        kinds = page.eval_on_selector_all("[data-testid=category] option", "os => os.map(o => o.value)")
+        merchants = page.eval_on_selector_all("[data-testid=merchant] option", "os => os.map(o => o.textContent)")
+        assert kinds == ["", "cafe", "telecom_hall"] and merchants == ["all", "Test Merchant (60)"]
+        page.select_option("[data-testid=category]", "cafe")
+        cafes = httpx.get(f"http://{host}/v1/coverage", headers=checker,
+                          params={"district": "320106", "res": 9, "category": "cafe"}).json()["summary"]
+        page.locator("#summary").filter(has_text=f"{cafes['covered']} of {cafes['cells']} cells").wait_for(
+            timeout=10000)
+        page.select_option("[data-testid=theme]", "visits")
+        page.wait_for_selector("body[data-performance]", timeout=10000)
+        assert int(page.locator("body").get_attribute("data-performance")) >= 1
+        assert "visits per outlet" in page.inner_text("#legend")
+        screenshot(page, "planner-performance")
+        assert page.foreign == []

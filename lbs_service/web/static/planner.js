@@ -1,7 +1,9 @@
 "use strict";
-// The planner: H3 cells of a district coloured by coverage, demand or gaps, with district
-// boundaries, stores, greedy site suggestions, what-if candidates added by clicking, and exports.
-// Cells are computed by the server and arrive as GeoJSON polygons.
+// The planner: H3 cells of a district coloured by coverage, demand or gaps - of every outlet, or of
+// one merchant's or one kind's - with district boundaries, stores, outlet performance (visits,
+// redemptions, orders: sized circles, withheld below k people), greedy site suggestions named by
+// street and district, what-if candidates added by clicking, and exports. Cells are computed by the
+// server and arrive as GeoJSON polygons.
 (() => {
   const $ = (id) => document.getElementById(id);
   const { token, params } = lbs.session("lbs-planner-token");
@@ -13,29 +15,40 @@
       [20, "#4292c6", "20+ users"], [50, "#08519c", "50+ users"]] },
     gaps: { property: "gap", stops: [[0, "#eeeeee", "covered or no demand"], [1, "#d73027", "uncovered demand"]] },
   };
+  const OUTLET_FIGURES = ["visits", "redemptions", "orders"]; // the performance layers (per store)
   const map = lbs.map("map", { center: [116.4, 39.95], zoom: 9, background: "#f2efe9" });
 
   map.on("load", async () => {
     const empty = { type: "FeatureCollection", features: [] };
-    for (const id of ["cells", "districts", "stores", "sites", "candidates"]) {
+    for (const id of ["cells", "districts", "stores", "performance", "sites", "candidates"]) {
       map.addSource(id, { type: "geojson", data: empty });
     }
     map.addLayer({ id: "cells", type: "fill", source: "cells", paint: { "fill-opacity": 0.65, "fill-color": "#ccc" } });
     map.addLayer({ id: "districts", type: "line", source: "districts", paint: { "line-color": "#233554", "line-width": 1.2 } });
     map.addLayer({ id: "stores", type: "circle", source: "stores",
       paint: { "circle-radius": 3, "circle-color": "#233554", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+    map.addLayer({ id: "performance", type: "circle", source: "performance", layout: { visibility: "none" },
+      paint: { "circle-color": ["case", ["==", ["get", "value"], null], "#9e9e9e", "#e6550d"], "circle-opacity": 0.8,
+        "circle-radius": ["case", ["==", ["get", "value"], null], 4,
+          ["interpolate", ["linear"], ["sqrt", ["get", "value"]], 0, 3, 10, 18]],
+        "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
     map.addLayer({ id: "sites", type: "circle", source: "sites",
       paint: { "circle-radius": 7, "circle-color": "#7b3294", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
     map.addLayer({ id: "candidates", type: "circle", source: "candidates",
       paint: { "circle-radius": 6, "circle-color": "#000", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
-    const [boundaries, listed] = await Promise.all([lbs.api("/v1/districts.geojson"), lbs.api("/v1/districts")]);
+    const [boundaries, listed, merchants, kinds] = await Promise.all([lbs.api("/v1/districts.geojson"),
+      lbs.api("/v1/districts"), lbs.api("/v1/merchants"), lbs.api("/v1/categories")]);
+    if (merchants.ok) $("merchant").append(...merchants.body.map((m) => new Option(`${m.name} (${m.stores})`, m.id)));
+    if (kinds.ok) $("category").append(...kinds.body.map((k) => new Option(k.replace(/_/g, " "), k)));
     if (!boundaries.ok || !listed.ok) { $("summary").textContent = boundaries.error || listed.error; return; }
     map.getSource("districts").setData(boundaries.body);
     const districts = listed.body;
     $("district").replaceChildren(...districts.map((d) => new Option(`${d.name} (${d.code})`, d.code)));
     if (params.get("district")) $("district").value = params.get("district");
-    for (const id of ["district", "res"]) $(id).addEventListener("change", () => { candidates.length = 0; load(); });
-    $("theme").addEventListener("change", paint);
+    for (const id of ["district", "res", "merchant", "category"]) {
+      $(id).addEventListener("change", () => { candidates.length = 0; load(); });
+    }
+    $("theme").addEventListener("change", () => { paint(); showPerformance(); });
     document.body.dataset.mapReady = "true";
     if (districts.length) await load();
   });
@@ -48,6 +61,8 @@
 
   function query(extra = {}) {
     const q = new URLSearchParams({ district: $("district").value, res: $("res").value, ...extra });
+    if ($("merchant").value) q.set("merchant_id", $("merchant").value);
+    if ($("category").value) q.set("category", $("category").value);
     if (candidates.length) q.set("add", candidates.map(([lat, lng]) => `${lat.toFixed(6)},${lng.toFixed(6)}`).join(";"));
     return q;
   }
@@ -81,8 +96,10 @@
     map.getSource("sites").setData({ type: "FeatureCollection", features: gapInfo.suggestions.map((site) => ({
       type: "Feature", geometry: { type: "Point", coordinates: [site.lng, site.lat] }, properties: site })) });
     $("suggestions").replaceChildren(...gapInfo.suggestions.map((site) => {
-      const item = document.createElement("li");
-      item.textContent = `${site.lat.toFixed(4)}, ${site.lng.toFixed(4)}: +${site.gained_demand} users`;
+      const item = lbs.el("li", `${site.name || `${site.lat.toFixed(4)}, ${site.lng.toFixed(4)}`}: `
+        + `would cover ${site.gained_demand} more people`, null, { "data-testid": "site" });
+      item.title = `${site.lat.toFixed(5)}, ${site.lng.toFixed(5)}`
+        + (site.near_store ? ` · ${Math.round(site.near_m)} m from ${site.near_store}` : "");
       return item;
     }));
     map.getSource("candidates").setData({ type: "FeatureCollection", features: candidates.map(([lat, lng]) => ({
@@ -94,9 +111,36 @@
     }));
     const bounds = new maplibregl.LngLatBounds();
     for (const feature of cells.features) for (const point of feature.geometry.coordinates[0]) bounds.extend(point);
+    area = bounds;
     await showStores(bounds);
     if (!candidates.length && !bounds.isEmpty()) map.fitBounds(bounds, { padding: 20, duration: 0 });
     paint();
+    await showPerformance();
+  }
+
+  let area = null; // the bounds of the cells drawn
+
+  // Outlet performance: one circle per store in the area, sized by the chosen figure of the last 30 days
+  // (grey where fewer than k people make it up and the server withholds it).
+  async function showPerformance() {
+    const figure = $("theme").value;
+    const shown = OUTLET_FIGURES.includes(figure);
+    map.setLayoutProperty("performance", "visibility", shown ? "visible" : "none");
+    map.setPaintProperty("cells", "fill-opacity", shown ? 0.2 : 0.65);
+    if (!shown || !area || area.isEmpty()) return;
+    const query = new URLSearchParams({ bbox: area.toArray().flat().map((v) => v.toFixed(5)).join(","), days: 30 });
+    if ($("merchant").value) query.set("merchant_id", $("merchant").value);
+    if ($("category").value) query.set("category", $("category").value);
+    const report = await lbs.api(`/v1/reports/stores/performance?${query}`, { token });
+    if (!report.ok) { $("summary").textContent = report.error; return; }
+    map.getSource("performance").setData({ type: "FeatureCollection", features: report.body.stores.map((s) => ({
+      type: "Feature", geometry: { type: "Point", coordinates: [s.lng, s.lat] },
+      properties: { name: s.name, value: s[figure] } })) });
+    const counted = report.body.stores.filter((s) => s[figure] !== null);
+    const total = counted.reduce((sum, s) => sum + s[figure], 0);
+    $("legend").replaceChildren(lbs.el("div", `${figure} per outlet, last ${report.body.days} days: ${total} in all`),
+      lbs.el("div", `grey: fewer than ${report.body.k} people (withheld)`));
+    document.body.dataset.performance = String(report.body.stores.length);
   }
 
   async function showStores(bounds) {
@@ -109,12 +153,16 @@
     const response = await lbs.api(`/v1/stores/nearby?${query}`);
     if (!response.ok) return;
     const stores = response.body;
+    const merchant = Number($("merchant").value) || null;
+    const kind = $("category").value || null;
+    stores.features = stores.features.filter((f) => (!merchant || f.properties.merchant_id === merchant)
+      && (!kind || f.properties.category === kind));
     map.getSource("stores").setData(stores);
-    $("store-count").textContent = String(stores.numberReturned);
+    $("store-count").textContent = String(stores.features.length);
   }
 
   function paint() {
-    const theme = THEMES[$("theme").value];
+    const theme = THEMES[$("theme").value] || THEMES.coverage;
     const steps = ["step", ["coalesce", ["get", theme.property], 0], theme.stops[0][1]];
     for (const [value, color] of theme.stops.slice(1)) steps.push(value, color);
     if (map.getLayer("cells")) map.setPaintProperty("cells", "fill-color", steps);

@@ -1,6 +1,9 @@
-"""A catalogue people can search: each SKU keeps its code and name folded as text_match.py folds
-what a person types (NFKC, case folded), so `GET /v1/skus?q=` is the same words-in-text predicate
-as nearby's `q=`, in SQL, on both databases.
+"""A catalogue people can search, and outlet performance by store.
+
+Each SKU keeps its code and name folded as text_match.py folds what a person types (NFKC, case
+folded), so `GET /v1/skus?q=` is the same words-in-text predicate as nearby's `q=`, in SQL, on both
+databases. Member events get an index by (store, time): the planner's performance layers count a
+store's visits, redemptions and orders of the last days.
 
 Revision ID: 0014
 Revises: 0013
@@ -26,8 +29,10 @@ def upgrade() -> None:
     rows = connection.execute(sa.select(skus.c.id, skus.c.code, skus.c.name)).all()
     for sku_id, code, name in rows:
         connection.execute(skus.update().where(skus.c.id == sku_id).values(search_text=fold(f"{code}\n{name}")))
+    op.create_index("ix_member_events_store_at", "member_events", ["store_id", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_member_events_store_at", "member_events")
     with op.batch_alter_table("skus") as batch:
         batch.drop_column("search_text")

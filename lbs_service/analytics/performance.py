@@ -1,0 +1,59 @@
+"""Outlet performance for the planner's layers: per store in an area, the visits (arrivals), coupon
+redemptions and orders of the last days, from the member event log.
+
+A figure is shown only when at least k distinct people make it up (LBS_DEMAND_MIN_USERS): a store
+with two visitors reports "fewer than k", never two. The area is bounded (MAX_STORES) before any
+counting, and the count is one grouped query over an index on (store_id, at).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import distinct, func, select
+
+from lbs_service.catalog import StoreCatalog
+from lbs_service.errors import InvalidInput
+from lbs_service.responses import StorePerformance
+from lbs_service.storage.db import Database
+from lbs_service.storage.models import MemberEvent
+
+MAX_STORES = 5_000
+KINDS = {"visit": "visits", "redeem": "redemptions", "order": "orders"}  # member event kind -> figure
+
+
+@dataclass(frozen=True)
+class PerformanceAsk:
+    bbox: tuple[float, float, float, float]  # min lng, min lat, max lng, max lat
+    days: int
+    min_users: int
+    merchant_id: int | None
+    categories: tuple[str, ...]
+
+
+def store_performance(db: Database, catalog: StoreCatalog, ask: PerformanceAsk, now: datetime
+                      ) -> list[StorePerformance]:
+    min_lng, min_lat, max_lng, max_lat = ask.bbox
+    stores = [r for r in catalog.records.values()
+              if min_lat <= r.lat <= max_lat and min_lng <= r.lng <= max_lng
+              and (ask.merchant_id is None or r.merchant_id == ask.merchant_id)
+              and (not ask.categories or r.category in ask.categories)]
+    if len(stores) > MAX_STORES:
+        raise InvalidInput(f"{len(stores):,} stores in this area: zoom in or filter (at most {MAX_STORES:,})")
+    counts: dict[tuple[int, str], tuple[int, int]] = {}
+    ids = [r.id for r in stores]
+    with db.session() as session:
+        for begin in range(0, len(ids), 1000):
+            rows = session.execute(
+                select(MemberEvent.store_id, MemberEvent.kind, func.count(), func.count(distinct(MemberEvent.user_id)))
+                .where(MemberEvent.store_id.in_(ids[begin:begin + 1000]), MemberEvent.kind.in_(list(KINDS)),
+                       MemberEvent.at >= now - timedelta(days=ask.days))
+                .group_by(MemberEvent.store_id, MemberEvent.kind))
+            counts.update({(int(store or 0), kind): (int(events), int(people)) for store, kind, events, people in rows})
+
+    def shown(store_id: int, kind: str) -> int | None:
+        events, people = counts.get((store_id, kind), (0, 0))
+        return events if people >= ask.min_users or events == 0 else None
+
+    return [StorePerformance(store_id=r.id, name=r.name, category=r.category, merchant_id=r.merchant_id,
+                             lat=r.lat, lng=r.lng, **{figure: shown(r.id, kind) for kind, figure in KINDS.items()})
+            for r in sorted(stores, key=lambda r: r.id)]
