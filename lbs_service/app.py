@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(ws.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
-    app.include_router(pages.basemap_router(settings.basemap_pmtiles, settings.basemap_attribution))
+    app.include_router(pages.basemap_router(settings.basemap_pmtiles, settings.basemap_attribution,
+                                            settings.districts_attribution))
     for prefix, files in pages.vendor_mounts(settings.node_modules_dir):
         app.mount(prefix, files)
     # The nearby fast lane goes in front of the whole stack, built here once everything is added.

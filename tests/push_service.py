@@ -70,6 +70,7 @@ class PushServiceStandIn:
         self.received: list[Received] = []
         self.arrived: list[str] = []  # browsers named by requests as they come in, answered or not yet
         self._lock = threading.Lock()
+        ThreadingHTTPServer.request_queue_size = 256  # many pushes at once: none refused at the door
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]  # a client gone
         self.port = int(self._server.server_address[1])

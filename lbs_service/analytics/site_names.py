@@ -7,8 +7,6 @@ holds), districts from the imported boundaries.
 import re
 from dataclasses import dataclass
 
-from shapely.geometry import Point, shape
-from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 
 from lbs_service.catalog import StoreCatalog
@@ -42,16 +40,17 @@ def street_of(address: str | None) -> str | None:
 
 
 def place_names(db: Database, catalog: StoreCatalog, points: list[tuple[float, float]]) -> list[PlaceName]:
-    """A name for each (lat, lng)."""
+    """A name for each (lat, lng): districts found through the catalogue's district index (the one
+    region campaigns use), their names read for those codes only."""
     if not points:
         return []
+    codes = [catalog.regions.region_of(lat, lng) for lat, lng in points]
     with db.session() as session:
-        districts: list[tuple[str, BaseGeometry]] = [
-            (d.name, shape(d.geometry)) for d in session.scalars(select(District).order_by(District.code))]
+        district_names = dict(session.execute(select(District.code, District.name).where(
+            District.code.in_({c for c in codes if c is not None}))).all())
     names = []
-    for lat, lng in points:
-        here = Point(lng, lat)
-        district = next((name for name, area in districts if area.covers(here)), None)
+    for (lat, lng), code in zip(points, codes, strict=True):
+        district = district_names.get(code) if code is not None else None
         nearest, _ = catalog.nearby(lat, lng, NEAR_M, 1)
         store, metres = nearest[0] if nearest else (None, None)
         street = street_of(store.address) if store is not None else None

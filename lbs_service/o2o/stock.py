@@ -12,6 +12,8 @@ from lbs_service.storage.db import Database
 from lbs_service.storage.models import Sku, Stock
 from lbs_service.text_match import fold, words
 
+MAX_WORDS = 8
+
 
 @dataclass(frozen=True)
 class NewSku:
@@ -39,9 +41,11 @@ def create_sku(db: Database, sku: NewSku) -> SkuPublic:
 
 def find_skus(db: Database, q: str, merchant_id: int | None, limit: int) -> list[SkuPublic]:
     """The catalogue entries whose code or name holds every word of `q` (folded as nearby's `q=`), by name."""
-    wanted = words(q)
+    wanted = list(dict.fromkeys(words(q)))
     if not wanted:
         raise InvalidInput("q must contain a word")
+    if len(wanted) > MAX_WORDS:  # each word is a scan of the catalogue's text: a bounded number of them
+        raise InvalidInput(f"q has at most {MAX_WORDS} different words")
     query = select(Sku).where(*(Sku.search_text.contains(word, autoescape=True) for word in wanted))
     if merchant_id is not None:
         query = query.where(Sku.merchant_id == merchant_id)

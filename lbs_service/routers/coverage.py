@@ -128,10 +128,10 @@ async def get_gaps(
     slot, plan = await _planned(services, *planning)
     try:
         found = await asyncio.to_thread(coverage_report.gaps_and_sites, plan, top, suggest)
+        names = await asyncio.to_thread(place_names, services.db, services.catalog,
+                                        [(s.lat, s.lng) for s in found.suggestions])
     finally:
         slot.release()
-    names = await asyncio.to_thread(place_names, services.db, services.catalog,
-                                    [(s.lat, s.lng) for s in found.suggestions])
     found.suggestions = [s.model_copy(update={"name": n.name, "district": n.district, "near_store": n.near_store,
                                               "near_m": n.near_m}) for s, n in zip(found.suggestions, names,
                                                                                    strict=True)]

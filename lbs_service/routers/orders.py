@@ -3,12 +3,12 @@
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lbs_service.auth import require_role
-from lbs_service.deps import PrincipalDep, ServicesDep
+from lbs_service.deps import OptionalPrincipalDep, PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden, NotFound
 from lbs_service.fields import INT64_MAX, NO_NUL_PATTERN, Code, Label, Name, RowId, StoreId, text_field
 from lbs_service.o2o import orders, stock
@@ -79,12 +79,16 @@ async def create_sku(services: ServicesDep, principal: PrincipalDep, body: SkuBo
 
 
 @router.get("/v1/skus", response_model=list[SkuPublic])
-async def find_skus(services: ServicesDep,
+async def find_skus(services: ServicesDep, request: Request, principal: OptionalPrincipalDep,
                     q: Annotated[str, Query(min_length=1, max_length=200, pattern=NO_NUL_PATTERN,
-                                            description="words in the code or name (case and width folded)")],
+                                            description="up to 8 words in the code or name (case and width "
+                                                        "folded)")],
                     merchant_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
                     limit: Annotated[int, Query(ge=1, le=50)] = 20) -> list[SkuPublic]:
-    """The catalogue, searched: what the finder suggests as you type the name of a product."""
+    """The catalogue, searched: what the finder suggests as you type the name of a product. Each
+    request scans the catalogue's text, so it has a rate (anonymous clients by address)."""
+    client = principal.subject if principal is not None else f"ip:{request.client.host if request.client else '-'}"
+    await services.limits.check("catalogue", client)
     return await asyncio.to_thread(stock.find_skus, services.db, q, merchant_id, limit)
 
 

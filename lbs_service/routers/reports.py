@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from lbs_service.analytics import performance
-from lbs_service.analytics.performance import PerformanceAsk
+from lbs_service.analytics.performance import WEEK_PATTERN, PerformanceAsk
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden
 from lbs_service.fields import INT64_MAX, MONTH_PATTERN
@@ -47,12 +47,13 @@ async def store_performance(
     services: ServicesDep,
     principal: PrincipalDep,
     bbox: Annotated[str, text_query(200, 1, description="min_lng,min_lat,max_lng,max_lat")],
-    days: Annotated[int, Query(ge=1, le=365)] = 30,
+    week: Annotated[str | None, Query(pattern=WEEK_PATTERN, min_length=8, max_length=8,
+                                      description="a completed ISO week, YYYY-Www (default: the last one)")] = None,
     merchant_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     category: Annotated[str | None, text_query(600, 1, description="comma-separated")] = None,
 ) -> PerformanceReport:
-    """Visits, redemptions and orders per outlet in an area (the planner's performance layers).
-    Operators see every outlet; a merchant its own."""
+    """Visits, redemptions and orders per outlet in an area over one completed week (the planner's
+    performance layers). Operators see every outlet; a merchant its own."""
     if principal.role not in ("operator", "merchant"):
         raise Forbidden("outlet performance is for operators and merchants")
     if principal.role == "merchant":
@@ -62,8 +63,13 @@ async def store_performance(
     area = parse_bbox(bbox)
     assert area is not None
     k = services.settings.demand_min_users
-    ask = PerformanceAsk(area, days, k, merchant_id,
+    start = performance.week_start(week, services.clock())
+    ask = PerformanceAsk(area, start, k, merchant_id,
                          tuple(categories_asked(category, services.catalog.categories()) or ()))
-    stores = await asyncio.to_thread(performance.store_performance, services.db, services.catalog, ask,
-                                     services.clock())
-    return PerformanceReport(days=days, k=k, stores=stores)
+    await services.limits.check("coverage", principal.subject)  # priced like a coverage request, one at a time
+    slot = services.coverage_gate.reserve(principal.subject)
+    try:
+        stores = await asyncio.to_thread(performance.store_performance, services.db, services.catalog, ask)
+    finally:
+        slot.release()
+    return PerformanceReport(week=performance.iso_week(start), k=k, stores=stores)

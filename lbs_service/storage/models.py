@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     false,
@@ -271,7 +272,8 @@ class Sku(Base):
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     price_cents: Mapped[int] = mapped_column(BigInteger)
-    search_text: Mapped[str] = mapped_column(String(300), default="", server_default="")  # fold(code\nname)
+    # fold(code\nname): unbounded, as folding can lengthen text ("ß" -> "ss", "㍿" -> four letters).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Stock(Base):

@@ -1,5 +1,6 @@
 """The pages people use. Each is a static HTML file plus its own script; data comes from the API."""
 
+import logging
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -9,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from lbs_service.socket_protocol import as_script
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 # The pages talk to this app only; no third-party origin may load anything into them.
 SECURITY_HEADERS = {
@@ -35,23 +37,28 @@ def vendor_mounts(node_modules: Path) -> list[tuple[str, StaticFiles]]:
             for name, folder in VENDOR.items() if (node_modules / folder).is_dir()]
 
 
-def basemap_router(pmtiles: Path | None, attribution: str) -> APIRouter:
+def basemap_router(pmtiles: Path | None, attribution: str, districts_attribution: str) -> APIRouter:
     """The basemap the pages draw: the operator's PMTiles file, read by the browser with range requests."""
     basemap = APIRouter(include_in_schema=False)
-    served = pmtiles if pmtiles is not None and pmtiles.is_file() else None
+    if pmtiles is not None and not pmtiles.is_file():
+        log.warning("LBS_BASEMAP_PMTILES names no file: the pages draw their default basemap")
+
+    def served() -> Path | None:  # looked at on each request: a file replaced or removed is noticed
+        return pmtiles if pmtiles is not None and pmtiles.is_file() else None
 
     @basemap.get("/basemap/config.json")
     async def config() -> JSONResponse:
-        return JSONResponse({"pmtiles": "/basemap/tiles.pmtiles" if served else None, "attribution": attribution},
-                            headers={"Cache-Control": "no-cache"})
+        return JSONResponse({"pmtiles": "/basemap/tiles.pmtiles" if served() else None, "attribution": attribution,
+                             "districts_attribution": districts_attribution}, headers={"Cache-Control": "no-cache"})
 
-    @basemap.get("/basemap/tiles.pmtiles")
+    @basemap.api_route("/basemap/tiles.pmtiles", methods=["GET", "HEAD"])
     async def tiles() -> Response:
-        if served is None:
+        path = served()
+        if path is None:
             return Response(status_code=404)
         # FileResponse answers Range requests (206, one or several ranges): the browser reads the
         # archive's header, directories and tiles as it needs them, never the whole file.
-        return FileResponse(served, media_type="application/vnd.pmtiles", headers={"Cache-Control": "no-cache"})
+        return FileResponse(path, media_type="application/vnd.pmtiles", headers={"Cache-Control": "no-cache"})
 
     return basemap
 

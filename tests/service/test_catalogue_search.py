@@ -51,8 +51,28 @@ def test_products_are_found_by_the_words_people_type(backend, request):
         first = client.get("/v1/skus", params={"q": "latte"}).json()[0]
         assert first == {"id": ids["CAFE-L"], "merchant_id": merchant, "code": "CAFE-L", "name": "Café latte",
                          "price_cents": 100}
+        assert found(q=" ".join(["cable"] * 30)) == found(q="cable")  # a word asked again costs nothing more
+        assert found(q="ß" * 150) == []  # folding lengthens it ("ss" each): still just text
         for bad in ({"q": ""}, {"q": "   "}, {"q": "x" * 201}, {"q": "a\x00"}, {"q": "cable", "limit": 51},
-                    {"q": "cable", "limit": 0}, {}):
+                    {"q": "cable", "limit": 0}, {}, {"q": "a b c d e f g h i"}):
             refused = client.get("/v1/skus", params=bad)
             assert refused.status_code == 422 and refused.headers["content-type"].startswith(
                 "application/problem+json"), bad
+
+
+def test_a_product_whose_folded_text_is_longer_than_it_was_is_stored_and_found(request):
+    settings = request.getfixturevalue("pg_settings")
+    with client_for(settings) as client:
+        merchant, _ = _catalogue(settings, client)
+        name = "Stra\u00dfe " + "\u00df" * 190  # 191 characters, folded to 381
+        made = client.post("/v1/skus", headers=operator_headers(settings), json={
+            "merchant_id": merchant, "code": "LONG", "name": name, "price_cents": 1})
+        assert made.status_code == 201, made.text
+        assert [p["code"] for p in client.get("/v1/skus", params={"q": "strasse"}).json()] == ["LONG"]
+
+
+def test_the_catalogue_search_has_a_rate(sqlite_settings):
+    settings = sqlite_settings.model_copy(update={"rate_limit_rules": {"catalogue": (3, 60)}})
+    with client_for(settings) as client:
+        answers = [client.get("/v1/skus", params={"q": "cable"}).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]

@@ -74,10 +74,15 @@ def test_the_app_serves_the_operators_pmtiles_with_range_requests(sqlite_setting
     settings = sqlite_settings.model_copy(update={"basemap_pmtiles": tiles})
     with client_for(settings) as client:
         config = client.get("/basemap/config.json").json()
-        assert config == {"pmtiles": "/basemap/tiles.pmtiles", "attribution": settings.basemap_attribution}
+        assert config == {"pmtiles": "/basemap/tiles.pmtiles", "attribution": settings.basemap_attribution,
+                          "districts_attribution": settings.districts_attribution}
         head = client.get("/basemap/tiles.pmtiles", headers={"Range": "bytes=0-126"})
         assert head.status_code == 206 and head.content[:7] == b"PMTiles" and head.content[7] == 3
         assert head.headers["content-range"] == f"bytes 0-126/{tiles.stat().st_size}"
+        assert client.head("/basemap/tiles.pmtiles").headers["content-length"] == str(tiles.stat().st_size)
+        tiles.rename(tiles.with_suffix(".gone"))  # replaced or removed while serving: a 404, not a 500
+        assert client.get("/basemap/tiles.pmtiles", headers={"Range": "bytes=0-126"}).status_code == 404
+        assert client.get("/basemap/config.json").json()["pmtiles"] is None
     with client_for(sqlite_settings) as client:  # no basemap configured: the pages draw their default
         assert client.get("/basemap/config.json").json()["pmtiles"] is None
         assert client.get("/basemap/tiles.pmtiles").status_code == 404
@@ -113,7 +118,10 @@ def test_without_a_basemap_the_pages_draw_land_and_districts_never_an_empty_box(
             assert int(page.locator("body").get_attribute("data-basemap-features")) > 0  # land under the view
             if path == "/":  # the finder opens on the demo city (the planner on its own default view)
                 assert int(page.locator("body").get_attribute("data-basemap-districts")) > 0  # with the districts
-            assert "Natural Earth" in page.locator(".maplibregl-ctrl-attrib").inner_text()
+            credits = page.locator(".maplibregl-ctrl-attrib").inner_text()
+            assert "Natural Earth" in credits
+            if path == "/":  # districts drawn: their makers credited
+                assert "OpenStreetMap contributors" in credits
             assert page.locator(".maplibregl-ctrl-scale").count() == 1
             assert page.foreign == []
             screenshot(page, f"default-basemap{path.replace('/', '-')}")

@@ -116,9 +116,48 @@ def test_in_stock_is_asked_by_a_products_name(sqlite_settings, browser):
         page.fill("[data-testid=sku-name]", "usb")
         page.wait_for_selector("#sku-suggestions option", state="attached", timeout=5000)
         options = page.eval_on_selector_all("#sku-suggestions option", "os => os.map(o => o.value)")
-        assert options == ["USB-C cable (CABLE-C)"]
+        assert options == ["USB-C cable (CABLE-C) · Test Merchant"]  # a product is one merchant's
         page.fill("[data-testid=sku-name]", options[0])
         page.dispatch_event("[data-testid=sku-name]", "change")
         _wait_for(page, [str(ids[1])])
         assert "4 in stock" in page.inner_text("[data-testid=store-item]")
+        # A name no product has: the last product no longer filters, and the page says so.
+        page.fill("[data-testid=sku-name]", "aspirin")
+        page.dispatch_event("[data-testid=sku-name]", "change")
+        _wait_for(page, [str(i) for i in ids])
+        page.locator("#status").filter(has_text='No product called "aspirin"').wait_for(timeout=5000)
         assert page.foreign == []
+
+
+def test_a_late_answer_never_replaces_a_newer_one(sqlite_settings, browser):
+    """The person changes the radius while an earlier answer is still on its way: the list, the count
+    and the paging are those of the last question (answers held back and let go in the wrong order)."""
+    seed(sqlite_settings, count=300)
+    with live_server(sqlite_settings) as host:
+        held: list = []
+
+        def hold_wide_answers(page) -> None:
+            def route(route):
+                if "radius_m=1000&" in route.request.url:
+                    held.append(route)  # the 1 km answer waits until the 10 km one has arrived
+                else:
+                    route.continue_()
+            page.route("**/v1/stores/nearby?**", route)
+
+        page = open_page(browser, host, f"/?lat={LAT}&lng={LNG}&zoom=14", listen=hold_wide_answers)
+        _tap_centre(page)
+        lat, lng = _point(page)
+        page.select_option("[data-testid=radius]", "1000")
+        for _ in range(100):
+            if held:
+                break
+            page.wait_for_timeout(20)
+        page.select_option("[data-testid=radius]", "10000")
+        wide = httpx.get(f"http://{host}/v1/stores/nearby",
+                         params={"lat": lat, "lng": lng, "radius_m": 10000, "limit": 50}).json()
+        _wait_for(page, [f["id"] for f in wide["features"]])
+        held[0].continue_()  # the stale 1 km answer arrives last
+        page.wait_for_timeout(500)
+        assert _shown(page) == [f["id"] for f in wide["features"]]
+        assert f"{wide['numberMatched']} store(s) within 10.0 km" in page.inner_text("#status")
+        assert page.locator("[data-testid=more]").is_visible() == (wide["numberMatched"] > 50)

@@ -105,7 +105,13 @@ def test_planner_filters_performance_layer_and_named_sites(sqlite_settings, brow
             timeout=10000)
         page.select_option("[data-testid=theme]", "visits")
         page.wait_for_selector("body[data-performance]", timeout=10000)
-        assert int(page.locator("body").get_attribute("data-performance")) >= 1
-        assert "visits per outlet" in page.inner_text("#legend")
+        shown = int(page.locator("body").get_attribute("data-performance"))
+        legend = page.inner_text("#legend")
+        bbox = page.evaluate("document.body.dataset.performanceBbox")
+        report = httpx.get(f"http://{host}/v1/reports/stores/performance", headers=checker,
+                           params={"bbox": bbox, "category": "cafe"}).json()
+        assert shown == len(report["stores"]) >= 1 and report["week"] == "2026-W47"
+        total = sum(s["visits"] for s in report["stores"] if s["visits"] is not None)
+        assert total > 0 and f"visits per outlet in week 2026-W47: {total} in all" in legend
         screenshot(page, "planner-performance")
         assert page.foreign == []

@@ -50,7 +50,7 @@ window.lbsBasemap = (() => {
     return "pmtiles";
   }
 
-  async function attachDefault(map) {
+  async function attachDefault(map, config) {
     map.setPaintProperty(`${PREFIX}background`, "background-color", WATER);
     const topology = window.topojson ? await json("/vendor/world-atlas/land-50m.json") : null;
     const layers = [];
@@ -63,7 +63,8 @@ window.lbsBasemap = (() => {
     }
     const districts = await json("/v1/districts.geojson");
     if (districts && districts.features && districts.features.length) {
-      map.addSource(`${PREFIX}districts`, { type: "geojson", data: districts, attribution: "Districts: imported boundaries" });
+      map.addSource(`${PREFIX}districts`, { type: "geojson", data: districts,
+        attribution: config.districts_attribution || "Districts: imported boundaries" });
       layers.push(
         { id: "district-fill", type: "fill", source: `${PREFIX}districts`, paint: { "fill-color": "#ebe7de", "fill-opacity": 0.5 } },
         { id: "district-line", type: "line", source: `${PREFIX}districts`,
@@ -77,9 +78,9 @@ window.lbsBasemap = (() => {
   }
 
   async function attach(map) {
-    const config = (await json("/basemap/config.json")) || { pmtiles: null, attribution: "" };
+    const config = (await json("/basemap/config.json")) || { pmtiles: null, attribution: "", districts_attribution: "" };
     const usePmtiles = config.pmtiles && window.pmtiles && window.basemaps;
-    const kind = usePmtiles ? await attachPmtiles(map, config) : await attachDefault(map);
+    const kind = usePmtiles ? await attachPmtiles(map, config) : await attachDefault(map, config);
     map.addControl(new maplibregl.AttributionControl({ compact: false }));
     map.once("idle", () => {
       // What the basemap drew, for whoever checks the page (its tests): its kind, and how many of its features.

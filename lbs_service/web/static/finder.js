@@ -7,7 +7,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const { token, params } = lbs.session("lbs-user-token");
-  const state = { point: null, category: null, stores: [], matched: 0, next: null, q: "", sku: null };
+  const state = { point: null, category: null, stores: [], matched: 0, next: null, q: "", sku: null, asked: 0 };
   const FIX_EVERY_M = 25; // a new fix when moved this far...
   const FIX_EVERY_S = 20; // ...or when this much time has passed
   const timers = new Set(); // every interval this page starts, so none outlives what it serves
@@ -43,7 +43,7 @@
   const again = () => state.point && search(...state.point);
   $("open-now").addEventListener("change", again);
   $("radius").addEventListener("change", again);
-  $("sort").addEventListener("change", render);
+  $("sort").addEventListener("change", () => (state.stores.length ? showPage() : render()));
   $("more").addEventListener("click", more);
 
   // The search box: what is typed narrows the stores around the point (name, kind of store, address);
@@ -69,17 +69,26 @@
     if (skuByLabel.has(text)) return;
     const answer = await lbs.api(`/v1/skus?${new URLSearchParams({ q: text, limit: 8 })}`);
     if (!answer.ok || $("sku-name").value.trim() !== text) return;
-    for (const sku of answer.body) skuByLabel.set(`${sku.name} (${sku.code})`, sku.id);
-    $("sku-suggestions").replaceChildren(...answer.body.map((sku) =>
-      lbs.el("option", null, null, { value: `${sku.name} (${sku.code})` })));
+    const merchants = await merchantNames();
+    // A product is one merchant's: its label names the merchant, so two chains' "Water (W1)" stay apart.
+    const label = (sku) => `${sku.name} (${sku.code}) · ${merchants.get(sku.merchant_id) || `merchant ${sku.merchant_id}`}`;
+    for (const sku of answer.body) skuByLabel.set(label(sku), sku.id);
+    $("sku-suggestions").replaceChildren(...answer.body.map((sku) => lbs.el("option", null, null, { value: label(sku) })));
   }));
-  $("sku-name").addEventListener("change", () => {
+  $("sku-name").addEventListener("change", async () => {
     const text = $("sku-name").value.trim();
     const chosen = skuByLabel.get(text) || null;
-    if (text && !chosen) { $("status").textContent = `No product called "${text}": pick one from the list.`; return; }
-    state.sku = chosen;
-    again();
+    state.sku = chosen; // an unknown name filters nothing: the list must not go on showing the last product
+    await again();
+    if (text && !chosen) $("status").textContent = `No product called "${text}": pick one from the list.`;
   });
+
+  let merchantsLoaded = null;
+  function merchantNames() {
+    merchantsLoaded = merchantsLoaded || lbs.api("/v1/merchants").then((answer) =>
+      new Map(answer.ok ? answer.body.map((m) => [m.id, m.name]) : []));
+    return merchantsLoaded;
+  }
 
   function debounced(work, ms = 250) {
     let timer = null;
@@ -128,8 +137,17 @@
     if ($("open-now").checked) query.set("open_now", "true");
     if (state.sku) query.set("sku", state.sku);
     if (state.q) query.set("q", state.q);
+    const asked = ++state.asked; // a later question makes this answer stale, whenever it arrives
     const answer = await lbs.api(`/v1/stores/nearby?${query}`, { token });
-    if (!answer.ok) { $("status").textContent = answer.error; return; }
+    if (asked !== state.asked) return;
+    if (!answer.ok) {
+      state.stores = [];
+      state.next = null;
+      $("more").hidden = true;
+      render();
+      $("status").textContent = answer.error;
+      return;
+    }
     state.stores = answer.body.features;
     state.matched = answer.body.numberMatched;
     state.next = nextLink(answer.body);
@@ -140,9 +158,11 @@
   // Every store within the radius can be listed: the answer's `next` link continues where the page ended.
   async function more() {
     if (!state.next) return;
+    const asked = state.asked; // the page continues this question; a new one drops it
     $("more").disabled = true;
     const answer = await lbs.api(state.next, { token });
     $("more").disabled = false;
+    if (asked !== state.asked) return;
     if (!answer.ok) { $("status").textContent = answer.error; return; }
     state.stores = state.stores.concat(answer.body.features);
     state.next = nextLink(answer.body);
@@ -158,8 +178,10 @@
     const within = lbs.distance(radius());
     const what = [state.q ? `matching "${state.q}"` : "", $("sku-name").value.trim() && state.sku
       ? `with ${$("sku-name").value.trim()} in stock` : ""].filter(Boolean).join(" ");
+    const byRating = $("sort").value === "rating";
     $("status").textContent = `${state.matched} store(s) ${what ? `${what} ` : ""}within ${within}`
-      + (state.matched > state.stores.length ? `, nearest ${state.stores.length} shown.` : ".");
+      + (state.matched > state.stores.length ? `, the nearest ${state.stores.length} listed` : "")
+      + (byRating ? ", best rated first." : ".");
     $("more").hidden = !state.next;
     if (map.getSource("stores")) map.getSource("stores").setData({ type: "FeatureCollection", features: state.stores });
     render();

@@ -120,7 +120,7 @@
 
   let area = null; // the bounds of the cells drawn
 
-  // Outlet performance: one circle per store in the area, sized by the chosen figure of the last 30 days
+  // Outlet performance: one circle per store in the area, sized by the chosen figure of the last full week
   // (grey where fewer than k people make it up and the server withholds it).
   async function showPerformance() {
     const figure = $("theme").value;
@@ -128,7 +128,7 @@
     map.setLayoutProperty("performance", "visibility", shown ? "visible" : "none");
     map.setPaintProperty("cells", "fill-opacity", shown ? 0.2 : 0.65);
     if (!shown || !area || area.isEmpty()) return;
-    const query = new URLSearchParams({ bbox: area.toArray().flat().map((v) => v.toFixed(5)).join(","), days: 30 });
+    const query = new URLSearchParams({ bbox: area.toArray().flat().map((v) => v.toFixed(5)).join(",") });
     if ($("merchant").value) query.set("merchant_id", $("merchant").value);
     if ($("category").value) query.set("category", $("category").value);
     const report = await lbs.api(`/v1/reports/stores/performance?${query}`, { token });
@@ -138,8 +138,9 @@
       properties: { name: s.name, value: s[figure] } })) });
     const counted = report.body.stores.filter((s) => s[figure] !== null);
     const total = counted.reduce((sum, s) => sum + s[figure], 0);
-    $("legend").replaceChildren(lbs.el("div", `${figure} per outlet, last ${report.body.days} days: ${total} in all`),
+    $("legend").replaceChildren(lbs.el("div", `${figure} per outlet in week ${report.body.week}: ${total} in all`),
       lbs.el("div", `grey: fewer than ${report.body.k} people (withheld)`));
+    document.body.dataset.performanceBbox = query.get("bbox");
     document.body.dataset.performance = String(report.body.stores.length);
   }
 
@@ -150,15 +151,16 @@
     const corner = bounds.getNorthEast();
     const reach = Math.min(50000, Math.ceil(centre.distanceTo(corner)) + 1000);
     const query = new URLSearchParams({ lat: centre.lat, lng: centre.lng, radius_m: reach, limit: 1000 });
+    if ($("category").value) query.set("category", $("category").value);
     const response = await lbs.api(`/v1/stores/nearby?${query}`);
     if (!response.ok) return;
     const stores = response.body;
     const merchant = Number($("merchant").value) || null;
-    const kind = $("category").value || null;
-    stores.features = stores.features.filter((f) => (!merchant || f.properties.merchant_id === merchant)
-      && (!kind || f.properties.category === kind));
+    // Nearby filters by kind; one merchant's are picked here, from the nearest 1,000 of that kind.
+    stores.features = stores.features.filter((f) => !merchant || f.properties.merchant_id === merchant);
     map.getSource("stores").setData(stores);
-    $("store-count").textContent = String(stores.features.length);
+    $("store-count").textContent = String(stores.features.length)
+      + (stores.numberMatched > stores.numberReturned ? ` (of the nearest ${stores.numberReturned})` : "");
   }
 
   function paint() {

@@ -22,7 +22,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("skus") as batch:
-        batch.add_column(sa.Column("search_text", sa.String(300), nullable=False, server_default=""))
+        batch.add_column(sa.Column("search_text", sa.Text, nullable=False, server_default=""))
     skus = sa.table("skus", sa.column("id", sa.BigInteger), sa.column("code", sa.String),
                     sa.column("name", sa.String), sa.column("search_text", sa.String))
     connection = op.get_bind()
