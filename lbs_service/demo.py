@@ -9,7 +9,6 @@ seeded generator (tests check they still match it): stores cluster like a real c
 Gaussian cores at the commercial centres, district sub-centres, and a thin halo.
 """
 
-import csv
 import json
 import random
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from sqlalchemy import select
 
 from geo_index import Datum
 from lbs_service.analytics.demand import DemandRecorder
+from lbs_service.csv_export import csv_writer
 from lbs_service.importer.boundaries import import_boundaries
 from lbs_service.importer.normalize import ImportOptions
 from lbs_service.importer.run import import_stores
@@ -84,7 +84,7 @@ def demo_stores(count: int = 2400, seed: int = 20241) -> dict[str, list[dict[str
                 "name": f"{chain.prefix} {area} {number}",
                 "category": chain.category,
                 "address": f"{rng.randint(1, 999)} {area} Road, Nanjing",
-                "phone": f"+86 25 {rng.randint(5000_0000, 8999_9999)}",
+                "phone": f"025 {rng.randint(5000_0000, 8999_9999)}",  # no leading "+": a spreadsheet reads a formula
                 "hours": hours,
                 "timezone": "Asia/Shanghai",
                 "status": "open",
@@ -141,12 +141,12 @@ def write_demo_files(folder: Path, count: int = 2400, seed: int = 20241) -> None
     (folder / "stores").mkdir(parents=True, exist_ok=True)
     for merchant, rows in demo_stores(count, seed).items():
         with (folder / "stores" / f"{merchant}.csv").open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(STORE_COLUMNS)
+            writer = csv_writer(out, STORE_COLUMNS)
             for row in rows:
                 opens, closes = row["hours"]["mon"][0]
-                writer.writerow([row["source_id"], row["name"], row["category"], row["address"], row["phone"],
-                                 row["lat"], row["lng"], opens, closes, row["timezone"]])
+                writer.writerow({"id": row["source_id"], "name": row["name"], "category": row["category"],
+                                 "address": row["address"], "phone": row["phone"], "lat": row["lat"],
+                                 "lng": row["lng"], "opens": opens, "closes": closes, "timezone": row["timezone"]})
     _write_json(folder / "districts.geojson", {"type": "FeatureCollection", "features": demo_district_features()})
     _write_json(folder / "campaigns.json", [
         {"title": title, "level": level, "merchant": merchant, "priority": priority, "budget": 5000, "days": 30}

@@ -335,6 +335,10 @@ class MerchantPublic(Public):
     stores: int = Field(description="open stores it runs")
 
 
+class CategoryList(Public):
+    categories: list[str]
+
+
 class StorePerformance(Public):
     store_id: int
     name: str

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from lbs_service.analytics.outlets import merchant_list
 from lbs_service.deps import ServicesDep
-from lbs_service.responses import MerchantPublic
+from lbs_service.responses import CategoryList, MerchantPublic
 
 router = APIRouter(tags=["outlets"])
 
@@ -17,7 +17,7 @@ async def merchants(services: ServicesDep) -> list[MerchantPublic]:
     return await asyncio.to_thread(merchant_list, services.db, services.catalog)
 
 
-@router.get("/v1/categories", response_model=list[str])
-async def categories(services: ServicesDep) -> list[str]:
+@router.get("/v1/categories", response_model=CategoryList)
+async def categories(services: ServicesDep) -> CategoryList:
     """The categories open stores have (what nearby's `category=` takes)."""
-    return services.catalog.categories()
+    return CategoryList(categories=services.catalog.categories())

@@ -39,7 +39,7 @@
     const [boundaries, listed, merchants, kinds] = await Promise.all([lbs.api("/v1/districts.geojson"),
       lbs.api("/v1/districts"), lbs.api("/v1/merchants"), lbs.api("/v1/categories")]);
     if (merchants.ok) $("merchant").append(...merchants.body.map((m) => new Option(`${m.name} (${m.stores})`, m.id)));
-    if (kinds.ok) $("category").append(...kinds.body.map((k) => new Option(k.replace(/_/g, " "), k)));
+    if (kinds.ok) $("category").append(...kinds.body.categories.map((k) => new Option(k.replace(/_/g, " "), k)));
     if (!boundaries.ok || !listed.ok) { $("summary").textContent = boundaries.error || listed.error; return; }
     map.getSource("districts").setData(boundaries.body);
     const districts = listed.body;
