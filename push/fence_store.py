@@ -20,8 +20,11 @@ from geo_index.visits import VisitState
 from push.redis_errors import redis_call
 
 
-def _fix(f: Fix | None) -> list[float] | None:
-    return None if f is None else [f.lat, f.lng, f.ts, f.accuracy_m]
+def _fix(f: list[float] | dict[str, float]) -> Fix:
+    """A fix as dump_state wrote it: an object (orjson writes the dataclass itself, in Rust - per
+    fix in Python this was the checkpoint's main cost), or the [lat, lng, ts, accuracy] of older
+    checkpoints."""
+    return Fix(**f) if isinstance(f, dict) else Fix(*f)
 
 
 def _nan_to_none(values: np.ndarray) -> list[float | None]:
@@ -32,7 +35,15 @@ def dump_state(state: VisitState) -> bytes:
     return orjson.dumps({
         "ids": state.ids.tolist(), "stage": state.stage.tolist(), "started": _nan_to_none(state.started),
         "dwell_from": _nan_to_none(state.dwell_from), "arrived": _nan_to_none(state.arrived),
-        "bucket": state.bucket.tolist(), "recent": [_fix(f) for f in state.recent], "last": _fix(state.last)})
+        "bucket": state.bucket.tolist(), "recent": list(state.recent), "last": state.last})
+
+
+def snapshot_state(state: VisitState) -> VisitState:
+    """A copy of what dump_state writes, taken now and serialised later (at the checkpoint flush): the
+    live state moves on meanwhile, and only a user's newest snapshot is ever serialised."""
+    return VisitState(ids=state.ids.copy(), stage=state.stage.copy(), started=state.started.copy(),
+                      dwell_from=state.dwell_from.copy(), arrived=state.arrived.copy(), bucket=state.bucket.copy(),
+                      recent=deque(state.recent), last=state.last, index_version=state.index_version)
 
 
 def load_state(raw: bytes | str) -> VisitState:
@@ -45,8 +56,8 @@ def load_state(raw: bytes | str) -> VisitState:
     return VisitState(
         ids=np.array(data["ids"], dtype=np.int64), xyz=np.zeros((n, 3)), stage=np.array(data["stage"], np.int8),
         started=floats(data["started"]), dwell_from=floats(data["dwell_from"]), arrived=floats(data["arrived"]),
-        bucket=np.array(data["bucket"], np.int8), recent=deque(Fix(*f) for f in data["recent"]),
-        last=None if data["last"] is None else Fix(*data["last"]), index_version=-1)
+        bucket=np.array(data["bucket"], np.int8), recent=deque(_fix(f) for f in data["recent"]),
+        last=None if data["last"] is None else _fix(data["last"]), index_version=-1)
 
 
 class FenceStore(Protocol):

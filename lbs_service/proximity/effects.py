@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from geo_index.visits import Change, Stage
+from geo_index.visits import Change, Stage, VisitState
 from lbs_service.proximity.decisions import Offer
 
 
@@ -42,7 +42,7 @@ class FixEffects:
     user_id: str
     changes: list[StageChange] = field(default_factory=list)
     promotions: list[Promotion] = field(default_factory=list)
-    checkpoint: bytes | None = None  # the user's state after these fixes: saved only once they are committed
+    checkpoint: VisitState | None = None  # the user's state after these fixes: saved once they are committed
     generation: int = 0  # the user's erasure generation when queued: an older snapshot is never saved
     received: float = 0.0  # perf_counter() when the fixes were taken, for fix-to-alert latency
     done: asyncio.Future[None] | None = None  # set when committed (or failed), for callers that wait

@@ -29,7 +29,7 @@ from lbs_service.proximity.decisions import Caps, CardRules, Entered, card_conte
 from lbs_service.proximity.effects import FixEffects, Promotion, StageChange
 from lbs_service.proximity.gauge import DemandGauge
 from lbs_service.settings import VisitSettings
-from push.fence_store import FenceStore, dump_state
+from push.fence_store import FenceStore, dump_state, snapshot_state
 from push.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,8 @@ class ProximityEngine:
         self.caps = caps or Caps()
         self.cards = CardRules(settings.staff_alerts, settings.alert_min_tier, settings.member_tiers)
         self._live: dict[str, LiveUser] = {}
-        self._saves: dict[str, bytes] = {}  # checkpoints to write at the next flush
+        # Checkpoints to write at the next flush, serialised then: a user's newer one replaces an older.
+        self._saves: dict[str, VisitState] = {}
         self._escalations: list[tuple[float, str, int, int]] = []  # (due, channel, alert id, visit id)
         self._preloads: set[asyncio.Task[None]] = set()
         committer.settled = self._settled
@@ -141,13 +142,13 @@ class ProximityEngine:
             if outcome.events:
                 await self._decide(live, fix, outcome, effects)
         if len(effects):
-            effects.checkpoint = dump_state(live.state)
+            effects.checkpoint = snapshot_state(live.state)
             self._submit(live, effects, wait)
             if effects.done is not None:
                 await effects.done
         elif live.in_flight == 0 and live.state.last is not None and (
                 live.state.last.ts - live.saved_ts >= CHECKPOINT_EVERY_S):
-            self._saves[user_id] = dump_state(live.state)
+            self._saves[user_id] = snapshot_state(live.state)
             live.saved_ts = live.state.last.ts
         return outcomes
 
@@ -246,7 +247,7 @@ class ProximityEngine:
         saves, self._saves = self._saves, {}
         if saves:
             try:
-                await self.fences.save_many(saves)
+                await self.fences.save_many({user: dump_state(state) for user, state in saves.items()})
             except Exception:
                 self._saves = {**saves, **self._saves}  # Redis away: keep them for the next flush
                 raise

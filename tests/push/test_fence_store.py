@@ -7,7 +7,7 @@ import redis.asyncio as redis
 
 from geo_index.fences import Fix
 from geo_index.visits import VisitState
-from push.fence_store import InProcessFenceStore, RedisFenceStore, dump_state
+from push.fence_store import InProcessFenceStore, RedisFenceStore, dump_state, load_state, snapshot_state
 from tests.push.conftest import redis_url
 
 
@@ -47,3 +47,22 @@ async def test_visit_state_round_trips_in_both_stores():
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+def test_a_snapshot_is_what_the_state_was_when_taken_whatever_happens_after():
+    state = _state()
+    before = dump_state(state)
+    snapshot = snapshot_state(state)
+    state.stage[0] = 4  # the live state moves on: a stage changes in place, a fix arrives
+    state.started[1] = 99.0
+    state.recent.append(Fix(40.0, 116.0, 999.0, 5.0))
+    state.last = state.recent[-1]
+    assert dump_state(snapshot) == before != dump_state(state)
+
+
+def test_a_checkpoint_written_before_fixes_were_objects_still_loads():
+    """Checkpoints in Redis outlive a deploy: the older form ([lat, lng, ts, accuracy]) is read too."""
+    older = (b'{"ids":[3,9],"stage":[1,3],"started":[90.0,95.0],"dwell_from":[null,96.0],"arrived":[null,97.0],'
+             b'"bucket":[2,-1],"recent":[[31.9,118.0,90.0,7.0],[32.0,118.0,100.0,5.0]],"last":[32.0,118.0,100.0,5.0]}')
+    assert _same(load_state(older), _state())
+    assert _same(load_state(dump_state(_state())), _state())
