@@ -121,6 +121,9 @@ return append(body)
 ROUTE_BATCH = 32  # wake-ups routed before the listener lets the other tasks run
 
 
+CLOSE_WAIT_S = 2.0  # the longest a close waits for the client to let go of its connections
+
+
 class RedisBroker:
     """The broker on Redis: one capped stream per channel, pub/sub by shard to wake workers."""
 
@@ -160,9 +163,10 @@ class RedisBroker:
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-        await self.client.aclose()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._listener, 2 * CLOSE_WAIT_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.client.aclose(), CLOSE_WAIT_S)
 
     async def healthy(self) -> bool:
         try:
@@ -350,8 +354,10 @@ class RedisBroker:
                             # to 159 ms (asyncio debug) while every socket waited. Let them run.
                             await asyncio.sleep(0)
             except asyncio.CancelledError:
+                # Bounded: cancelled in the middle of a read or a subscribe, the client's close can wait
+                # for a connection that will never answer (seen: a test run hung here for good).
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await asyncio.wait_for(pubsub.aclose(), CLOSE_WAIT_S)
                 raise
             except Exception as error:  # whatever the client raises, the listener must live on and resync
                 log.warning("redis pub/sub lost (%s); retrying in %.1f s", type(error).__name__, backoff)

@@ -3,7 +3,6 @@ transaction; two workers' senders racing over the same deliveries send each once
 died holding a delivery (between commit and send) leaves it to the next one, which sends it once."""
 
 import asyncio
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,12 +13,11 @@ from lbs_service.storage.db import Database
 from lbs_service.storage.models import PushSubscription, WebPushDelivery
 from lbs_service.webpush.endpoints import parse_allowed_hosts
 from lbs_service.webpush.sender import LEASE, PushSettings, WebPushSender
-from lbs_service.webpush.subscriptions import MAX_PER_USER, subscribe
 from push.broker import InProcessBroker
 from push.hub import Hub
 from tests.clock import T0, WIDE, iso
 from tests.conftest import client_for, operator_headers
-from tests.push_service import Browser, PushServiceStandIn, b64url
+from tests.push_service import Browser, PushServiceStandIn
 from tests.service.test_orders import auth
 
 pytestmark = pytest.mark.postgis
@@ -121,29 +119,3 @@ async def test_a_delivery_held_by_a_dead_worker_is_sent_once_by_another(pg_setti
     with db.session() as session:
         assert session.execute(select(WebPushDelivery.state, WebPushDelivery.attempts)).all() == [("sent", 2)]
 
-
-def test_the_cap_holds_under_concurrency_on_postgresql(pg_settings):
-    db = Database(pg_settings)
-    allowed = parse_allowed_hosts("http://127.0.0.1")
-    outcomes: list[str] = []
-    start = threading.Barrier(24)
-
-    def one(n: int) -> None:
-        browser = Browser(f"b{n}")
-        start.wait()
-        try:
-            subscribe(db, allowed, "olga", f"http://127.0.0.1/push/{n % 20}", browser.p256dh, b64url(browser.auth),
-                      None, T0)  # four browsers subscribe twice at once: the same id, one row
-            outcomes.append("ok")
-        except Exception as error:
-            outcomes.append(type(error).__name__)
-
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(24)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    with db.session() as session:
-        stored = session.scalars(select(PushSubscription.endpoint).where(PushSubscription.user_id == "olga")).all()
-    assert len(stored) == MAX_PER_USER == len(set(stored))
-    assert set(outcomes) <= {"ok", "Conflict"} and outcomes.count("Conflict") >= 20 - MAX_PER_USER
