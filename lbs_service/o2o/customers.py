@@ -71,14 +71,19 @@ class Customer:
         return at.astimezone(self.zone)
 
     def in_quiet_hours(self, at: datetime) -> bool:
-        if self.quiet is None:
-            return False
-        start, end = self.quiet
-        now = self.local(at).time()
-        return start <= now < end if start <= end else now >= start or now < end
+        return in_quiet_hours(self.quiet, self.zone, at)
 
     def sent_on(self, day: str) -> Counter[int]:
         return self.sent.setdefault(day, Counter())
+
+
+def in_quiet_hours(quiet: tuple[time, time] | None, zone: ZoneInfo, at: datetime) -> bool:
+    """Is `at` within the user's quiet hours (local times, possibly across midnight)?"""
+    if quiet is None:
+        return False
+    start, end = quiet
+    now = at.astimezone(zone).time()
+    return start <= now < end if start <= end else now >= start or now < end
 
 
 def tier_for(visit_count: int, thresholds: dict[str, int]) -> str:
@@ -101,8 +106,7 @@ def load(session: Session, user_id: str, at: datetime) -> Customer:
 def may_market(session: Session, user_id: str, at: datetime) -> bool:
     """May an offer reach this user now: consent to location marketing, outside their quiet hours."""
     zone, quiet = _preferences(session, user_id)
-    view = Customer(user_id, _consented(session, user_id), zone, quiet, {}, [], {}, Counter())
-    return view.consented and not view.in_quiet_hours(at)
+    return _consented(session, user_id) and not in_quiet_hours(quiet, zone, at)
 
 
 def _consented(session: Session, user_id: str) -> bool:

@@ -13,16 +13,15 @@ ids let an erasure reach the streams) and then pruned.
 """
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
-from sqlalchemy.orm import Session
 
 from lbs_service import metrics
 from lbs_service.clock import Clock
+from lbs_service.outbox.wake import CommitWake
 from lbs_service.outbox.writer import WROTE_OUTBOX
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import OutboxMessage
@@ -44,23 +43,15 @@ class OutboxRelay:
         self.hub = hub
         self.clock = clock
         self.poll_s = poll_s
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = CommitWake(db, WROTE_OUTBOX)  # a transaction that wrote to the outbox committed
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        db.on_commit(self._committed)
-
-    def _committed(self, session: Session) -> None:
-        """After any commit (in whatever thread): wake up if that transaction wrote to the outbox."""
-        if session.info.pop(WROTE_OUTBOX, False) and self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is closing: the next start polls anyway
-                self._loop.call_soon_threadsafe(self._wake.set)
 
     def wake(self) -> None:
         self._wake.set()
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._wake.bind()
         self._task = asyncio.create_task(self._run())
 
     async def close(self) -> None:
@@ -73,13 +64,11 @@ class OutboxRelay:
         self._wake.set()
         if self._task is not None:
             await self._task
-        self._loop = None
+        self._wake.unbind()
 
     async def _run(self) -> None:
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            self._wake.clear()
+            await self._wake.wait(self.poll_s)
             if self._stopping:
                 return
             try:

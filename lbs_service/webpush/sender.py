@@ -19,7 +19,6 @@ once.
 """
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -28,12 +27,12 @@ from datetime import datetime, timedelta
 import aiohttp
 import orjson
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.orm import Session
 
 from lbs_service import metrics
 from lbs_service.clock import Clock
 from lbs_service.o2o.customers import may_market
 from lbs_service.outbox.pushes import WROTE_PUSHES
+from lbs_service.outbox.wake import CommitWake
 from lbs_service.statuses import PushKind, PushState
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import PushSubscription, WebPushDelivery
@@ -90,18 +89,11 @@ class WebPushSender:
         self._key: VapidKey | None = None
         self.settings = settings
         self.clock = clock
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = CommitWake(db, WROTE_PUSHES)  # a transaction that owed pushes committed
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
-        db.on_commit(self._committed)
-
-    def _committed(self, session: Session) -> None:
-        if session.info.pop(WROTE_PUSHES, False) and self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is closing: the next start polls anyway
-                self._loop.call_soon_threadsafe(self._wake.set)
 
     @property
     def key(self) -> VapidKey:
@@ -111,7 +103,7 @@ class WebPushSender:
     async def start(self) -> None:
         self._key = await asyncio.to_thread(load_vapid_key, self.db, self.settings.private_key,
                                             self.settings.subject)
-        self._loop = asyncio.get_running_loop()
+        self._wake.bind()
         # No cookies, no proxy from the environment, no redirects (transport.py): a push service only.
         self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
         self._task = asyncio.create_task(self._run())
@@ -126,13 +118,11 @@ class WebPushSender:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
-        self._loop = None
+        self._wake.unbind()
 
     async def _run(self) -> None:
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
-            self._wake.clear()
+            await self._wake.wait(self.settings.poll_s)
             if self._stopping:
                 return
             try:  # each delivery settled wakes the loop again, so the pipeline stays full

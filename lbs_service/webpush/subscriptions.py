@@ -25,10 +25,10 @@ MAX_PER_USER = 10
 
 
 def _b64url_bytes(text: str, what: str) -> bytes:
-    if not text or any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=" for c in text):
-        raise InvalidInput(f"keys.{what} is base64url")
+    """Base64url, padded or not (browsers send it unpadded); any other character is refused."""
+    unpadded = text.rstrip("=")
     try:
-        return base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
+        return base64.b64decode(unpadded + "=" * (-len(unpadded) % 4), altchars=b"-_", validate=True)
     except ValueError as error:
         raise InvalidInput(f"keys.{what} is base64url") from error
 
