@@ -17,13 +17,16 @@ from lbs_service.body_limit import BodyLimitMiddleware
 from lbs_service.clock import Clock, system_clock
 from lbs_service.housekeeping import housekeeping
 from lbs_service.routers import (
+    bills,
     campaigns,
     coupons,
     coverage,
     districts,
+    games,
     health,
     orders,
     outlets,
+    points,
     reports,
     stores,
     tokens,
@@ -91,6 +94,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(coupons.router)
     app.include_router(orders.router)
     app.include_router(reports.router)
+    app.include_router(games.router)
+    app.include_router(points.router)
+    app.include_router(bills.router)
     app.include_router(coverage.router)
     app.include_router(districts.router)
     app.include_router(outlets.router)

@@ -60,6 +60,9 @@ MONTH_PATTERN = "^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])$"
 Month = Annotated[str, Field(pattern=MONTH_PATTERN, min_length=7, max_length=7, description="YYYY-MM")]
 
 Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+# Money in whole cents: far above any basket or bill, far below what a 64-bit sum of them could overflow.
+MAX_CENTS = 10**12
+Cents = Annotated[int, Field(ge=0, le=MAX_CENTS)]
 RowId = Annotated[int, Field(ge=1, le=INT64_MAX)]
 
 

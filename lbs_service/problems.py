@@ -59,7 +59,7 @@ def problem(status: int, title: str, detail: str, retry_after_s: int | None = No
     return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json", headers=headers)
 
 
-def _status_for(error: Exception) -> int:
+def status_for(error: Exception) -> int:
     for kind, status in STATUS_BY_ERROR.items():
         if isinstance(error, kind):
             return status
@@ -67,7 +67,7 @@ def _status_for(error: Exception) -> int:
 
 
 async def _domain_error(_: Request, error: Exception) -> Response:
-    status = _status_for(error)
+    status = status_for(error)
     title = error.title if isinstance(error, DomainError) else type(error).__name__
     retry_after = error.retry_after_s if isinstance(error, TooManyRequests | Unavailable) else None
     return problem(status, title, str(error), retry_after)

@@ -157,6 +157,25 @@ class PushSubscriptionList(Public):
 
 # --- campaigns, coupons, reviews ---
 
+class OfferPublic(Public):
+    kind: Literal["percent", "amount"]
+    value: int = Field(description="whole percent off, or cents off")
+    min_spend_cents: int
+
+
+class VisitedPublic(Public):
+    merchant_id: int | None = None
+    category: str | None = None
+    days: int
+
+
+class AudiencePublic(Public):
+    tiers: list[str] | None = None
+    favourite_categories: list[str] | None = None
+    home_areas: list[str] | None = Field(None, description="H3 res-7 cells")
+    visited: VisitedPublic | None = None
+
+
 class CampaignPublic(Public):
     id: int
     title: str
@@ -170,6 +189,9 @@ class CampaignPublic(Public):
     per_user_limit: int
     priority: int
     claimed: int
+    offer: OfferPublic | None = None
+    audience: AudiencePublic | None = None
+    points_price: int | None = Field(None, description="its coupon is exchanged for this many points")
 
 
 class CouponPublic(Public):
@@ -200,6 +222,10 @@ class Redeemed(Public):
     title: str
     store_id: int
     redeemed_at: Instant
+    offer: OfferPublic | None
+    basket_cents: int | None
+    discount_cents: int | None = Field(description="the offer's discount on the basket (with a basket)")
+    pay_cents: int | None = Field(description="what the customer pays (with a basket)")
 
 
 class ReviewPublic(Public):
@@ -253,7 +279,9 @@ class OrderStaffView(Public):
     id: int
     store_id: int
     status: OrderStatus
-    total_cents: int
+    total_cents: int = Field(description="what is paid: the lines' sum less the discount")
+    discount_cents: int = Field(description="what the coupon's offer took off")
+    coupon_id: int | None
     created_at: Instant
     lines: list[OrderLinePublic]
 
@@ -444,3 +472,142 @@ class DistrictFeature(Public):
 class DistrictCollection(Public):
     type: Literal["FeatureCollection"]
     features: list[DistrictFeature]
+
+
+# --- marketing tools: games, points, bills, funnels, stocking ---
+
+class GameCreated(Public):
+    id: int
+
+
+class GamePrizePublic(Public):
+    campaign_id: int
+    title: str
+    odds_bp: int
+
+
+class GamePublic(Public):
+    id: int
+    title: str
+    kind: Literal["scratch", "wheel"]
+    merchant_id: int | None
+    store_ids: list[int] | None
+    starts_at: Instant
+    ends_at: Instant
+    plays_per_user_per_day: int
+    prizes: list[GamePrizePublic]
+
+
+class PrizeCoupon(Public):
+    id: int
+    code: str
+
+
+class PlayPrize(Public):
+    campaign_id: int
+    coupon: PrizeCoupon
+
+
+class PlayResult(Public):
+    play_id: int
+    outcome: Literal["prize", "none", "out_of_stock", "held"] = Field(
+        description="held: the drawn prize's coupon is yours already; out_of_stock: its stock was gone")
+    prize: PlayPrize | None
+
+
+class PrizeStock(Public):
+    prize_id: int
+    campaign_id: int
+    odds_bp: int
+    stock: int
+    won: int
+    left: int
+
+
+class PlayCounts(Public):
+    prize: int
+    none: int
+    out_of_stock: int
+    held: int
+
+
+class GameAudit(Public):
+    game_id: int
+    plays: int
+    players: int
+    by_outcome: PlayCounts
+    prizes: list[PrizeStock]
+
+
+class PointsEntryPublic(Public):
+    delta: int
+    reason: str = Field(description="redemption, pickup, review, exchange, or undo_<reason>")
+    ref: str
+    at: Instant
+
+
+class PointsStatement(Public):
+    balance: int
+    entries: list[PointsEntryPublic] = Field(description="the latest entries, newest first")
+
+
+class Exchanged(Public):
+    campaign_id: int
+    points_spent: int
+    balance: int
+    coupon: PrizeCoupon
+
+
+class BillPaymentRecorded(Public):
+    id: int
+    store_id: int
+    utility: Literal["water", "electricity", "gas"]
+    amount_cents: int
+    paid_at: Instant
+
+
+class FunnelCounts(Public):
+    sent: int | None
+    arrived: int | None
+    claimed: int | None
+    redeemed: int | None
+    ordered: int | None
+    reviewed: int | None
+
+
+class FunnelRates(Public):
+    arrived: float | None
+    claimed: float | None
+    redeemed: float | None
+    ordered: float | None
+    reviewed: float | None
+
+
+class FunnelStore(FunnelCounts):
+    store_id: int
+    rates: FunnelRates
+
+
+class Funnel(FunnelCounts):
+    campaign_id: int
+    k: int = Field(description="counts of 1..k-1 people are withheld (null)")
+    rates: FunnelRates = Field(description="each stage as a share of sent")
+    by_store: list[FunnelStore]
+
+
+class StockSuggestionPublic(Public):
+    sku_id: int
+    code: str
+    name: str
+    on_hand: int
+    forecast_7d: float
+    suggested_order: int
+    by_weekday: list[float] = Field(description="mean units per weekday, Monday first")
+    method: str
+
+
+class AudienceSizePublic(Public):
+    campaign_id: int
+    size: int | None = Field(description="members in the audience now; null below k")
+    k: int
+    capped: bool = Field(description="true when more members exist than one sizing reads (size is a lower bound)")

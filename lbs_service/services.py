@@ -89,7 +89,7 @@ class Services:
         committer = GroupCommitter(db, hub, settings.secret_key, clock, visits.commit_interval_s, visits.commit_batch)
         gauge = DemandGauge(hub, visits.gauge_interval_s)
         demand = DemandRecorder(db, settings.secret_key)
-        customers = CustomerCache(db)
+        customers = CustomerCache(db, settings.member_tiers)
         campaigns = CampaignCache(db, clock)
         engine = ProximityEngine(visits, catalog, fences, hub, committer, gauge, demand, customers, campaigns, clock)
         services = cls(settings, db, stores, catalog, hub, relay, committer, engine, gauge, customers, campaigns,

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +100,9 @@ class Settings(BaseSettings):
         default_factory=lambda: [(0, 1, 0), (100_000, 2, 50), (1_000_000, 3, 100), (5_000_000, 4, 150),
                                  (20_000_000, 5, 200)],
         description="[min monthly volume in cents, stars, rebate in basis points], rising")
+    points_rules: dict[Literal["redemption", "pickup", "review"], Annotated[int, Field(ge=0, le=1_000_000)]] = Field(
+        default_factory=lambda: {"redemption": 10, "pickup": 20, "review": 5},  # type: ignore[arg-type]
+        description="points a member earns for each (0: none)")
     order_payment_timeout_s: float = Field(900.0, gt=0, description="unpaid orders are cancelled after this")
     demand_retention_days: int = Field(90, ge=1, description="demand rows (cell, day, user hash) kept this long")
     demand_min_users: int = Field(5, ge=1, description="k: cells with fewer distinct users are suppressed")

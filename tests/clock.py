@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from lbs_service.clock import Clock, clock_from
 
 T0 = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # a Monday, noon in Shanghai
+TIERS = {"silver": 3, "gold": 10}  # the member tiers the service ships with
 WIDE = {"starts_at": "2000-01-01T00:00:00Z", "ends_at": "2199-01-01T00:00:00Z"}  # a window around any T0
 
 

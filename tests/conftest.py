@@ -17,6 +17,7 @@ from tests.clock import fixed_clock
 
 REQUIRE_SERVICES = os.environ.get("LBS_REQUIRE_SERVICES") == "1"
 TABLES = (
+    "game_plays", "game_play_days", "game_prizes", "games", "points_entries", "points_balances", "bill_payments",
     "webpush_deliveries", "push_subscriptions", "server_keys",
     "visits", "payments", "token_revocations", "demand_cells", "districts", "reviews", "order_lines", "orders", "stock",
     "skus", "member_events", "idempotency_keys", "redemptions", "coupons", "outbox", "promotions", "campaigns",

@@ -35,6 +35,7 @@ token_app.command("staff")(tokens.token_staff)
 token_app.command("merchant")(tokens.token_merchant)
 token_app.command("operator")(tokens.token_operator)
 report_app.command("rebates")(reports.report_rebates)
+report_app.command("stocking")(reports.report_stocking)
 app.command("coverage")(reports.coverage_export)
 
 def _unavailable(message: str) -> Callable[[], None]:

@@ -1,4 +1,4 @@
-"""`lbs report rebates` and `lbs coverage`: what operators and planners take away as files."""
+"""`lbs report rebates`, `lbs report stocking` and `lbs coverage`: what operators and planners take away as files."""
 
 import re
 from pathlib import Path
@@ -25,15 +25,46 @@ def report_rebates(
     config = settings()
     rows = monthly_report(database(), month, gradient_from(config.rebate_gradient), merchant_id)
     table = Table(title=f"outlet rebates, {month}")
-    for column in ("store", "name", "orders", "redemptions", "volume", "stars", "rate", "rebate"):
+    for column in ("store", "name", "orders", "redemptions", "bills", "volume", "stars", "rate", "rebate"):
         table.add_column(column, justify="right")
     for r in rows:
-        table.add_row(str(r.store_id), r.name, str(r.orders), str(r.redemptions), f"{r.volume_cents / 100:,.2f}",
-                      "★" * r.stars, f"{r.rate_bp / 100:.2f} %", f"{r.rebate_cents / 100:,.2f}")
+        table.add_row(str(r.store_id), r.name, str(r.orders), str(r.redemptions), str(r.bill_payments),
+                      f"{r.volume_cents / 100:,.2f}", "★" * r.stars, f"{r.rate_bp / 100:.2f} %",
+                      f"{r.rebate_cents / 100:,.2f}")
     Console().print(table)
     if csv_path:
         csv_path.write_text(to_csv(rows), encoding="utf-8")
         err.print(f"written: {csv_path}")
+
+
+def report_stocking(
+    store: Annotated[int, typer.Option(min=1, max=2**63 - 1, help="the store's id")],
+    at: Annotated[str | None, typer.Option(help="forecast as of this ISO 8601 instant (default: now)")] = None,
+) -> None:
+    """Per product at one store: on hand, the next 7 days' demand forecast, and what to order."""
+    from datetime import UTC, datetime
+
+    from lbs_service.errors import DomainError
+    from lbs_service.o2o.stocking import suggestions
+
+    try:
+        when = datetime.fromisoformat(at) if at else datetime.now(UTC)  # an operator's own run: now
+    except ValueError:
+        fail("--at is an ISO 8601 instant, e.g. 2026-11-23T12:00:00+08:00")
+    if when.tzinfo is None:
+        fail("--at needs a time zone")
+    try:
+        rows = suggestions(database(), store, when)
+    except DomainError as error:
+        fail(error.detail)
+    table = Table(title=f"stocking suggestions, store {store}")
+    for column in ("sku", "name", "on hand", "forecast 7d", "order"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(r.code, r.name, str(r.on_hand), f"{r.forecast_7d:.1f}", str(r.suggested_order))
+    Console().print(table)
+    if rows:
+        err.print(f"method: {rows[0].method}")
 
 
 def coverage_export(

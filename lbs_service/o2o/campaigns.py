@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lbs_service.auth import Principal
-from lbs_service.errors import Forbidden, InvalidInput
+from lbs_service.errors import Forbidden, InvalidInput, NotFound
 from lbs_service.invalidation import touch_campaigns
+from lbs_service.o2o.audiences import Audience, audience_of
 from lbs_service.records import StoreRecord
-from lbs_service.responses import CampaignPublic
+from lbs_service.responses import AudiencePublic, CampaignPublic, OfferPublic
 from lbs_service.statuses import CampaignLevel
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Store
@@ -34,12 +35,15 @@ class CampaignView:
     budget: int | None
     claimed: int
     priority: int
+    audience: Audience | None = None
+    sold_for_points: bool = False  # bought in exchange for points: never pushed as a free offer
 
     @classmethod
     def of(cls, campaign: Campaign) -> "CampaignView":
         return cls(campaign.id, campaign.title, campaign.level, campaign.merchant_id,
                    frozenset(campaign.store_ids or ()), campaign.district, campaign.starts_at, campaign.ends_at,
-                   campaign.budget, campaign.claimed, campaign.priority)
+                   campaign.budget, campaign.claimed, campaign.priority, audience_of(campaign.audience),
+                   campaign.points_price is not None)
 
     def running_at(self, at: datetime) -> bool:
         return self.starts_at <= at < self.ends_at
@@ -74,6 +78,9 @@ class NewCampaign:
     budget: int | None = None
     per_user_limit: int = 1
     priority: int = 0
+    offer: dict[str, Any] | None = None
+    audience: dict[str, Any] | None = None
+    points_price: int | None = None
 
 
 def public(campaign: Campaign) -> CampaignPublic:
@@ -90,6 +97,9 @@ def public(campaign: Campaign) -> CampaignPublic:
         per_user_limit=campaign.per_user_limit,
         priority=campaign.priority,
         claimed=campaign.claimed,
+        offer=OfferPublic(**campaign.offer) if campaign.offer else None,
+        audience=AudiencePublic(**campaign.audience) if campaign.audience else None,
+        points_price=campaign.points_price,
     )
 
 
@@ -98,7 +108,16 @@ def active_campaigns(session: Session, at: datetime) -> list[Campaign]:
     return list(session.scalars(query.order_by(Campaign.priority.desc(), Campaign.id)))
 
 
-def targets(campaign: Targetable, store: StoreRecord, district: str | None) -> bool:
+class StoreRef(Protocol):
+    """What targeting reads of a store (a StoreRecord or a Store row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def merchant_id(self) -> int: ...
+
+
+def targets(campaign: Targetable, store: StoreRef, district: str | None) -> bool:
     """Whether the campaign applies at this store (`district`: the polygon the store stands in)."""
     if campaign.level == CampaignLevel.PLATFORM:
         return True
@@ -168,3 +187,24 @@ def running_at_store(session: Session, at: datetime, store: StoreRecord | None, 
     if store is None:
         return campaigns
     return [c for c in campaigns if targets(c, store, district)]
+
+
+def belongs_to_merchant(session: Session, campaign: Campaign, merchant_id: int) -> bool:
+    """The merchant's own campaign: at its merchant level, or on its stores only."""
+    if campaign.merchant_id == merchant_id:
+        return True
+    owners = _owners(session, campaign.store_ids) if campaign.store_ids else {}
+    return bool(owners) and set(owners.values()) == {merchant_id}
+
+
+def owned_campaign(db: Database, principal: Principal, campaign_id: int) -> Campaign:
+    """The campaign, for the operator or the merchant it belongs to; to anyone else it does not
+    exist (404)."""
+    with db.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        mine = campaign is not None and (principal.role == "operator" or (
+            principal.role == "merchant" and principal.merchant_id is not None
+            and belongs_to_merchant(session, campaign, principal.merchant_id)))
+    if campaign is None or not mine:
+        raise NotFound(f"no campaign {campaign_id} of yours")
+    return campaign

@@ -10,9 +10,11 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from lbs_service.errors import Conflict, NotFound
 from lbs_service.invalidation import touch_customer
+from lbs_service.o2o.audiences import require_audience
 from lbs_service.o2o.members import record_event
 from lbs_service.responses import CouponPublic
 from lbs_service.statuses import CouponStatus
@@ -33,26 +35,45 @@ def public(coupon: Coupon) -> CouponPublic:
                         claimed_at=coupon.claimed_at.isoformat() if coupon.claimed_at else None)
 
 
-def claim(db: Database, campaign_id: int, user_id: str, now: datetime) -> Coupon:
+def issue(session: Session, campaign_id: int, user_id: str, now: datetime, source: str = "claim") -> Coupon:
+    """Give the user this campaign's coupon inside the caller's transaction: while it runs and its
+    budget lasts (409 otherwise), one per user (409 for a second, checked before anything is taken;
+    a concurrent second fails on the unique constraint and rolls the caller back)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign with id {campaign_id}")
+    if session.scalar(select(Coupon.id).where(Coupon.campaign_id == campaign_id, Coupon.user_id == user_id)):
+        raise Conflict("you already hold this campaign's coupon")
+    taken = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.starts_at <= now, Campaign.ends_at > now)
+        .where((Campaign.budget.is_(None)) | (Campaign.claimed < Campaign.budget))
+        .values(claimed=Campaign.claimed + 1)
+    ).rowcount  # type: ignore[attr-defined]
+    if taken != 1:
+        raise Conflict("this campaign is not running or its coupons are all claimed")
+    coupon = Coupon(campaign_id=campaign_id, user_id=user_id, code=new_code(), status=CouponStatus.CLAIMED,
+                    claimed_at=now)
+    session.add(coupon)
+    session.flush()
+    record_event(session, user_id, "claim", None,
+                 {"coupon_id": coupon.id, "campaign_id": campaign_id, "source": source}, now)
+    touch_customer(session, user_id)
+    return coupon
+
+
+def claim(db: Database, campaign_id: int, user_id: str, now: datetime, tiers: dict[str, int]) -> Coupon:
+    """Claim a campaign's coupon: only a member of its audience (a campaign sold for points is
+    bought with them, not claimed)."""
     try:
         with db.transaction() as session:
-            if session.get(Campaign, campaign_id) is None:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
                 raise NotFound(f"no campaign with id {campaign_id}")
-            taken = session.execute(
-                update(Campaign)
-                .where(Campaign.id == campaign_id, Campaign.starts_at <= now, Campaign.ends_at > now)
-                .where((Campaign.budget.is_(None)) | (Campaign.claimed < Campaign.budget))
-                .values(claimed=Campaign.claimed + 1)
-            ).rowcount  # type: ignore[attr-defined]
-            if taken != 1:
-                raise Conflict("this campaign is not running or its coupons are all claimed")
-            coupon = Coupon(campaign_id=campaign_id, user_id=user_id, code=new_code(), status=CouponStatus.CLAIMED,
-                            claimed_at=now)
-            session.add(coupon)
-            session.flush()
-            record_event(session, user_id, "claim", None, {"coupon_id": coupon.id, "campaign_id": campaign_id}, now)
-            touch_customer(session, user_id)
-            return coupon
+            if campaign.points_price is not None:
+                raise Conflict(f"this coupon is exchanged for {campaign.points_price} points, not claimed")
+            require_audience(session, campaign.audience, user_id, now, tiers)
+            return issue(session, campaign_id, user_id, now)
     except IntegrityError:
         raise Conflict("you already hold this campaign's coupon") from None
 

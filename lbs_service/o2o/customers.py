@@ -3,8 +3,8 @@
 A worker loads a customer when their socket opens (or their first fix needs a decision) and keeps
 it until a commit that changes it is announced (invalidation.py): consent to location marketing,
 quiet hours and time zone, promotions already sent (for daily caps), coupons held, orders waiting
-for pickup, and visits per merchant (for merchant tiers). Consent and preferences are written
-here too, so their changes are announced like every other.
+for pickup, and the member's facts (visits per merchant for merchant tiers, tags for audiences).
+Consent and preferences are written here too, so their changes are announced like every other.
 """
 
 from collections import Counter, defaultdict
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from lbs_service.hours import parse_timezone
 from lbs_service.invalidation import touch_customer
+from lbs_service.o2o.audiences import MemberFacts, member_facts
 from lbs_service.o2o.campaigns import CampaignView
 from lbs_service.responses import ConsentEntry, ConsentPublic
 from lbs_service.statuses import WAITING_FOR_PICKUP, CouponStatus, OrderStatus
@@ -26,19 +27,15 @@ from lbs_service.storage.models import (
     Campaign,
     ConsentRecord,
     Coupon,
-    MemberEvent,
     Order,
     OrderLine,
     PromotionSent,
     Sku,
-    Store,
     UserPreferences,
 )
 
 LOCATION_MARKETING = "location_marketing"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-VISIT_KINDS = ("visit", "redeem", "pickup")  # events that put the member in a store
-_HISTORY_ROWS = 5_000  # tiers look at the newest events only: enough to reach any tier, bounded
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class Customer:
     sent: dict[str, Counter[int]]  # local day -> store id -> promotions sent
     held: list[CampaignView]  # campaigns whose coupon the customer holds, unredeemed
     orders: dict[int, list[WaitingOrder]]  # store id -> orders waiting there
-    merchant_visits: Counter[int]  # merchant id -> visits (distinct store-days in a store of it)
+    facts: MemberFacts  # tier, tags and recent visits: what audiences and merchant tiers read
     loaded_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -86,21 +83,12 @@ def in_quiet_hours(quiet: tuple[time, time] | None, zone: ZoneInfo, at: datetime
     return start <= now < end if start <= end else now >= start or now < end
 
 
-def tier_for(visit_count: int, thresholds: dict[str, int]) -> str:
-    """The highest tier whose visit threshold is reached; thresholds are configuration, not code."""
-    reached = [(minimum, name) for name, minimum in thresholds.items() if visit_count >= minimum]
-    return max(reached)[1] if reached else "member"
-
-
-def tier_rank(tier: str, thresholds: dict[str, int]) -> int:
-    return thresholds.get(tier, 0)
-
-
-def load(session: Session, user_id: str, at: datetime) -> Customer:
+def load(session: Session, user_id: str, at: datetime, thresholds: dict[str, int]) -> Customer:
     """Everything about one customer that decisions read (a handful of small queries)."""
     zone, quiet = _preferences(session, user_id)
     return Customer(user_id, _consented(session, user_id), zone, quiet, _sent(session, user_id, at, zone),
-                    _held(session, user_id, at), _orders(session, user_id), _merchant_visits(session, user_id))
+                    _held(session, user_id, at), _orders(session, user_id),
+                    member_facts(session, user_id, thresholds))
 
 
 def may_market(session: Session, user_id: str, at: datetime) -> bool:
@@ -159,20 +147,6 @@ def _orders(session: Session, user_id: str) -> dict[int, list[WaitingOrder]]:
     for order_id, store_id, status in orders:
         waiting[store_id].append(WaitingOrder(order_id, store_id, status, tuple(items[order_id])))
     return dict(waiting)
-
-
-def _merchant_visits(session: Session, user_id: str) -> Counter[int]:
-    rows = session.execute(select(Store.merchant_id, MemberEvent.store_id, MemberEvent.at)
-                           .join(Store, Store.id == MemberEvent.store_id)
-                           .where(MemberEvent.user_id == user_id, MemberEvent.kind.in_(VISIT_KINDS))
-                           .order_by(MemberEvent.id.desc()).limit(_HISTORY_ROWS)).all()
-    days = {(merchant, store, at.date()) for merchant, store, at in rows}
-    return Counter(merchant for merchant, _, _ in days)
-
-
-def visit_count(session: Session, user_id: str) -> int:
-    """Visits of the member anywhere: distinct store-days with a visit, a redemption or a pickup."""
-    return sum(_merchant_visits(session, user_id).values())
 
 
 def record_consent(db: Database, user_id: str, granted: bool, at: datetime) -> None:

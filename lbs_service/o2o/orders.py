@@ -21,11 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lbs_service.auth import Principal
-from lbs_service.errors import Conflict, InvalidInput, NotFound
+from lbs_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lbs_service.invalidation import touch_customer
 from lbs_service.o2o.access import acts_for_store
+from lbs_service.o2o.campaigns import targets
 from lbs_service.o2o.members import record_event
+from lbs_service.o2o.offers import Offer, discount_cents, offer_of
 from lbs_service.o2o.payments import PaymentProvider
+from lbs_service.o2o.points import earn, take_back
 from lbs_service.o2o.pseudonyms import user_ref
 from lbs_service.o2o.qr import looks_like_qr, read_qr_token
 from lbs_service.outbox.pushes import order_ready_notice, queue_pushes
@@ -41,9 +44,9 @@ from lbs_service.responses import (
     QueueItem,
 )
 from lbs_service.settings import SigningSettings
-from lbs_service.statuses import OPEN_ORDER_STATUSES, OrderStatus, PaymentKind, StoreStatus
+from lbs_service.statuses import OPEN_ORDER_STATUSES, CouponStatus, OrderStatus, PaymentKind, StoreStatus
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Order, OrderLine, Payment, Sku, Stock, Store
+from lbs_service.storage.models import Campaign, Coupon, Order, OrderLine, Payment, Sku, Stock, Store
 from push.messages import store_channel, user_channel
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -72,7 +75,8 @@ def public(order: Order, lines: list[OrderLine], for_customer: bool) -> OrderPub
 
 def _fields(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
     return {"id": order.id, "store_id": order.store_id, "status": OrderStatus(order.status),
-            "total_cents": order.total_cents, "created_at": order.created_at.isoformat(),
+            "total_cents": order.total_cents, "discount_cents": order.discount_cents or 0,
+            "coupon_id": order.coupon_id, "created_at": order.created_at.isoformat(),
             "lines": [OrderLinePublic(sku_id=ln.sku_id, quantity=ln.quantity, price_cents=ln.price_cents)
                       for ln in lines]}
 
@@ -82,7 +86,9 @@ def _lines(session: Session, order_id: int) -> list[OrderLine]:
 
 
 def place(db: Database, provider: PaymentProvider, user_id: str, store_id: int, lines: list[Line],
-          now: datetime) -> PlacedOrder:
+          now: datetime, coupon_code: str | None = None, district: str | None = None) -> PlacedOrder:
+    """Take the stock and open the order; with a coupon, its offer comes off the total and the
+    coupon is spent on this order (given back if the order is cancelled before pickup)."""
     merged: dict[int, int] = {}
     for line in lines:
         merged[line.sku_id] = merged.get(line.sku_id, 0) + line.quantity
@@ -101,16 +107,59 @@ def place(db: Database, provider: PaymentProvider, user_id: str, store_id: int, 
             ).rowcount  # type: ignore[attr-defined]
             if taken != 1:
                 raise Conflict(f"not enough of sku {sku_id} ({skus[sku_id].name}) at store {store_id}")
-        total = sum(skus[s].price_cents * q for s, q in merged.items())
-        order = Order(user_id=user_id, store_id=store_id, status=OrderStatus.PENDING, total_cents=total,
+        subtotal = sum(skus[s].price_cents * q for s, q in merged.items())
+        coupon = _coupon_for(session, user_id, coupon_code, store, district, now) if coupon_code else None
+        discount = discount_cents(coupon[1], subtotal) if coupon else 0
+        order = Order(user_id=user_id, store_id=store_id, status=OrderStatus.PENDING, total_cents=subtotal - discount,
+                      discount_cents=discount, coupon_id=coupon[0].id if coupon else None,
                       payment_ref=provider.new_ref(), pickup_code=_pickup_code(), created_at=now)
         session.add(order)
         session.flush()
+        if coupon is not None:
+            _spend_coupon(session, coupon[0], order, now)
         order_lines = [OrderLine(order_id=order.id, sku_id=s, quantity=q, price_cents=skus[s].price_cents)
                        for s, q in sorted(merged.items())]
         session.add_all(order_lines)
         return PlacedOrder(**_fields(order, order_lines), pickup_code=order.pickup_code,
-                           payment=provider.checkout(order.payment_ref, total))
+                           payment=provider.checkout(order.payment_ref, order.total_cents))
+
+
+def _coupon_for(session: Session, user_id: str, code: str, store: Store, district: str | None,
+                now: datetime) -> tuple[Coupon, Offer]:
+    """The user's own unspent coupon with an offer valid at this store now, or a clear refusal."""
+    coupon = session.scalar(select(Coupon).where(Coupon.code == code.strip().upper()))
+    if coupon is None or coupon.user_id != user_id:
+        raise NotFound("you hold no coupon with this code")
+    campaign = session.get(Campaign, coupon.campaign_id)
+    assert campaign is not None
+    if coupon.status != CouponStatus.CLAIMED:
+        raise Conflict("this coupon has been used")
+    if not (campaign.starts_at <= now < campaign.ends_at):
+        raise Conflict("this coupon is not valid now")
+    if not targets(campaign, store, district):
+        raise Forbidden(f"this coupon is not valid at store {store.id}")
+    offer = offer_of(campaign.offer)
+    if offer is None:
+        raise InvalidInput("this coupon has no offer to take off an order (show it at the till)")
+    return coupon, offer
+
+
+def _spend_coupon(session: Session, coupon: Coupon, order: Order, now: datetime) -> None:
+    won = session.execute(update(Coupon).where(Coupon.id == coupon.id, Coupon.status == CouponStatus.CLAIMED)
+                          .values(status=CouponStatus.REDEEMED, redeemed_at=now, order_id=order.id)
+                          ).rowcount  # type: ignore[attr-defined]
+    if won != 1:
+        raise Conflict("this coupon has been used")  # a concurrent order or redemption took it first
+    touch_customer(session, coupon.user_id)
+
+
+def _give_back_coupon(session: Session, order: Order) -> None:
+    """An order cancelled or refunded before pickup returns the coupon it spent."""
+    if order.coupon_id is None:
+        return
+    session.execute(update(Coupon).where(Coupon.id == order.coupon_id, Coupon.order_id == order.id,
+                                         Coupon.status == CouponStatus.REDEEMED)
+                    .values(status=CouponStatus.CLAIMED, redeemed_at=None, order_id=None))
 
 
 def visible_order(db: Database, principal: Principal, order_id: int) -> tuple[Order, list[OrderLine]]:
@@ -212,6 +261,8 @@ def _refund(session: Session, is_postgres: bool, provider: PaymentProvider, secr
     order.status, order.closed_at = OrderStatus.REFUNDED, now
     if _ledger(session, is_postgres, order, PaymentKind.REFUND, now):
         provider.refund(order.payment_ref, order.total_cents)
+    _give_back_coupon(session, order)
+    take_back(session, order.user_id, "pickup", str(order.id), now)  # whatever the order earned
     _tell(session, secret, order, now)
 
 
@@ -232,8 +283,10 @@ def mark_ready(db: Database, secret: str, order_id: int, store_id: int | None, n
         return staff_view(order, _lines(session, order.id))
 
 
-def pick_up(db: Database, settings: SigningSettings, store_id: int, code: str, now: datetime) -> OrderStaffView:
-    """Hand over a ready order by its pickup code or QR; a second pickup is a conflict."""
+def pick_up(db: Database, settings: SigningSettings, store_id: int, code: str, now: datetime,
+            points: int = 0) -> OrderStaffView:
+    """Hand over a ready order by its pickup code or QR (the member earns `points`); a second pickup
+    is a conflict."""
     with db.transaction() as session:
         if looks_like_qr(code):
             order_id, holder = read_qr_token(settings, code, "order")
@@ -250,6 +303,7 @@ def pick_up(db: Database, settings: SigningSettings, store_id: int, code: str, n
         if won is None:
             raise Conflict(f"order {order.id} is {order.status}: it cannot be picked up")
         record_event(session, order.user_id, "pickup", store_id, {"order_id": order.id}, now)
+        earn(session, order.user_id, points, "pickup", str(order.id), now)
         _tell(session, settings.secret_key, order, now)
         return staff_view(order, _lines(session, order.id))
 
@@ -270,6 +324,7 @@ def cancel(db: Database, provider: PaymentProvider, secret: str, order_id: int, 
         lines = _restock(session, order)
         if order.status == OrderStatus.PENDING:
             order.status, order.closed_at = OrderStatus.CANCELLED, now
+            _give_back_coupon(session, order)
             _tell(session, secret, order, now)
         else:
             _refund(session, db.is_postgres, provider, secret, order, now)
@@ -302,6 +357,7 @@ def expire_unpaid(db: Database, secret: str, older_than_s: float, now: datetime)
                 continue
             _restock(session, order)
             order.status, order.closed_at = OrderStatus.CANCELLED, now
+            _give_back_coupon(session, order)
             _tell(session, secret, order, now)
             expired.append(order_id)
     return expired

@@ -1,9 +1,9 @@
 """Outlet star tiers and monthly rebates from transaction volume, by a gradient that is configuration.
 
-Volume is what members paid for orders picked up at the outlet in the month, in the outlet's own
-time zone; refunded orders are never picked up, so they never count, and each order counts once,
-in the month of its pickup. Rates are whole basis points and rebates whole cents (rounded down),
-so recomputing a month always gives the same report.
+Volume is what members paid for orders picked up at the outlet in the month, plus the utility bills
+paid there, in the outlet's own time zone; refunded orders are never picked up, so they never
+count, and each order counts once, in the month of its pickup. Rates are whole basis points and
+rebates whole cents (rounded down), so recomputing a month always gives the same report.
 """
 
 import io
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from lbs_service.csv_export import csv_writer
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Coupon, Order, Redemption, Store
+from lbs_service.storage.models import BillPayment, Coupon, Order, Redemption, Store
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ class OutletMonth:
     name: str
     orders: int
     redemptions: int
-    volume_cents: int
+    bill_payments: int
+    bill_cents: int
+    volume_cents: int  # picked-up orders and bills together
     stars: int
     rate_bp: int
     rebate_cents: int
@@ -92,9 +94,13 @@ def monthly_report(db: Database, month: str, gradient: Sequence[Band] = DEFAULT_
         redemptions = session.execute(select(Redemption.store_id, Redemption.redeemed_at)
                                       .join(Coupon, Coupon.id == Redemption.coupon_id)
                                       .where(Redemption.redeemed_at >= lo, Redemption.redeemed_at < hi)).all()
+        bills = session.execute(select(BillPayment.store_id, BillPayment.amount_cents, BillPayment.paid_at)
+                                .where(BillPayment.paid_at >= lo, BillPayment.paid_at < hi)).all()
     volume: dict[int, int] = {}
     order_count: dict[int, int] = {}
     redeemed: dict[int, int] = {}
+    bill_count: dict[int, int] = {}
+    bill_cents: dict[int, int] = {}
 
     def in_month(store_id: int, at: datetime) -> bool:
         return store_id in stores and first <= at.astimezone(stores[store_id][2]).date() < after
@@ -106,13 +112,18 @@ def monthly_report(db: Database, month: str, gradient: Sequence[Band] = DEFAULT_
     for store_id, at in redemptions:
         if in_month(store_id, at):
             redeemed[store_id] = redeemed.get(store_id, 0) + 1
+    for store_id, cents, at in bills:
+        if in_month(store_id, at):
+            bill_count[store_id] = bill_count.get(store_id, 0) + 1
+            bill_cents[store_id] = bill_cents.get(store_id, 0) + cents
     report = []
-    for store_id in sorted(set(volume) | set(redeemed)):
+    for store_id in sorted(set(volume) | set(redeemed) | set(bill_count)):
         merchant, name, _ = stores[store_id]
-        band = band_for(volume.get(store_id, 0), gradient)
+        total = volume.get(store_id, 0) + bill_cents.get(store_id, 0)
+        band = band_for(total, gradient)
         report.append(OutletMonth(store_id, merchant, name, order_count.get(store_id, 0), redeemed.get(store_id, 0),
-                                  volume.get(store_id, 0), band.stars, band.rate_bp,
-                                  rebate_cents(volume.get(store_id, 0), band)))
+                                  bill_count.get(store_id, 0), bill_cents.get(store_id, 0), total, band.stars,
+                                  band.rate_bp, rebate_cents(total, band)))
     return report
 
 

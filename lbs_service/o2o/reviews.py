@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from lbs_service.errors import Conflict, Forbidden
 from lbs_service.o2o.members import record_event
+from lbs_service.o2o.points import earn
 from lbs_service.responses import ReviewPublic
 from lbs_service.statuses import OrderStatus, VisitKind
 from lbs_service.storage.db import Database
@@ -31,7 +32,7 @@ def _visits(session: Session, user_id: str, store_id: int) -> list[tuple[VisitKi
 
 
 def write_review(db: Database, user_id: str, store_id: int, rating: int, text: str,
-                 now: datetime) -> ReviewPublic:
+                 now: datetime, points: int = 0) -> ReviewPublic:
     try:
         with db.transaction() as session:
             rows = session.execute(select(Review.visit_kind, Review.visit_id).where(
@@ -51,6 +52,7 @@ def write_review(db: Database, user_id: str, store_id: int, rating: int, text: s
             session.add(StoreChange(store_id=store_id))  # workers refresh the store's rating
             record_event(session, user_id, "review", store_id, {"rating": rating, "visit": kind}, now)
             session.flush()
+            earn(session, user_id, points, "review", str(review.id), now)
             return ReviewPublic(id=review.id, store_id=store_id, rating=rating, text=text, visit_kind=kind)
     except IntegrityError:
         raise Conflict("this visit is already reviewed") from None

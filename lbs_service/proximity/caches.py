@@ -27,8 +27,8 @@ MAX_CUSTOMERS = 100_000
 class CustomerCache:
     """Customers loaded once and kept until their data changes (or the TTL), the oldest loaded first out when full."""
 
-    def __init__(self, db: Database, ttl_s: float = 600.0) -> None:
-        self.db, self.ttl_s = db, ttl_s
+    def __init__(self, db: Database, tiers: dict[str, int], ttl_s: float = 600.0) -> None:
+        self.db, self.tiers, self.ttl_s = db, tiers, ttl_s
         self._customers: OrderedDict[str, Customer] = OrderedDict()
         self._generation = 0  # bumped on every drop, so a load that raced a drop is not kept
 
@@ -53,7 +53,7 @@ class CustomerCache:
 
     def _load(self, user_id: str, at: datetime) -> Customer:
         with self.db.session() as session:
-            customer = customers.load(session, user_id, at)
+            customer = customers.load(session, user_id, at, self.tiers)
         customer.loaded_at = time.monotonic()
         return customer
 

@@ -2,8 +2,8 @@
 
 Promotion, when a user's fix starts visits: in order, marketing consent (separate, off until
 given), quiet hours in the user's own time zone, then among the stores whose visit this fix
-started the open ones with a running campaign that has budget left and whose coupon the user
-does not already hold, minus those capped (per user per store per day, per user per day). One
+started the open ones with a running campaign for the user's audience that has budget left and
+whose coupon the user does not already hold, minus those capped (per user per store per day, per user per day). One
 offer per fix: the nearest such store, ties by campaign priority. Every store left out gets a reason.
 
 Staff card, when a visit approaches or arrives: only for a customer with intent at that store (an
@@ -18,8 +18,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from lbs_service.o2o.audiences import matches, tier_for, tier_rank
 from lbs_service.o2o.campaigns import CampaignView, targets
-from lbs_service.o2o.customers import Customer, tier_for, tier_rank
+from lbs_service.o2o.customers import Customer
 from lbs_service.records import StoreRecord
 
 DistrictOf = Callable[[StoreRecord], str | None]  # the district polygon a store stands in
@@ -36,6 +37,7 @@ class Suppressed(StrEnum):
     CAP_USER_DAY = "cap_user_day"
     ARBITRATION = "arbitration"
     COUPON_HELD = "coupon_held"
+    AUDIENCE = "audience"
 
 
 @dataclass(frozen=True)
@@ -73,19 +75,22 @@ def choose_offer(customer: Customer, entered: list[Entered], at: datetime, caps:
     if sum(sent_today.values()) >= caps.per_user_per_day:
         return None, [(s, Suppressed.CAP_USER_DAY) for s in everyone]
     held = {c.id for c in customer.held}
-    running = campaigns(at)
+    running = [c for c in campaigns(at) if not c.sold_for_points]  # those are bought, not offered
     any_region = any(c.level == "region" for c in running)
     suppressed: list[tuple[int, Suppressed]] = []
     candidates: list[tuple[float, int, Entered, CampaignView]] = []
     for e in entered:
         district = district_of(e.store) if any_region else None
         targeting = [c for c in running if targets(c, e.store, district)]
-        with_budget = [c for c in targeting if c.has_budget]
+        for_them = [c for c in targeting if matches(c.audience, customer.facts, at)]
+        with_budget = [c for c in for_them if c.has_budget]
         not_held = [c for c in with_budget if c.id not in held]
         if not e.store.open_at(at):
             suppressed.append((e.store.id, Suppressed.STORE_CLOSED))
         elif not targeting:
             suppressed.append((e.store.id, Suppressed.NO_CAMPAIGN))
+        elif not for_them:
+            suppressed.append((e.store.id, Suppressed.AUDIENCE))
         elif not with_budget:
             suppressed.append((e.store.id, Suppressed.BUDGET_SPENT))
         elif not not_held:
@@ -115,7 +120,7 @@ def card_context(customer: Customer | None, store: StoreRecord, district: str | 
     """(does this visit get a card, what the card shows). Only this store's business goes in."""
     if customer is None:
         return rules.mode == "all", {"tier": "member", "orders": [], "coupons": [], "offer": offer}
-    visits = customer.merchant_visits[store.merchant_id]
+    visits = customer.facts.merchant_visits[store.merchant_id]
     tier = tier_for(visits, rules.thresholds)
     coupons = [{"campaign_id": c.id, "title": c.title} for c in customer.held
                if c.running_at(at) and targets(c, store, district)]

@@ -9,14 +9,63 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lbs_service.auth import require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import NotFound
-from lbs_service.fields import INT32_MAX, Instant, Label, Name, RowId, StoreId
-from lbs_service.o2o import campaigns, coupons
-from lbs_service.responses import CampaignPublic, CouponPublic
+from lbs_service.fields import INT32_MAX, MAX_CENTS, Cents, Instant, Label, Name, RowId, StoreId
+from lbs_service.o2o import audiences, campaigns, coupons
+from lbs_service.responses import AudienceSizePublic, CampaignPublic, CouponPublic
 from lbs_service.routers.params import RowIdPath, StoreIdQuery
 from lbs_service.services import Services
 from lbs_service.statuses import CampaignLevel
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+
+
+class OfferBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: Literal["percent", "amount"]
+    value: Annotated[int, Field(ge=1, le=MAX_CENTS, description="whole percent (1..100) or cents off")]
+    min_spend_cents: Cents = 0
+
+    @model_validator(mode="after")
+    def _percent_is_a_percentage(self) -> "OfferBody":
+        if self.kind == "percent" and self.value > 100:
+            raise ValueError("a percent offer takes 1..100 percent off")
+        return self
+
+
+class VisitedBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    merchant_id: RowId | None = None
+    category: Label | None = None
+    days: Annotated[int, Field(ge=1, le=366)] = 30
+
+    @model_validator(mode="after")
+    def _names_something(self) -> "VisitedBody":
+        if self.merchant_id is None and self.category is None:
+            raise ValueError("visited names a merchant_id, a category or both")
+        return self
+
+
+Labels = Annotated[list[Label], Field(min_length=1, max_length=50)]
+
+
+class AudienceBody(BaseModel):
+    """Who the campaign is for: every criterion named must hold (any value listed within one)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    tiers: Labels | None = None
+    favourite_categories: Labels | None = None
+    home_areas: Annotated[list[Annotated[str, Field(min_length=15, max_length=15, pattern="^[0-9a-f]{15}$")]],
+                          Field(min_length=1, max_length=200, description="H3 res-7 cells")] | None = None
+    visited: VisitedBody | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> "AudienceBody":
+        if not any((self.tiers, self.favourite_categories, self.home_areas, self.visited)):
+            raise ValueError("an audience names at least one criterion")
+        return self
 
 
 class CampaignCreate(BaseModel):
@@ -33,6 +82,9 @@ class CampaignCreate(BaseModel):
     # One coupon per user per campaign, enforced by a unique constraint: the only limit offered.
     per_user_limit: Annotated[int, Field(ge=1, le=1)] = 1
     priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+    offer: OfferBody | None = None
+    audience: AudienceBody | None = None
+    points_price: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = None
 
     @model_validator(mode="after")
     def _level_fields(self) -> "CampaignCreate":
@@ -44,7 +96,9 @@ class CampaignCreate(BaseModel):
         return self
 
     def to_domain(self) -> campaigns.NewCampaign:
-        return campaigns.NewCampaign(**{**self.model_dump(), "level": CampaignLevel(self.level)})
+        fields = self.model_dump(exclude_none=False)
+        fields["audience"] = self.audience.model_dump(exclude_none=True) if self.audience else None
+        return campaigns.NewCampaign(**{**fields, "level": CampaignLevel(self.level)})
 
 
 @router.post("", status_code=201, response_model=CampaignPublic)
@@ -77,5 +131,18 @@ async def claim_coupon(services: ServicesDep, principal: PrincipalDep, campaign_
     """Claim this campaign's coupon (users only; one each, while the budget lasts)."""
     user = require_role(principal, "user")
     await services.limits.check("claim", user.subject)
-    coupon = await asyncio.to_thread(coupons.claim, services.db, campaign_id, user.subject, services.clock())
+    coupon = await asyncio.to_thread(coupons.claim, services.db, campaign_id, user.subject, services.clock(),
+                                   services.settings.member_tiers)
     return coupons.public(coupon)
+
+
+@router.get("/{campaign_id}/audience", response_model=AudienceSizePublic)
+async def audience_size(services: ServicesDep, principal: PrincipalDep, campaign_id: RowIdPath) -> AudienceSizePublic:
+    """How many members the campaign's audience holds now (operator, or its merchant): told only from
+    k people up, never who they are."""
+    campaign = await asyncio.to_thread(campaigns.owned_campaign, services.db, principal, campaign_id)
+    await services.limits.check("coverage", principal.subject)  # reads the event log: rate-limited
+    k = services.settings.demand_min_users
+    sized = await asyncio.to_thread(audiences.audience_size, services.db, campaign.audience, services.clock(),
+                                    services.settings.member_tiers, k)
+    return AudienceSizePublic(campaign_id=campaign_id, size=sized.size, k=k, capped=sized.capped)

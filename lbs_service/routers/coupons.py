@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lbs_service.auth import require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import NotFound
-from lbs_service.fields import NO_NUL_PATTERN, Code, LongText
+from lbs_service.fields import NO_NUL_PATTERN, Cents, Code, LongText
 from lbs_service.o2o import coupons
 from lbs_service.o2o.access import require_store_staff
 from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
@@ -27,6 +27,9 @@ router = APIRouter(tags=["coupons"])
 class RedemptionBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     code: Code
+    basket_cents: Cents | None = Field(None, description="the basket at the till: the answer shows the offer's "
+                                                         "discount on it (a basket below its minimum spend is "
+                                                         "refused and the coupon stays unspent)")
 
 
 @router.get("/v1/users/me/coupons", response_model=list[CouponPublic])
@@ -70,7 +73,7 @@ async def redeem_coupon(
         raise NotFound(f"no open store with id {store_id}")
     district = services.catalog.district_of(store)
     outcome = await asyncio.to_thread(redeem, services.db, services.settings, store, district, staff.subject,
-                                      body.code, idempotency_key, services.clock())
+                                      body.code, body.basket_cents, idempotency_key, services.clock())
     if outcome.status == 200:
         return JSONResponse(outcome.body)
     return problem(outcome.status, outcome.body["title"], outcome.body["detail"])
@@ -88,6 +91,6 @@ async def review_store(services: ServicesDep, principal: PrincipalDep, store_id:
     """A rating after your own visit (a redeemed coupon or a picked-up order here), one per visit."""
     user = require_role(principal, "user")
     result = await asyncio.to_thread(write_review, services.db, user.subject, store_id, body.rating, body.text,
-                                     services.clock())
+                                     services.clock(), services.settings.points_rules.get("review", 0))
     await services.catalog.refresh()
     return result

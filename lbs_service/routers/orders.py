@@ -1,6 +1,7 @@
 """The catalogue, stock per store, and orders paid online and picked up in the store."""
 
 import asyncio
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -11,7 +12,7 @@ from lbs_service.auth import require_role
 from lbs_service.deps import OptionalPrincipalDep, PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden, NotFound
 from lbs_service.fields import INT64_MAX, NO_NUL_PATTERN, Code, Label, Name, RowId, StoreId, text_field
-from lbs_service.o2o import orders, stock
+from lbs_service.o2o import orders, stock, stocking
 from lbs_service.o2o.access import may_manage_store, require_store_staff
 from lbs_service.o2o.qr import QR_TTL_S, mint_qr_token
 from lbs_service.responses import (
@@ -25,6 +26,7 @@ from lbs_service.responses import (
     SkuPublic,
     StockLevel,
     StockRow,
+    StockSuggestionPublic,
 )
 from lbs_service.routers.params import RowIdPath, StoreIdPath
 from lbs_service.routers.qr import qr_response
@@ -59,6 +61,9 @@ class LineBody(_Strict):
 class OrderBody(_Strict):
     store_id: StoreId
     lines: Annotated[list[LineBody], Field(min_length=1, max_length=100)]
+    coupon_code: Annotated[str, text_field(32, 4)] | None = Field(
+        None, description="a coupon of yours whose offer comes off the total (spent on this order; given back "
+                          "if it is cancelled before pickup)")
 
 
 class CodeBody(_Strict):
@@ -104,6 +109,16 @@ async def list_stock(services: ServicesDep, store_id: StoreIdPath) -> list[Stock
     return await asyncio.to_thread(stock.list_stock, services.db, store_id)
 
 
+@router.get("/v1/stores/{store_id}/stock/suggestions", response_model=list[StockSuggestionPublic])
+async def stock_suggestions(services: ServicesDep, principal: PrincipalDep,
+                            store_id: StoreIdPath) -> list[StockSuggestionPublic]:
+    """Per product: on hand, the next 7 days' demand forecast, and what to order (staff of the store,
+    its merchant, operators)."""
+    await asyncio.to_thread(may_manage_store, services.db, principal, store_id)
+    rows = await asyncio.to_thread(stocking.suggestions, services.db, store_id, services.clock())
+    return [StockSuggestionPublic(**asdict(row)) for row in rows]
+
+
 @router.get("/v1/stores/{store_id}/orders", response_model=list[QueuedOrder])
 async def store_orders(services: ServicesDep, principal: PrincipalDep, store_id: StoreIdPath,
                        status: Annotated[list[Literal["pending", "paid", "ready"]] | None, Query(
@@ -121,8 +136,10 @@ async def place_order(services: ServicesDep, principal: PrincipalDep, body: Orde
     user = require_role(principal, "user")
     await services.limits.check("order", user.subject)
     lines = [orders.Line(line.sku_id, line.quantity) for line in body.lines]
+    record = services.catalog.records.get(body.store_id)
+    district = services.catalog.district_of(record) if record is not None else None
     return await asyncio.to_thread(orders.place, services.db, services.payments, user.subject, body.store_id, lines,
-                                   services.clock())
+                                   services.clock(), body.coupon_code, district)
 
 
 @router.get("/v1/orders/{order_id}", response_model=OrderPublic | OrderStaffView)
@@ -173,7 +190,7 @@ async def pickup(services: ServicesDep, principal: PrincipalDep, store_id: Store
                  body: CodeBody) -> OrderStaffView:
     require_store_staff(principal, store_id)
     return await asyncio.to_thread(orders.pick_up, services.db, services.settings, store_id, body.code,
-                                   services.clock())
+                                   services.clock(), services.settings.points_rules.get("pickup", 0))
 
 
 @router.post("/v1/orders/{order_id}/cancel", response_model=OrderPublic | OrderStaffView)

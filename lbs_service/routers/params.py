@@ -3,7 +3,7 @@ free of NUL, every integer inside its column, ids as the integers or digit strin
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Path, Query
+from fastapi import Header, Path, Query
 
 from lbs_service.errors import InvalidInput
 from lbs_service.fields import INT64_MAX, NO_NUL_PATTERN, StoreId
@@ -16,6 +16,8 @@ def text_query(max_length: int, min_length: int = 0, **extra: Any) -> Any:
 RowIdPath = Annotated[int, Path(ge=1, le=INT64_MAX)]
 StoreIdPath = Annotated[int, Path(ge=1, le=INT64_MAX, description="the store's id (as nearby returns it)")]
 StoreIdQuery = Annotated[StoreId | None, Query(description="a store's id (as nearby returns it)")]
+IdempotencyKeyHeader = Annotated[str | None, Header(min_length=1, max_length=200, pattern=NO_NUL_PATTERN,
+                                                    description="a retry with the same key gets the same answer")]
 
 # /v1/stores/nearby: declared once, read by the route and by the fast lane.
 LatQuery = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)]

@@ -7,15 +7,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from lbs_service.analytics import performance
+from lbs_service.analytics import funnel, performance
 from lbs_service.analytics.performance import WEEK_PATTERN, PerformanceAsk
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import Forbidden
 from lbs_service.fields import INT64_MAX, MONTH_PATTERN
 from lbs_service.finder import categories_asked
+from lbs_service.o2o.campaigns import owned_campaign, targets
 from lbs_service.o2o.rebates import OutletMonth, gradient_from, monthly_report, to_csv
-from lbs_service.responses import PerformanceReport
-from lbs_service.routers.params import parse_bbox, text_query
+from lbs_service.responses import Funnel, FunnelRates, FunnelStore, PerformanceReport
+from lbs_service.routers.params import RowIdPath, parse_bbox, text_query
 
 router = APIRouter(tags=["reports"])
 
@@ -73,3 +74,28 @@ async def store_performance(
     finally:
         slot.release()
     return PerformanceReport(week=performance.iso_week(start), k=k, stores=stores)
+
+
+@router.get("/v1/reports/campaigns/{campaign_id}/funnel", response_model=None,
+            responses={200: {"model": Funnel, "content": {"text/csv": {}}}})
+async def campaign_funnel(services: ServicesDep, principal: PrincipalDep, campaign_id: RowIdPath,
+                          format: Literal["json", "csv"] = "json") -> Funnel | Response:
+    """Sent, arrived, claimed, redeemed, ordered, reviewed: people, with conversion from sent, for the
+    operator or the campaign's merchant; counts of fewer than k people withheld."""
+    campaign = await asyncio.to_thread(owned_campaign, services.db, principal, campaign_id)
+    catalog = services.catalog
+
+    def participates(store_id: int) -> bool:
+        record = catalog.records.get(store_id)
+        return record is not None and targets(campaign, record, catalog.district_of(record))
+
+    k = services.settings.demand_min_users
+    await services.limits.check("coverage", principal.subject)  # a report over the event log: rate-limited
+    rows = await asyncio.to_thread(funnel.funnel, services.db, campaign, k, participates)
+    if format == "csv":
+        return Response(funnel.to_csv(rows), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="funnel-{campaign_id}.csv"'})
+    whole, *stores = rows
+    return Funnel(campaign_id=campaign_id, k=k, **whole.counts, rates=FunnelRates(**whole.rates),
+                  by_store=[FunnelStore(store_id=row.store_id, **row.counts, rates=FunnelRates(**row.rates))
+                            for row in stores if row.store_id is not None])

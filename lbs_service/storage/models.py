@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Computed,
     DateTime,
     Dialect,
@@ -174,6 +175,9 @@ class Campaign(Base):
     claimed: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    offer: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"kind", "value", "min_spend_cents"}
+    audience: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # who may receive and claim it
+    points_price: Mapped[int | None] = mapped_column(Integer)  # its coupon can be bought with this many points
 
 
 class PromotionSent(Base):
@@ -219,6 +223,7 @@ class Coupon(Base):
     status: Mapped[CouponStatus] = mapped_column(status_of(CouponStatus), default=CouponStatus.CLAIMED)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    order_id: Mapped[int | None] = mapped_column(BigInteger)  # the order it is spent on, until its pickup or cancel
 
 
 class Redemption(Base):
@@ -302,6 +307,8 @@ class Order(Base):
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     picked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # cancelled or refunded
+    coupon_id: Mapped[int | None] = mapped_column(BigInteger)  # the coupon its discount came from
+    discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class OrderLine(Base):
@@ -464,3 +471,99 @@ class ServerKey(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(4000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class BillPayment(Base):
+    """A utility bill paid at an outlet. The customer's account is kept only as a keyed hash."""
+
+    __tablename__ = "bill_payments"
+    __table_args__ = (Index("ix_bill_payments_store_paid", "store_id", "paid_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(BigInteger)
+    staff: Mapped[str] = mapped_column(String(200))
+    utility: Mapped[str] = mapped_column(String(16))
+    account_hash: Mapped[str] = mapped_column(String(64))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PointsBalance(Base):
+    """A member's points: the sum of their ledger entries, kept beside it in the same transactions."""
+
+    __tablename__ = "points_balances"
+    __table_args__ = (CheckConstraint("balance >= 0", name="ck_points_balance_not_negative"),)
+
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
+
+
+class PointsEntry(Base):
+    """One append-only line of a member's points ledger; (reason, ref) is what earned or spent it,
+    once: a redemption, a pickup, a review, an exchange, or the taking back of one of them."""
+
+    __tablename__ = "points_entries"
+    __table_args__ = (UniqueConstraint("user_id", "reason", "ref", name="uq_points_entries_reason_ref"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    delta: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Game(Base):
+    """A scratch card or a wheel: prizes drawn by odds while their stock lasts."""
+
+    __tablename__ = "games"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger)
+    store_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    plays_per_user_per_day: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))  # whose calendar day the daily plays count in
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class GamePrize(Base):
+    __tablename__ = "game_prizes"
+    __table_args__ = (CheckConstraint("won <= stock", name="ck_game_prizes_within_stock"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    game_id: Mapped[int] = mapped_column(ForeignKey("games.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    odds_bp: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int] = mapped_column(Integer)
+    won: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GamePlayDay(Base):
+    """How often a user played a game on one local day: the daily limit is a conditional increment."""
+
+    __tablename__ = "game_play_days"
+
+    game_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    plays: Mapped[int] = mapped_column(Integer)
+
+
+class GamePlay(Base):
+    """Every play, for audit: the draw, what it won (a prize whose stock was gone wins nothing)."""
+
+    __tablename__ = "game_plays"
+    __table_args__ = (Index("ix_game_plays_game", "game_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    game_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[str] = mapped_column(String(200), index=True)
+    draw_bp: Mapped[int] = mapped_column(Integer)  # 0..9999 from the system's cryptographic source
+    prize_id: Mapped[int | None] = mapped_column(BigInteger)
+    coupon_id: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(16))  # "prize", "none", "out_of_stock", "held"
+    played_at: Mapped[datetime] = mapped_column(UTCDateTime)

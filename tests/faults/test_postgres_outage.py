@@ -19,7 +19,7 @@ from lbs_service.storage.db import Database
 from lbs_service.storage.migrate import upgrade
 from lbs_service.storage.models import Campaign, Coupon, Redemption, Store
 from lbs_service.storage.stores import StoreRepository
-from tests.clock import T0
+from tests.clock import T0, TIERS
 from tests.faults.report import FaultRun, record
 from tests.faults.servers import own_postgres
 from tests.live import live_server, token
@@ -41,7 +41,7 @@ def _setup(settings: Settings) -> tuple[int, list[str]]:
         session.add(campaign)
         session.flush()
         campaign_id = campaign.id
-    codes = [claim(db, campaign_id, f"guest-{n}", T0).code for n in range(COUPONS)]
+    codes = [claim(db, campaign_id, f"guest-{n}", T0, TIERS).code for n in range(COUPONS)]
     db.dispose()
     return store_id, codes
 

@@ -73,9 +73,19 @@ def world(sqlite_settings):
         assert client.post("/v1/users/me/locations", headers=alice, json={"fixes": fixes}).json()["arrivals"]
         push = client.post("/v1/users/me/push-subscriptions", headers=alice, json=_subscription(ALICE_ENDPOINT))
         assert push.status_code == 201, push.text
+        boss = bearer(settings, "merchant", "alpha-boss", merchant_id=alpha)
+        prize = client.post("/v1/campaigns", headers=staff_a, json={
+            "title": "Alpha prize", "level": "store", "store_ids": [store_a], **WINDOW}).json()
+        game = client.post("/v1/games", headers=boss, json={
+            "title": "Alpha wheel", "kind": "wheel", **WINDOW, "merchant_id": alpha, "store_ids": [store_a],
+            "plays_per_user_per_day": 3, "prizes": [{"campaign_id": prize["id"], "odds_bp": 5000, "stock": 10}]})
+        assert game.status_code == 201, game.text
+        for_points = client.post("/v1/campaigns", headers=staff_a, json={
+            "title": "Alpha for points", "level": "store", "store_ids": [store_a], "points_price": 1, **WINDOW})
+        assert for_points.status_code == 201, for_points.text
         yield {"client": client, "settings": settings, "store_a": store_a, "store_b": store_b, "alpha": alpha,
                "beta": beta, "campaign": campaign["id"], "sku": sku["id"], "coupon": coupon, "order": order,
-               "push": push.json()["id"]}
+               "push": push.json()["id"], "game": game.json()["id"], "for_points": for_points.json()["id"]}
 
 
 ALICE_ENDPOINT = "https://fcm.googleapis.com/fcm/send/alice-secret-endpoint"
@@ -148,6 +158,20 @@ def _cases(w):
         ("GET", "/v1/users/me/push-subscriptions", "/v1/users/me/push-subscriptions", None, "self"),
         ("DELETE", "/v1/users/me/push-subscriptions/{subscription_id}",
          f"/v1/users/me/push-subscriptions/{w['push']}", None, None),
+        ("POST", "/v1/games", "/v1/games", {
+            "title": "hijack", "kind": "scratch", **WINDOW, "merchant_id": w["alpha"], "plays_per_user_per_day": 1,
+            "prizes": [{"campaign_id": w["campaign"], "odds_bp": 10000, "stock": 1000}]}, None),
+        ("GET", "/v1/games", f"/v1/games?store_id={a}", None, "public"),
+        ("POST", "/v1/games/{game_id}/plays", f"/v1/games/{w['game']}/plays", None, "user"),
+        ("GET", "/v1/games/{game_id}/plays", f"/v1/games/{w['game']}/plays", None, None),
+        ("GET", "/v1/users/me/points", "/v1/users/me/points", None, "self"),
+        ("POST", "/v1/points/exchanges", "/v1/points/exchanges", {"campaign_id": w["for_points"]}, "user"),
+        ("POST", "/v1/stores/{store_id}/bill-payments", f"/v1/stores/{a}/bill-payments",
+         {"utility": "water", "account_ref": "ACC-1", "amount_cents": 100}, None),
+        ("GET", "/v1/reports/campaigns/{campaign_id}/funnel", f"/v1/reports/campaigns/{w['campaign']}/funnel", None,
+         None),
+        ("GET", "/v1/stores/{store_id}/stock/suggestions", f"/v1/stores/{a}/stock/suggestions", None, None),
+        ("GET", "/v1/campaigns/{campaign_id}/audience", f"/v1/campaigns/{w['campaign']}/audience", None, None),
     ]
 
 

@@ -9,7 +9,7 @@ from lbs_service.errors import Conflict, NotFound
 from lbs_service.o2o.coupons import claim
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Coupon
-from tests.clock import T0
+from tests.clock import T0, TIERS
 from tests.conftest import client_for
 
 
@@ -27,16 +27,16 @@ def make_campaign(db, budget=None, starts=-1, ends=1):
 def test_one_coupon_per_user_and_campaign(sqlite_settings):
     db = Database(sqlite_settings)
     cid = make_campaign(db)
-    first = claim(db, cid, "u1", T0)
+    first = claim(db, cid, "u1", T0, TIERS)
     assert len(first.code) == 10
     with pytest.raises(Conflict):
-        claim(db, cid, "u1", T0)
+        claim(db, cid, "u1", T0, TIERS)
     with db.session() as session:
         assert session.get(Campaign, cid).claimed == 1  # the refused claim took no budget
     with pytest.raises(NotFound):
-        claim(db, 999, "u1", T0)
+        claim(db, 999, "u1", T0, TIERS)
     with pytest.raises(Conflict):
-        claim(db, make_campaign(db, starts=1, ends=2), "u1", T0)  # not started yet
+        claim(db, make_campaign(db, starts=1, ends=2), "u1", T0, TIERS)  # not started yet
 
 
 def concurrent_claims(settings, budget, users):
@@ -45,7 +45,7 @@ def concurrent_claims(settings, budget, users):
 
     def attempt(n):
         try:
-            claim(db, cid, f"user-{n}", T0)
+            claim(db, cid, f"user-{n}", T0, TIERS)
             return True
         except Conflict:
             return False

@@ -40,8 +40,8 @@ def test_every_json_and_geojson_answer_has_a_named_schema(sqlite_settings):
 def test_a_staff_view_cannot_carry_a_pickup_code():
     """Response models refuse what they do not declare: a field the domain adds without declaring it
     fails in the tests (a 500) instead of leaking, and the staff's view of an order has no pickup code."""
-    order = {"id": 1, "store_id": 2, "status": "paid", "total_cents": 100, "created_at": "2026-01-01T00:00:00+00:00",
-             "lines": []}
+    order = {"id": 1, "store_id": 2, "status": "paid", "total_cents": 100, "discount_cents": 0, "coupon_id": None,
+             "created_at": "2026-01-01T00:00:00+00:00", "lines": []}
     assert OrderStaffView.model_validate(order).id == 1
     with pytest.raises(ValidationError):
         OrderStaffView.model_validate({**order, "pickup_code": "P123456789"})

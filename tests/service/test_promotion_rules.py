@@ -10,9 +10,9 @@ from lbs_service.o2o.campaigns import current_and_upcoming
 from lbs_service.proximity.decisions import Caps, Entered, Suppressed, choose_offer
 from lbs_service.records import record_of
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Campaign, ConsentRecord, PromotionSent, Store, UserPreferences
+from lbs_service.storage.models import Campaign, ConsentRecord, MemberEvent, PromotionSent, Store, UserPreferences
 from lbs_service.storage.stores import StoreRepository
-from tests.clock import T0
+from tests.clock import T0, TIERS
 
 NOON_SHANGHAI = T0  # Monday 12:00 in Asia/Shanghai
 ALWAYS = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -54,7 +54,7 @@ def in_district_320106(store):
 def decide(db, entered, at=NOON_SHANGHAI, user="u", caps=Caps()):
     """As a worker decides: from the customer and the campaigns it has loaded (here, freshly)."""
     with db.session() as session:
-        customer = customers.load(session, user, at)
+        customer = customers.load(session, user, at, TIERS)
         campaigns = current_and_upcoming(session, at, timedelta(0))
     return choose_offer(customer, entered, at, caps, lambda when: [c for c in campaigns if c.running_at(when)],
                         in_district_320106)
@@ -135,9 +135,30 @@ def test_no_offer_for_a_campaign_whose_coupon_the_user_holds(db):
     running = {"starts_at": NOON_SHANGHAI - timedelta(days=1), "ends_at": NOON_SHANGHAI + timedelta(days=2)}
     held = campaign(db, level="store", store_ids=[s["R0"].id], priority=9, **running)
     other = campaign(db, level="store", store_ids=[s["R0"].id], priority=1)
-    claim(db, held, "u", NOON_SHANGHAI)
+    claim(db, held, "u", NOON_SHANGHAI, TIERS)
     offer, _ = decide(db, [Entered(s["R0"], 10.0)])
     assert offer.campaign.id == other  # the better campaign is skipped: its coupon is already in hand
     claim_other = campaign(db, level="store", store_ids=[s["R1"].id], **running)
-    claim(db, claim_other, "u", NOON_SHANGHAI)
+    claim(db, claim_other, "u", NOON_SHANGHAI, TIERS)
     assert decide(db, [Entered(s["R1"], 10.0)])[1] == [(s["R1"].id, Suppressed.COUPON_HELD)]
+
+
+def test_an_audience_campaign_reaches_only_its_audience(db):
+    """A campaign for people who visited a pharmacy of another merchant in the last 30 days: pushed to
+    a member with such a visit 10 days ago, not to one whose visit was 40 days ago."""
+    s = stores(db)
+    StoreRepository(db).upsert_many("Pharma", [{
+        "source_id": "P1", "name": "Pharmacy", "category": "pharmacy", "hours": ALWAYS, "timezone": "Asia/Shanghai",
+        "status": "open", "attributes": {}, "lat": 32.1, "lng": 118.1, "address": None, "phone": None}])
+    with db.transaction() as session:
+        pharmacy = session.query(Store).filter_by(source_id="P1").one()
+        session.add(ConsentRecord(user_id="lapsed", purpose="location_marketing", granted=True))
+        session.add(MemberEvent(user_id="u", store_id=pharmacy.id, kind="visit", data={},
+                                at=NOON_SHANGHAI - timedelta(days=10)))
+        session.add(MemberEvent(user_id="lapsed", store_id=pharmacy.id, kind="visit", data={},
+                                at=NOON_SHANGHAI - timedelta(days=40)))
+    campaign(db, title="For pharmacy visitors",
+             audience={"visited": {"category": "pharmacy", "days": 30}})
+    offer, _ = decide(db, [Entered(s["R0"], 50.0)])
+    assert offer is not None and offer.campaign.title == "For pharmacy visitors"
+    assert decide(db, [Entered(s["R0"], 50.0)], user="lapsed") == (None, [(s["R0"].id, Suppressed.AUDIENCE)])

@@ -9,7 +9,7 @@ from lbs_service.o2o.coupons import claim
 from lbs_service.o2o.qr import mint_qr_token
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Redemption
-from tests.clock import T0
+from tests.clock import T0, TIERS
 from tests.conftest import client_for
 from tests.live import drain, fix, live_server, receive, token, ws_connect
 from tests.service.test_nearby_api import seed
@@ -32,7 +32,7 @@ def setup_coupon(settings, count=4):
         session.add(campaign)
         session.flush()
         campaign_id = campaign.id
-    coupon = claim(db, campaign_id, "holder", T0)
+    coupon = claim(db, campaign_id, "holder", T0, TIERS)
     return db, ids, coupon
 
 
@@ -182,7 +182,7 @@ def test_one_fix_into_two_stores_gives_each_its_own_context(sqlite_settings):
     rules = CardRules("intent", None, {"silver": 1})
     with db.session() as session:
         stores = {s: record_of(session.get(Store, s)) for s in (a, b)}
-        customer = customers.load(session, "holder", T0)
+        customer = customers.load(session, "holder", T0, TIERS)
     card_a, context_a = card_context(customer, stores[a], None, None, T0, rules)
     card_b, context_b = card_context(customer, stores[b], None, None, T0, rules)
     assert card_a and [c["campaign_id"] for c in context_a["coupons"]] == [coupon.campaign_id]
@@ -190,6 +190,6 @@ def test_one_fix_into_two_stores_gives_each_its_own_context(sqlite_settings):
     assert card_b and context_b["coupons"] == [] and [o["order_id"] for o in context_b["orders"]] == [1]
     assert context_a["tier"] == context_b["tier"] == "member"
     with db.session() as session:
-        stranger = customers.load(session, "stranger", T0)
+        stranger = customers.load(session, "stranger", T0, TIERS)
     card, nobody = card_context(stranger, stores[a], None, None, T0, rules)
     assert not card and nobody["coupons"] == nobody["orders"] == []  # no intent: no card

@@ -12,7 +12,7 @@ from websockets.sync.client import connect
 from lbs_service.o2o.coupons import claim
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Store
-from tests.clock import T0, at
+from tests.clock import T0, TIERS, at
 from tests.live import live_server, token
 from tests.service.test_nearby_api import seed
 from tests.web.conftest import open_page, screenshot
@@ -52,8 +52,8 @@ def test_console_cards_gauge_ack_escalation_reply_and_queue(sqlite_settings, bro
         session.add(campaign)
         session.flush()
         campaign_id = campaign.id
-    coupon = claim(db, campaign_id, "ana", T0)
-    claim(db, campaign_id, "ben", T0)
+    coupon = claim(db, campaign_id, "ana", T0, TIERS)
+    claim(db, campaign_id, "ben", T0, TIERS)
     staff = token(settings, "staff", "till-1", store_id)
     with live_server(settings) as host:
         one = open_page(browser, host, f"/console?token={staff}")

@@ -1,0 +1,62 @@
+"""Utility bills (water, electricity, gas) paid at an outlet, recorded by its staff.
+
+The customer's account reference is never stored: only a keyed hash of it (HMAC with a key
+derived from the service secret, over the reference with spaces and case folded away), enough
+to tell that two payments were for the same account and nothing that would give the account
+back. A retry with the same Idempotency-Key records nothing more (o2o/idempotency.py).
+"""
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from lbs_service.o2o.idempotency import Outcome, problem_outcome, request_hash, run_once
+from lbs_service.records import StoreRecord
+from lbs_service.settings import SigningSettings
+from lbs_service.storage.db import Database
+from lbs_service.storage.models import BillPayment, Store
+
+Utility = Literal["water", "electricity", "gas"]
+UTILITIES: tuple[Utility, ...] = ("water", "electricity", "gas")
+
+
+def account_hash(settings: SigningSettings, account_ref: str) -> str:
+    key = hmac.new(settings.secret_key.encode(), b"bills:account-ref", hashlib.sha256).digest()
+    folded = "".join(account_ref.split()).upper()
+    return hmac.new(key, folded.encode(), hashlib.sha256).hexdigest()
+
+
+def utilities_taken(attributes: dict[str, Any]) -> tuple[str, ...] | None:
+    """The utilities an outlet takes, from its imported `utilities` column ("water;gas" or a list);
+    None when the outlet does not say."""
+    listed = attributes.get("utilities")
+    if isinstance(listed, str):
+        listed = listed.replace(",", ";").split(";")
+    if not isinstance(listed, list):
+        return None
+    return tuple(u for u in UTILITIES if u in {str(item).strip().lower() for item in listed})
+
+
+def _record(session: Session, settings: SigningSettings, store: StoreRecord, staff: str, utility: str,
+            account_ref: str, amount_cents: int, now: datetime) -> Outcome:
+    row = session.get(Store, store.id)
+    taken = utilities_taken(row.attributes or {}) if row is not None else None
+    if taken is not None and utility not in taken:
+        return problem_outcome(422, "Invalid input", f"store {store.id} does not take {utility} bills")
+    payment = BillPayment(store_id=store.id, staff=staff, utility=utility,
+                          account_hash=account_hash(settings, account_ref), amount_cents=amount_cents, paid_at=now)
+    session.add(payment)
+    session.flush()
+    return Outcome(201, {"id": payment.id, "store_id": store.id, "utility": utility, "amount_cents": amount_cents,
+                         "paid_at": now.isoformat()})
+
+
+def record_bill_payment(db: Database, settings: SigningSettings, store: StoreRecord, staff: str, utility: str,
+                        account_ref: str, amount_cents: int, key: str | None, now: datetime) -> Outcome:
+    digest = request_hash(store.id, utility, account_hash(settings, account_ref), amount_cents)
+    return run_once(db, f"bill:{store.id}:{staff}", key, digest,
+                    lambda session: _record(session, settings, store, staff, utility, account_ref, amount_cents,
+                                            now))
