@@ -26,12 +26,14 @@ from lbs_service.importer.normalize import ImportOptions
 from lbs_service.importer.run import import_stores
 from lbs_service.o2o.stock import sku_search_text
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Campaign, Merchant, Sku, Stock, Store
+from lbs_service.storage.models import Campaign, Game, GamePrize, Merchant, Sku, Stock, Store
 from lbs_service.storage.stores import StoreRepository
 
 # In a checkout: data/demo beside the packages; in the image: /app/data/demo (the working directory).
 DEMO_DIRS = (Path(__file__).resolve().parents[1] / "data" / "demo", Path.cwd() / "data" / "demo")
-STORE_COLUMNS = ("id", "name", "category", "address", "phone", "lat", "lng", "opens", "closes", "timezone")
+STORE_COLUMNS = ("id", "name", "category", "address", "phone", "lat", "lng", "opens", "closes", "timezone",
+                 "utilities")
+UTILITY_SETS = ("water;electricity;gas", "water;electricity", "electricity;gas")  # what a pay point takes
 
 # (name, lat, lng, spread in degrees, weight): WGS-84 centres of Nanjing's busy districts.
 CENTRES = (
@@ -88,7 +90,8 @@ def demo_stores(count: int = 2400, seed: int = 20241) -> dict[str, list[dict[str
                 "hours": hours,
                 "timezone": "Asia/Shanghai",
                 "status": "open",
-                "attributes": {"district": area, "demo": True},
+                "attributes": {"district": area, "demo": True,
+                               **({"utilities": UTILITY_SETS[number % 3]} if chain.category == "bill_payment" else {})},
                 "lat": round(lat, 6),
                 "lng": round(lng, 6),
             }
@@ -101,11 +104,27 @@ def _later(closes: str) -> str:
     return f"{hour:02d}:{closes[3:]}" if hour < 24 else "24:00"
 
 
-CAMPAIGNS = (
-    # (title, level, merchant or None, priority)
-    ("City O2O week: 10% off at any outlet", "platform", None, 1),
-    ("Free data top-up when you visit a telecom hall", "merchant", "City Telecom", 5),
-    ("Second coffee free", "merchant", "Bean & Brew", 3),
+CAMPAIGNS: tuple[dict[str, Any], ...] = (
+    {"title": "City O2O week: 10% off at any outlet", "level": "platform", "merchant": None, "priority": 1,
+     "offer": {"kind": "percent", "value": 10, "min_spend_cents": 2000}},
+    {"title": "Free data top-up when you visit a telecom hall", "level": "merchant", "merchant": "City Telecom",
+     "priority": 5},
+    {"title": "Second coffee free", "level": "merchant", "merchant": "Bean & Brew", "priority": 3,
+     "offer": {"kind": "amount", "value": 1800, "min_spend_cents": 3600}},
+    {"title": "Masks 20% off for pharmacy regulars", "level": "merchant", "merchant": "Green Cross", "priority": 2,
+     "offer": {"kind": "percent", "value": 20, "min_spend_cents": 0},
+     "audience": {"visited": {"category": "pharmacy", "days": 30}}},
+    {"title": "A coffee for 50 points", "level": "merchant", "merchant": "Bean & Brew", "priority": 0,
+     "offer": {"kind": "amount", "value": 1800, "min_spend_cents": 0}, "points_price": 50},
+    {"title": "Wheel prize: 5 yuan off at Jinling Mart", "level": "merchant", "merchant": "Jinling Mart",
+     "priority": 0, "offer": {"kind": "amount", "value": 500, "min_spend_cents": 1500}},
+)
+GAMES: tuple[dict[str, Any], ...] = (
+    {"title": "Jinling Mart lucky wheel", "kind": "wheel", "merchant": "Jinling Mart", "plays_per_user_per_day": 3,
+     "prizes": [{"campaign": "Wheel prize: 5 yuan off at Jinling Mart", "odds_bp": 2000, "stock": 500}]},
+    {"title": "City O2O week scratch card", "kind": "scratch", "merchant": None, "plays_per_user_per_day": 1,
+     "prizes": [{"campaign": "City O2O week: 10% off at any outlet", "odds_bp": 3000, "stock": 1000},
+                {"campaign": "Second coffee free", "odds_bp": 500, "stock": 100}]},
 )
 CATALOGUE = (
     # (merchant, code, name, price in cents, share of its stores that stock it)
@@ -146,11 +165,11 @@ def write_demo_files(folder: Path, count: int = 2400, seed: int = 20241) -> None
                 opens, closes = row["hours"]["mon"][0]
                 writer.writerow({"id": row["source_id"], "name": row["name"], "category": row["category"],
                                  "address": row["address"], "phone": row["phone"], "lat": row["lat"],
-                                 "lng": row["lng"], "opens": opens, "closes": closes, "timezone": row["timezone"]})
+                                 "lng": row["lng"], "opens": opens, "closes": closes, "timezone": row["timezone"],
+                                 "utilities": row["attributes"].get("utilities", "")})
     _write_json(folder / "districts.geojson", {"type": "FeatureCollection", "features": demo_district_features()})
-    _write_json(folder / "campaigns.json", [
-        {"title": title, "level": level, "merchant": merchant, "priority": priority, "budget": 5000, "days": 30}
-        for title, level, merchant, priority in CAMPAIGNS])
+    _write_json(folder / "campaigns.json", [{**campaign, "budget": 5000, "days": 30} for campaign in CAMPAIGNS])
+    _write_json(folder / "games.json", [{**game, "days": 30} for game in GAMES])
     _write_json(folder / "catalogue.json", [
         {"merchant": merchant, "code": code, "name": name, "price_cents": price, "stocked_share": share}
         for merchant, code, name, price, share in CATALOGUE])
@@ -171,6 +190,7 @@ class DemoLoaded:
     rejected: int
     districts: int
     campaigns: int
+    games: int
     stock_rows: int
 
 
@@ -187,8 +207,11 @@ def load_demo(db: Database, folder: Path, now: datetime, seed: int = 20241) -> D
         rejected += len(summary.rejected)
     districts = import_boundaries(db, folder / "districts.geojson", "adcode", Datum.WGS84)
     campaigns = _load_campaigns(db, json.loads((folder / "campaigns.json").read_text(encoding="utf-8")), now)
+    games_path = folder / "games.json"
+    games = _load_games(db, json.loads(games_path.read_text(encoding="utf-8")), now) if games_path.exists() else 0
     stock_rows = _load_catalogue(db, json.loads((folder / "catalogue.json").read_text(encoding="utf-8")), seed)
-    return DemoLoaded(stores, rejected + len(districts.rejected), len(districts.imported), campaigns, stock_rows)
+    return DemoLoaded(stores, rejected + len(districts.rejected), len(districts.imported), campaigns, games,
+                      stock_rows)
 
 
 def _load_campaigns(db: Database, campaigns: list[dict[str, Any]], now: datetime) -> int:
@@ -202,7 +225,31 @@ def _load_campaigns(db: Database, campaigns: list[dict[str, Any]], now: datetime
             session.add(Campaign(title=c["title"], level=c["level"], priority=c["priority"], budget=c["budget"],
                                  merchant_id=merchants.get(c["merchant"]) if c["merchant"] else None,
                                  starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=c["days"]),
-                                 per_user_limit=1, claimed=0, created_by="demo"))
+                                 per_user_limit=1, claimed=0, created_by="demo", offer=c.get("offer"),
+                                 audience=c.get("audience"), points_price=c.get("points_price")))
+            added += 1
+    return added
+
+
+def _load_games(db: Database, games: list[dict[str, Any]], now: datetime) -> int:
+    added = 0
+    with db.transaction() as session:
+        merchants = dict(session.execute(select(Merchant.name, Merchant.id)).all())
+        campaigns = dict(session.execute(select(Campaign.title, Campaign.id)).all())
+        existing = set(session.scalars(select(Game.title)))
+        for g in games:
+            prizes = [(campaigns.get(p["campaign"]), p) for p in g["prizes"]]
+            if g["title"] in existing or any(campaign is None for campaign, _ in prizes) or (
+                    g["merchant"] and g["merchant"] not in merchants):
+                continue
+            game = Game(title=g["title"], kind=g["kind"], merchant_id=merchants.get(g["merchant"]),
+                        store_ids=None, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=g["days"]),
+                        plays_per_user_per_day=g["plays_per_user_per_day"], timezone="Asia/Shanghai",
+                        created_by="demo")
+            session.add(game)
+            session.flush()
+            session.add_all(GamePrize(game_id=game.id, campaign_id=campaign, odds_bp=p["odds_bp"], stock=p["stock"],
+                                      won=0) for campaign, p in prizes)
             added += 1
     return added
 

@@ -36,6 +36,8 @@ def store_feature(record: StoreRecord, crs: Datum, now: datetime, distance_m: fl
         "open_now": record.open_state(now),  # null: the store publishes no hours
         "rating": record.rating,
     }
+    if record.utilities is not None:
+        properties["utilities"] = list(record.utilities)
     if distance_m is not None:
         properties = {"distance_m": distance_m, **properties}
     return {
@@ -76,8 +78,11 @@ class FeatureWriter:
         middle = orjson.dumps({"name": record.name, "category": record.category, "source_id": record.source_id,
                                "merchant_id": record.merchant_id, "address": record.address, "phone": record.phone,
                                "status": record.status, "hours": record.hours, "timezone": record.timezone})
+        tail = b',"rating":' + orjson.dumps(record.rating)
+        if record.utilities is not None:
+            tail += b',"utilities":' + orjson.dumps(list(record.utilities))
         entry = _Kept(record, head[:-1] + b',"properties":{"distance_m":', b"," + middle[1:-1] + b',"open_now":',
-                      b',"rating":' + orjson.dumps(record.rating),
+                      tail,
                       record.spans if record.status == StoreStatus.OPEN else None)
         if record.id not in kept and len(kept) >= self.capacity:
             kept.popitem(last=False)

@@ -1,6 +1,7 @@
 """What a worker keeps in memory about each store to answer nearby queries without the database."""
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ class StoreRow(Protocol):
     status: StoreStatus
     rating_count: int
     rating_sum: int
+    attributes: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class StoreRecord:
     status: StoreStatus = StoreStatus.OPEN
     rating_count: int = 0
     rating_sum: int = 0
+    utilities: tuple[str, ...] | None = None  # the bills an outlet takes, when it says
 
     @property
     def rating(self) -> dict[str, float] | None:
@@ -65,6 +68,18 @@ class StoreRecord:
         if self.status != StoreStatus.OPEN:
             return False
         return is_open(self.spans, self.zone, at) if self.spans else None
+
+
+UTILITIES = ("water", "electricity", "gas")
+
+
+def utilities_of(listed: object) -> tuple[str, ...] | None:
+    """The utility bills an outlet takes, from its imported `utilities` attribute ("water;gas", a list,
+    or the JSON text of one); None when it does not say."""
+    if listed is None or listed == "":
+        return None
+    words = set(re.findall(r"[a-z]+", str(listed).lower()))
+    return tuple(u for u in UTILITIES if u in words)
 
 
 class RecordFactory:
@@ -96,7 +111,7 @@ class RecordFactory:
         zone = self._zone(row.timezone)
         return StoreRecord(row.id, row.merchant_id, row.source_id, row.name, sys.intern(row.category), row.address,
                            row.phone, hours, sys.intern(row.timezone), row.lat, row.lng, spans, zone, status,
-                           row.rating_count, row.rating_sum)
+                           row.rating_count, row.rating_sum, utilities_of(row.utilities))
 
     def from_store(self, store: StoreRow) -> StoreRecord:
         """From an ORM Store (single-store paths: details, writes, the postgis engine)."""
@@ -104,7 +119,8 @@ class RecordFactory:
         _, spans = self._schedule(hours_json)
         return StoreRecord(store.id, store.merchant_id, store.source_id, store.name, store.category, store.address,
                            store.phone, store.hours, store.timezone, store.lat, store.lng, spans,
-                           self._zone(store.timezone), store.status, store.rating_count or 0, store.rating_sum or 0)
+                           self._zone(store.timezone), store.status, store.rating_count or 0, store.rating_sum or 0,
+                           utilities_of((store.attributes or {}).get("utilities")))
 
 
 RECORDS = RecordFactory()

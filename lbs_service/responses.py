@@ -437,6 +437,8 @@ class StoreProperties(Public):
     timezone: str
     open_now: bool | None = Field(description="null: the store publishes no hours")
     rating: Rating | None
+    utilities: list[Literal["water", "electricity", "gas"]] | None = Field(
+        None, description="the utility bills the outlet takes (outlets that say)")
     quantity: int | None = Field(None, description="with sku=: how many the store holds")
 
 

@@ -36,7 +36,8 @@ def demo(
     loaded = load_demo(db, folder, now)
     for merchant, (inserted, updated) in loaded.stores.items():
         err.print(f"{merchant}: {inserted} new, {updated} updated stores")
-    err.print(f"{loaded.districts} districts; {loaded.campaigns} campaigns added; {loaded.stock_rows} stock rows set")
+    err.print(f"{loaded.districts} districts; {loaded.campaigns} campaigns and {loaded.games} games added; "
+              f"{loaded.stock_rows} stock rows set")
     if loaded.rejected:
         fail(f"{loaded.rejected} rows of the demo files were rejected")
     err.print(f"{demo_demand(db, settings().secret_key, now)} demand sightings")

@@ -9,18 +9,14 @@ back. A retry with the same Idempotency-Key records nothing more (o2o/idempotenc
 import hashlib
 import hmac
 from datetime import datetime
-from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from lbs_service.o2o.idempotency import Outcome, problem_outcome, request_hash, run_once
-from lbs_service.records import StoreRecord
+from lbs_service.records import StoreRecord, utilities_of
 from lbs_service.settings import SigningSettings
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import BillPayment, Store
-
-Utility = Literal["water", "electricity", "gas"]
-UTILITIES: tuple[Utility, ...] = ("water", "electricity", "gas")
 
 
 def account_hash(settings: SigningSettings, account_ref: str) -> str:
@@ -29,21 +25,10 @@ def account_hash(settings: SigningSettings, account_ref: str) -> str:
     return hmac.new(key, folded.encode(), hashlib.sha256).hexdigest()
 
 
-def utilities_taken(attributes: dict[str, Any]) -> tuple[str, ...] | None:
-    """The utilities an outlet takes, from its imported `utilities` column ("water;gas" or a list);
-    None when the outlet does not say."""
-    listed = attributes.get("utilities")
-    if isinstance(listed, str):
-        listed = listed.replace(",", ";").split(";")
-    if not isinstance(listed, list):
-        return None
-    return tuple(u for u in UTILITIES if u in {str(item).strip().lower() for item in listed})
-
-
 def _record(session: Session, settings: SigningSettings, store: StoreRecord, staff: str, utility: str,
             account_ref: str, amount_cents: int, now: datetime) -> Outcome:
     row = session.get(Store, store.id)
-    taken = utilities_taken(row.attributes or {}) if row is not None else None
+    taken = utilities_of((row.attributes or {}).get("utilities")) if row is not None else None
     if taken is not None and utility not in taken:
         return problem_outcome(422, "Invalid input", f"store {store.id} does not take {utility} bills")
     payment = BillPayment(store_id=store.id, staff=staff, utility=utility,

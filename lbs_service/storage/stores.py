@@ -167,7 +167,7 @@ class StoreRepository:
         """Open stores as plain rows (no ORM objects), streamed: a worker loads a million of them at start."""
         columns = (Store.id, Store.merchant_id, Store.source_id, Store.name, Store.category, Store.address,
                    Store.phone, cast(Store.hours, Text).label("hours_json"), Store.timezone, Store.lat, Store.lng,
-                   Store.rating_count, Store.rating_sum)
+                   Store.rating_count, Store.rating_sum, Store.attributes["utilities"].as_string().label("utilities"))
         query = select(*columns).where(Store.status == "open")
         if ids is not None:
             query = query.where(Store.id.in_(ids))

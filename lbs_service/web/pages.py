@@ -93,6 +93,11 @@ async def planner() -> FileResponse:
     return FileResponse(STATIC / "planner.html", headers=SECURITY_HEADERS)
 
 
+@router.get("/merchant")
+async def merchant() -> FileResponse:
+    return FileResponse(STATIC / "merchant.html", headers=SECURITY_HEADERS)
+
+
 @router.get("/console")
 async def console() -> FileResponse:
     return FileResponse(STATIC / "console.html", headers=SECURITY_HEADERS)

@@ -143,14 +143,18 @@ def test_several_workers_without_redis_are_refused(sqlite_settings):
 
 
 def test_demo_loads_a_city_with_campaigns_and_stock(sqlite_settings):
-    from lbs_service.storage.models import Campaign, Merchant, Stock, Store
+    from lbs_service.storage.models import Campaign, Game, GamePrize, Merchant, Stock, Store
 
     assert lbs(sqlite_settings, "demo").returncode == 0
     assert lbs(sqlite_settings, "demo").returncode == 0  # idempotent
     with Database(sqlite_settings).session() as session:
         # counted over the table (a count over the entity would select the PostGIS-only column on SQLite)
         assert session.query(Store.id).count() >= 2000 and session.query(Merchant).count() >= 2
-        assert session.query(Campaign).count() == 3 and session.query(Stock).count() > 500
+        assert session.query(Campaign).count() == 6 and session.query(Stock).count() > 500
+        assert session.query(Game).count() == 2 and session.query(GamePrize).count() == 3
+        assert session.query(Campaign).filter(Campaign.points_price.is_not(None)).count() == 1
+        pay_points = session.query(Store).filter(Store.category == "bill_payment").all()
+        assert pay_points and all(s.attributes["utilities"] for s in pay_points)
         assert {s.category for s in session.query(Store)} >= {"cafe", "telecom_hall", "convenience"}
         from lbs_service.storage.models import DemandCell, District
 

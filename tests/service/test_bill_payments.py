@@ -67,3 +67,21 @@ def test_bad_bills_are_refused(sqlite_settings):
                      {"utility": "gas", "account_ref": "A\u0000", "amount_cents": 1},
                      {"utility": "gas", "account_ref": "A", "amount_cents": 2**63}):
             assert client.post(f"/v1/stores/{a}/bill-payments", headers=staff, json=body).status_code == 422, body
+
+
+def test_nearby_shows_which_bills_an_outlet_takes(sqlite_settings):
+    from lbs_service.storage.stores import StoreRepository
+
+    StoreRepository(Database(sqlite_settings)).upsert_many("Pay", [
+        {"source_id": "PAY1", "name": "Pay point", "category": "bill_payment", "hours": None,
+         "timezone": "Asia/Shanghai", "status": "open", "attributes": {"utilities": "gas; Water"}, "lat": 32.0,
+         "lng": 118.0, "address": None, "phone": None},
+        {"source_id": "CAFE", "name": "Cafe", "category": "cafe", "hours": None, "timezone": "Asia/Shanghai",
+         "status": "open", "attributes": {}, "lat": 32.0001, "lng": 118.0, "address": None, "phone": None}])
+    with client_for(sqlite_settings) as client:
+        features = client.get("/v1/stores/nearby", params={"lat": 32.0, "lng": 118.0, "radius_m": 100}).json()[
+            "features"]
+        by_source = {f["properties"]["source_id"]: f["properties"] for f in features}
+        assert by_source["PAY1"]["utilities"] == ["water", "gas"] and "utilities" not in by_source["CAFE"]
+        detail = client.get(f"/v1/stores/{next(f['id'] for f in features if f['properties']['source_id'] == 'PAY1')}")
+        assert detail.json()["properties"]["utilities"] == ["water", "gas"]

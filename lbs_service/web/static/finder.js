@@ -1,6 +1,7 @@
 "use strict";
 // The store finder: tap the map or locate yourself, see the nearest stores in a list and on the map in
-// step, filter, open a store's card with its hours and offers, claim an offer and show its QR.
+// step, filter, open a store's card with its hours, offers (what each is worth) and games, claim an
+// offer or buy it with points and show its QR, play a scratch card or a wheel (games.js).
 // Signed-in users can switch "Offers near me" on: that records their consent to location marketing
 // and sends their position while the page is visible (throttled), and the offers of stores they
 // approach appear as cards to claim or dismiss; staff answers and order news appear as notices.
@@ -229,6 +230,9 @@
         + (p.quantity ? ` · ${p.quantity} in stock` : ""), "meta"));
       const hours = hoursText(p);
       if (hours) item.append(lbs.el("div", hours, `meta ${p.open_now ? "open" : "closed"}`));
+      if (p.utilities && p.utilities.length) {
+        item.append(lbs.el("div", `Pay your bills here: ${p.utilities.join(", ")}`, "meta", { "data-testid": "utilities" }));
+      }
       item.onclick = (event) => { if (!event.target.closest("a, button")) openCard(item, feature); };
       return item;
     }));
@@ -243,11 +247,31 @@
     links.append(link(`geo:${lat},${lng}`, "Directions"));
     item.append(links);
     if (feature.properties.address) item.append(lbs.el("div", feature.properties.address, "meta"));
-    const answer = await lbs.api(`/v1/campaigns?store_id=${feature.id}`);
+    const [answer, played] = await Promise.all([lbs.api(`/v1/campaigns?store_id=${feature.id}`),
+      lbs.api(`/v1/games?store_id=${feature.id}`)]);
     if (!answer.ok) { item.append(lbs.el("div", `Offers could not be loaded: ${answer.error}`, "meta")); return; }
-    for (const offer of answer.body) item.append(offerBlock(offer.id, offer.title));
+    for (const offer of answer.body) item.append(offerBlock(offer.id, offer.title, offer));
     if (!answer.body.length) item.append(lbs.el("div", "No offers here right now.", "meta"));
+    for (const game of played.ok ? played.body : []) item.append(lbsGames.block(game, token, showQr));
   }
+
+  const money = (cents) => `¥${(cents / 100).toFixed(2)}`;
+
+  // What an offer is worth: "10% off from ¥20.00", "¥18.00 off".
+  function offerText(offer) {
+    if (!offer) return "";
+    const off = offer.kind === "percent" ? `${offer.value}% off` : `${money(offer.value)} off`;
+    return offer.min_spend_cents ? `${off} when you spend ${money(offer.min_spend_cents)}` : off;
+  }
+
+  async function showPoints() {
+    if (!token) return;
+    const answer = await lbs.api("/v1/users/me/points", { token });
+    if (!answer.ok) return;
+    $("points").hidden = false;
+    $("points").textContent = `${answer.body.balance} points`;
+  }
+  showPoints();
 
   function link(href, text) {
     const a = lbs.el("a", text);
@@ -255,14 +279,20 @@
     return a;
   }
 
-  function offerBlock(campaignId, title) {
+  function offerBlock(campaignId, title, campaign = {}) {
     const block = lbs.el("div", null, "offer");
     block.append(lbs.el("div", title));
-    const claim = lbs.el("button", token ? "Claim" : "Sign in to claim", null, { type: "button", "data-testid": "claim" });
+    if (campaign.offer) block.append(lbs.el("div", offerText(campaign.offer), "meta", { "data-testid": "offer-value" }));
+    const price = campaign.points_price;
+    const claim = lbs.el("button", !token ? "Sign in to claim" : price ? `Exchange ${price} points` : "Claim", null,
+      { type: "button", "data-testid": "claim" });
     claim.disabled = !token;
     claim.onclick = async () => {
       claim.disabled = true;
-      let answer = await lbs.api(`/v1/campaigns/${campaignId}/claim`, { method: "POST", token });
+      let answer = price
+        ? await lbs.api("/v1/points/exchanges", { method: "POST", token, body: { campaign_id: campaignId } })
+        : await lbs.api(`/v1/campaigns/${campaignId}/claim`, { method: "POST", token });
+      if (price && answer.ok) { answer = { ok: true, body: answer.body.coupon }; showPoints(); }
       if (answer.status === 409) { // already yours: show the one you hold
         const mine = await lbs.api("/v1/users/me/coupons", { token });
         const held = mine.ok ? mine.body.find((c) => c.campaign_id === campaignId) : null;
