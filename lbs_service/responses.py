@@ -512,8 +512,9 @@ class PlayPrize(Public):
 
 class PlayResult(Public):
     play_id: int
-    outcome: Literal["prize", "none", "out_of_stock", "held"] = Field(
-        description="held: the drawn prize's coupon is yours already; out_of_stock: its stock was gone")
+    outcome: Literal["prize", "none", "out_of_stock", "held", "not_eligible"] = Field(
+        description="held: the drawn prize's coupon is yours already; out_of_stock: its stock was gone; "
+                    "not_eligible: its campaign is for another audience")
     prize: PlayPrize | None
 
 
@@ -531,6 +532,7 @@ class PlayCounts(Public):
     none: int
     out_of_stock: int
     held: int
+    not_eligible: int
 
 
 class GameAudit(Public):

@@ -4,7 +4,9 @@ the till or on an order), ordered for pickup there (`ordered`), and reviewed the
 
 Every stage counts distinct people among those the campaign reached by push, each from their
 first push on and until the campaign ended; `by_store` follows the people pushed an offer of each
-store, in that store. A count of 1..k-1 is withheld (null): it would describe fewer than k people.
+store, in that store. A count of 1..k-1 is withheld (null): it would describe fewer than k people;
+and so is any store count that the whole less the other stores would give back (complementary
+suppression).
 """
 
 import io
@@ -64,7 +66,8 @@ def funnel(db: Database, campaign: Campaign, k: int, participates: Callable[[int
             chunk = users[start:start + 1000]
             visits += session.execute(select(Visit.user_id, Visit.store_id, Visit.arrived_at).where(
                 Visit.user_id.in_(chunk), Visit.arrived_at.is_not(None))).all()
-            coupons += session.execute(select(Coupon.id, Coupon.user_id, Coupon.status, Coupon.order_id).where(
+            coupons += session.execute(select(Coupon.id, Coupon.user_id, Coupon.status, Coupon.order_id,
+                                              Coupon.claimed_at).where(
                 Coupon.campaign_id == campaign.id, Coupon.user_id.in_(chunk))).all()
             orders += session.execute(select(Order.id, Order.user_id, Order.store_id, Order.created_at).where(
                 Order.user_id.in_(chunk), Order.status.in_(ORDERED))).all()
@@ -72,10 +75,10 @@ def funnel(db: Database, campaign: Campaign, k: int, participates: Callable[[int
                 Review.user_id.in_(chunk))).all()
         coupon_ids = [c.id for c in coupons]
         for start in range(0, len(coupon_ids), 1000):
-            redemptions += session.execute(select(Redemption.coupon_id, Redemption.store_id).where(
-                Redemption.coupon_id.in_(coupon_ids[start:start + 1000]))).all()
+            redemptions += session.execute(select(Redemption.coupon_id, Redemption.store_id, Redemption.redeemed_at)
+                                           .where(Redemption.coupon_id.in_(coupon_ids[start:start + 1000]))).all()
     ends = campaign.ends_at
-    order_store = {order_id: store for order_id, _, store, _ in orders}
+    order_placed = {order_id: (store, at) for order_id, _, store, at in orders}
     whole: People = defaultdict(set)
     stores: dict[int, People] = defaultdict(lambda: defaultdict(set))
     pushed_stores: dict[str, list[int]] = defaultdict(list)
@@ -93,16 +96,19 @@ def funnel(db: Database, campaign: Campaign, k: int, participates: Callable[[int
             whole["arrived"].add(user)
         if within(user, at, store):
             stores[store]["arrived"].add(user)
-    redeemed_at = {coupon_id: store for coupon_id, store in redemptions}
-    for coupon_id, user, status, order_id in coupons:
-        whole["claimed"].add(user)
-        used_at = redeemed_at.get(coupon_id) or (order_store.get(order_id) if order_id else None)
-        if status == CouponStatus.REDEEMED and used_at is not None:
-            whole["redeemed"].add(user)
+    redeemed = {coupon_id: (store, at) for coupon_id, store, at in redemptions}
+    for coupon_id, user, status, order_id, claimed_at in coupons:
+        used = redeemed.get(coupon_id) or (order_placed.get(order_id) if order_id else None)
+        used_store = used[0] if used is not None and status == CouponStatus.REDEEMED else None
+        if within(user, claimed_at):
+            whole["claimed"].add(user)
+            if used is not None and used_store is not None and within(user, used[1]):
+                whole["redeemed"].add(user)
         for store in pushed_stores[user]:
-            stores[store]["claimed"].add(user)
-            if status == CouponStatus.REDEEMED and used_at == store:
-                stores[store]["redeemed"].add(user)
+            if within(user, claimed_at, store):
+                stores[store]["claimed"].add(user)
+                if used is not None and used_store == store and within(user, used[1], store):
+                    stores[store]["redeemed"].add(user)
     for _, user, store, at in orders:
         if participates(store) and within(user, at):
             whole["ordered"].add(user)
@@ -113,7 +119,30 @@ def funnel(db: Database, campaign: Campaign, k: int, participates: Callable[[int
             whole["reviewed"].add(user)
         if within(user, at, store):
             stores[store]["reviewed"].add(user)
-    return [_row(None, whole, k)] + [_row(store, stores[store], k) for store in sorted(stores)]
+    rows = [_row(None, whole, k)] + [_row(store, stores[store], k) for store in sorted(stores)]
+    return _complement(rows, k)
+
+
+def _complement(rows: list[FunnelRow], k: int) -> list[FunnelRow]:
+    """Withhold more where the whole less the stores shown would give back a withheld count: while that
+    difference is 1..k-1 people, the smallest store count shown goes too (the whole, when none is left)."""
+    whole, stores = rows[0], rows[1:]
+    for stage in STAGES:
+        total = whole.counts[stage]
+        while total is not None:
+            shown = [row for row in stores if row.counts[stage]]
+            if not 0 < total - sum(row.counts[stage] or 0 for row in shown) < k:
+                break
+            if not shown:
+                whole.counts[stage] = total = None
+                break
+            min(shown, key=lambda row: (row.counts[stage], row.store_id or 0)).counts[stage] = None
+    for row in rows:  # rates from the counts that are left
+        sent = row.counts["sent"]
+        for stage in STAGES[1:]:
+            n = row.counts[stage]
+            row.rates[stage] = round(n / sent, 4) if n is not None and sent else None
+    return rows
 
 
 def to_csv(rows: list[FunnelRow]) -> str:

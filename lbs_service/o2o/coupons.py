@@ -9,6 +9,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,8 +38,8 @@ def public(coupon: Coupon) -> CouponPublic:
 
 def issue(session: Session, campaign_id: int, user_id: str, now: datetime, source: str = "claim") -> Coupon:
     """Give the user this campaign's coupon inside the caller's transaction: while it runs and its
-    budget lasts (409 otherwise), one per user (409 for a second, checked before anything is taken;
-    a concurrent second fails on the unique constraint and rolls the caller back)."""
+    budget lasts (409 otherwise), one per user (409 for a second: checked before anything is taken,
+    and by the unique key for a concurrent second, whose 409 rolls the caller back)."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise NotFound(f"no campaign with id {campaign_id}")
@@ -52,10 +53,14 @@ def issue(session: Session, campaign_id: int, user_id: str, now: datetime, sourc
     ).rowcount  # type: ignore[attr-defined]
     if taken != 1:
         raise Conflict("this campaign is not running or its coupons are all claimed")
-    coupon = Coupon(campaign_id=campaign_id, user_id=user_id, code=new_code(), status=CouponStatus.CLAIMED,
-                    claimed_at=now)
-    session.add(coupon)
-    session.flush()
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    coupon_id = session.scalar(dialect_insert(Coupon).values(
+        campaign_id=campaign_id, user_id=user_id, code=new_code(), status=CouponStatus.CLAIMED, claimed_at=now)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "user_id"]).returning(Coupon.id))
+    if coupon_id is None:  # a concurrent claim, exchange or play took it first
+        raise Conflict("you already hold this campaign's coupon")
+    coupon = session.get(Coupon, coupon_id)
+    assert coupon is not None
     record_event(session, user_id, "claim", None,
                  {"coupon_id": coupon.id, "campaign_id": campaign_id, "source": source}, now)
     touch_customer(session, user_id)

@@ -26,10 +26,14 @@ def _exchange(session: Session, campaign_id: int, user_id: str, now: datetime, t
         if campaign.points_price is None:
             raise Conflict("this campaign's coupon is claimed, not exchanged for points")
         require_audience(session, campaign.audience, user_id, now, tiers)
+        balance = session.get(PointsBalance, user_id)
+        if (balance.balance if balance is not None else 0) < campaign.points_price:
+            raise Conflict(f"this needs {campaign.points_price} points; you have fewer")
     except (NotFound, Conflict, Forbidden) as error:
-        return refusal(error)
+        return refusal(error)  # stored: a retry with the key is refused alike
     price = campaign.points_price
-    coupon = issue(session, campaign_id, user_id, now, source="points")  # refusals from here roll back
+    # Refusals from here on (a race lost to a concurrent claim or exchange) roll everything back.
+    coupon = issue(session, campaign_id, user_id, now, source="points")
     spend(session, user_id, price, "exchange", str(coupon.id), now)
     balance = session.get(PointsBalance, user_id, populate_existing=True)
     return Outcome(201, {"campaign_id": campaign_id, "points_spent": price,

@@ -5,7 +5,9 @@ never past the limit, under any concurrency), a draw of 0..9999 from the system'
 source (`secrets`), the prize whose odds band holds the draw, its stock (a conditional increment
 of `won`, checked by the database too: never past the stock), and the prize coupon, issued as a
 claim. A drawn prize whose stock is gone, or whose coupon the player already holds, wins nothing
-(and says so in the audit). Every play is recorded. An Idempotency-Key answers a retry alike.
+(and says so in the audit), and so does one whose campaign's audience leaves the player out. Every
+play is recorded. An Idempotency-Key answers a retry alike. A prize may be a coupon sold for points:
+a game is another way to get it, decided by whoever sets the game up.
 """
 
 import secrets
@@ -15,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lbs_service.auth import Principal
 from lbs_service.errors import Forbidden, InvalidInput, NotFound
 from lbs_service.hours import parse_timezone
+from lbs_service.o2o.audiences import require_audience
 from lbs_service.o2o.campaigns import belongs_to_merchant
 from lbs_service.o2o.coupons import issue
 from lbs_service.o2o.idempotency import Outcome, problem_outcome, request_hash, run_once
@@ -29,6 +32,7 @@ from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Coupon, Game, GamePlay, GamePlayDay, GamePrize, Store
 
 ODDS_SCALE = 10_000  # odds in basis points: what the prizes leave is "no prize"
+OUTCOMES = ("prize", "none", "out_of_stock", "held", "not_eligible")
 Draw = Callable[[int], int]
 
 
@@ -74,6 +78,8 @@ def create(db: Database, principal: Principal, new: NewGame) -> int:
         wanted = {p.campaign_id for p in new.prizes}
         found = set(session.scalars(select(Campaign.id).where(Campaign.id.in_(wanted))))
         if found != wanted:
+            if principal.role != "operator":  # to a merchant, a missing campaign is as not-theirs as another's
+                raise Forbidden("a merchant's game gives its own campaigns' coupons")
             raise InvalidInput(f"no such campaigns: {sorted(wanted - found)[:10]}")
         if new.store_ids:
             stores = set(session.scalars(select(Store.id).where(Store.id.in_(new.store_ids))))
@@ -117,7 +123,7 @@ def _take_a_play(session: Session, game: Game, user_id: str, now: datetime) -> b
     return taken == 1
 
 
-def _play(session: Session, game_id: int, user_id: str, now: datetime, draw: Draw) -> Outcome:
+def _play(session: Session, game_id: int, user_id: str, now: datetime, draw: Draw, tiers: dict[str, int]) -> Outcome:
     game = session.get(Game, game_id)
     if game is None:
         return problem_outcome(404, "Not found", f"no game with id {game_id}")
@@ -129,7 +135,7 @@ def _play(session: Session, game_id: int, user_id: str, now: datetime, draw: Dra
     prizes = list(session.scalars(select(GamePrize).where(GamePrize.game_id == game.id).order_by(GamePrize.id)))
     prize, coupon, outcome = pick(prizes, draw_bp), None, "none"
     if prize is not None:
-        outcome = _award(session, prize, user_id, now)
+        outcome = _award(session, prize, user_id, now, tiers)
         if outcome == "prize":
             coupon = issue(session, prize.campaign_id, user_id, now, source="game")
     play = GamePlay(game_id=game.id, user_id=user_id, draw_bp=draw_bp, prize_id=prize.id if prize else None,
@@ -141,23 +147,30 @@ def _play(session: Session, game_id: int, user_id: str, now: datetime, draw: Dra
     return Outcome(201, {"play_id": play.id, "outcome": outcome, "prize": won})
 
 
-def _award(session: Session, prize: GamePrize, user_id: str, now: datetime) -> str:
-    """Whether the drawn prize can be given: "prize", or why not ("held", "out_of_stock")."""
+def _award(session: Session, prize: GamePrize, user_id: str, now: datetime, tiers: dict[str, int]) -> str:
+    """Whether the drawn prize can be given: "prize", or why not ("held", "not_eligible": the prize
+    campaign's audience leaves the player out, "out_of_stock")."""
     if session.scalar(select(Coupon.id).where(Coupon.campaign_id == prize.campaign_id, Coupon.user_id == user_id)):
         return "held"
     campaign = session.get(Campaign, prize.campaign_id)
     if campaign is None or not (campaign.starts_at <= now < campaign.ends_at) or (
             campaign.budget is not None and campaign.claimed >= campaign.budget):
         return "out_of_stock"
+    try:
+        require_audience(session, campaign.audience, user_id, now, tiers)
+    except Forbidden:
+        return "not_eligible"
     taken = session.execute(update(GamePrize).where(GamePrize.id == prize.id, GamePrize.won < GamePrize.stock)
                             .values(won=GamePrize.won + 1)).rowcount  # type: ignore[attr-defined]
     return "prize" if taken == 1 else "out_of_stock"
 
 
-def play(db: Database, game_id: int, user_id: str, key: str | None, now: datetime,
+def play(db: Database, game_id: int, user_id: str, key: str | None, now: datetime, tiers: dict[str, int],
          draw: Draw = secrets.randbelow) -> Outcome:
+    """One play. A race lost after the draw (the prize's coupon taken at that instant by a claim of the
+    same campaign) rolls the play back and answers 409: nothing was spent, the player may play again."""
     return run_once(db, f"play:{game_id}:{user_id}", key, request_hash(game_id),
-                    lambda session: _play(session, game_id, user_id, now, draw))
+                    lambda session: _play(session, game_id, user_id, now, draw, tiers))
 
 
 def _owned_game(session: Session, principal: Principal, game_id: int) -> Game:
@@ -174,10 +187,10 @@ def audit(db: Database, principal: Principal, game_id: int) -> dict[str, Any]:
     with db.session() as session:
         game = _owned_game(session, principal, game_id)
         outcomes = Counter(session.scalars(select(GamePlay.outcome).where(GamePlay.game_id == game.id)))
-        players = len(set(session.scalars(select(GamePlay.user_id).where(GamePlay.game_id == game.id))))
+        players = session.scalar(select(func.count(distinct(GamePlay.user_id))).where(GamePlay.game_id == game.id))
         prizes = list(session.scalars(select(GamePrize).where(GamePrize.game_id == game.id).order_by(GamePrize.id)))
     return {"game_id": game.id, "plays": sum(outcomes.values()), "players": players,
-            "by_outcome": {name: outcomes.get(name, 0) for name in ("prize", "none", "out_of_stock", "held")},
+            "by_outcome": {name: outcomes.get(name, 0) for name in OUTCOMES},
             "prizes": [{"prize_id": p.id, "campaign_id": p.campaign_id, "odds_bp": p.odds_bp, "stock": p.stock,
                         "won": p.won, "left": p.stock - p.won} for p in prizes]}
 

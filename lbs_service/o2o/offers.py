@@ -1,8 +1,8 @@
 """What a coupon is worth: a percentage or an amount off a basket, above a minimum spend.
 
-Money is integer cents. A percentage is rounded down to the cent (the customer never pays a
-fraction of a cent more than the offer says, the merchant never gives one more), and no discount
-is larger than the basket it comes off.
+Money is integer cents. A percentage's discount is rounded down to the whole cent (the merchant
+never gives a fraction of a cent more than the offer says), and no discount is larger than the
+basket it comes off.
 """
 
 from dataclasses import dataclass

@@ -59,7 +59,7 @@ def take_back(session: Session, user_id: str, reason: str, ref: str, at: datetim
     balance = session.scalar(select(PointsBalance.balance).where(PointsBalance.user_id == user_id)
                              .with_for_update()) or 0
     taken = min(earned, balance)
-    if not _entry(session, user_id, -taken, f"undo_{reason}", ref, at) or taken == 0:
+    if taken == 0 or not _entry(session, user_id, -taken, f"undo_{reason}", ref, at):
         return 0
     session.execute(update(PointsBalance).where(PointsBalance.user_id == user_id)
                     .values(balance=PointsBalance.balance - taken))

@@ -3,7 +3,8 @@
 Once: a conditional update (claimed -> redeemed) that only one transaction can win, plus a
 unique redemption row per coupon. Retries: an Idempotency-Key answers a retry with the first
 outcome (o2o/idempotency.py). With a basket, the answer shows the offer's discount on it; a basket
-below the offer's minimum spend is refused and the coupon stays unspent.
+below the offer's minimum spend - or none, for an offer with a minimum - is refused and the coupon
+stays unspent.
 """
 
 from datetime import datetime
@@ -50,8 +51,13 @@ def _redeem(session: Session, settings: Settings, store: StoreRecord, district: 
         return problem_outcome(403, "Forbidden", f"this coupon is not valid at store {store.id}")
     if campaign.ends_at <= now:
         return problem_outcome(409, "Conflict", "this coupon has expired")
+    if found.status != CouponStatus.CLAIMED:
+        return problem_outcome(409, "Conflict", "this coupon has already been redeemed")
     offer = offer_of(campaign.offer)
     discount = None
+    if offer is not None and offer.min_spend_cents and basket_cents is None:
+        return problem_outcome(422, "Invalid input", f"this offer needs a basket of at least "
+                                                     f"{offer.min_spend_cents} cents: send basket_cents")
     if offer is not None and basket_cents is not None:
         try:
             discount = discount_cents(offer, basket_cents)

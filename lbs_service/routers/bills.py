@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lbs_service.deps import PrincipalDep, ServicesDep
 from lbs_service.errors import NotFound
-from lbs_service.fields import MAX_CENTS, text_field
+from lbs_service.fields import MAX_CENTS
 from lbs_service.o2o.access import require_store_staff
 from lbs_service.o2o.bills import record_bill_payment
 from lbs_service.responses import BillPaymentRecorded
@@ -23,8 +23,9 @@ class BillPaymentBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     utility: Literal["water", "electricity", "gas"]
-    account_ref: Annotated[str, text_field(64, 1, description="the customer's account with the utility "
-                                                                "(kept only as a keyed hash)")]
+    account_ref: Annotated[str, Field(min_length=1, max_length=64, pattern="^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+                                      description="the customer's account with the utility (kept only as a keyed "
+                                                  "hash; spaces and case do not count)")]
     amount_cents: Annotated[int, Field(ge=1, le=MAX_CENTS)]
 
 

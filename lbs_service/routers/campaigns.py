@@ -3,14 +3,16 @@
 import asyncio
 from typing import Annotated, Literal
 
+import h3
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from lbs_service.auth import require_role
 from lbs_service.deps import PrincipalDep, ServicesDep
-from lbs_service.errors import NotFound
+from lbs_service.errors import InvalidInput, NotFound
 from lbs_service.fields import INT32_MAX, MAX_CENTS, Cents, Instant, Label, Name, RowId, StoreId
 from lbs_service.o2o import audiences, campaigns, coupons
+from lbs_service.o2o.audiences import HOME_AREA_RESOLUTION
 from lbs_service.responses import AudienceSizePublic, CampaignPublic, CouponPublic
 from lbs_service.routers.params import RowIdPath, StoreIdQuery
 from lbs_service.services import Services
@@ -50,6 +52,13 @@ class VisitedBody(BaseModel):
 Labels = Annotated[list[Label], Field(min_length=1, max_length=50)]
 
 
+def _home_area(cell: str) -> str:
+    """Home areas are H3 cells of resolution 7, as the member profile names them."""
+    if not h3.is_valid_cell(cell) or h3.get_resolution(cell) != HOME_AREA_RESOLUTION:
+        raise ValueError(f"{cell} is not an H3 cell of resolution {HOME_AREA_RESOLUTION}")
+    return cell
+
+
 class AudienceBody(BaseModel):
     """Who the campaign is for: every criterion named must hold (any value listed within one)."""
 
@@ -57,7 +66,8 @@ class AudienceBody(BaseModel):
 
     tiers: Labels | None = None
     favourite_categories: Labels | None = None
-    home_areas: Annotated[list[Annotated[str, Field(min_length=15, max_length=15, pattern="^[0-9a-f]{15}$")]],
+    home_areas: Annotated[list[Annotated[str, Field(min_length=15, max_length=15, pattern="^[0-9a-f]{15}$"),
+                                         AfterValidator(_home_area)]],
                           Field(min_length=1, max_length=200, description="H3 res-7 cells")] | None = None
     visited: VisitedBody | None = None
 
@@ -93,6 +103,8 @@ class CampaignCreate(BaseModel):
             raise ValueError(f"a {self.level} campaign needs {needed}")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        if self.merchant_id is not None and self.level != "merchant":
+            raise ValueError("merchant_id names the merchant of a merchant campaign only")
         return self
 
     def to_domain(self) -> campaigns.NewCampaign:
@@ -103,6 +115,10 @@ class CampaignCreate(BaseModel):
 
 @router.post("", status_code=201, response_model=CampaignPublic)
 async def create_campaign(services: ServicesDep, principal: PrincipalDep, body: CampaignCreate) -> CampaignPublic:
+    known = {"member", *services.settings.member_tiers}
+    unknown = sorted(set(body.audience.tiers or ()) - known) if body.audience else []
+    if unknown:
+        raise InvalidInput(f"no such tiers: {unknown} (the tiers are {sorted(known)})")
     created = await asyncio.to_thread(campaigns.create, services.db, principal, body.to_domain())
     return campaigns.public(created)
 

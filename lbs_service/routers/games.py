@@ -90,7 +90,7 @@ async def play_game(services: ServicesDep, principal: PrincipalDep, game_id: Row
     user = require_role(principal, "user")
     await services.limits.check("claim", user.subject)
     outcome = await asyncio.to_thread(games.play, services.db, game_id, user.subject, idempotency_key,
-                                      services.clock())
+                                      services.clock(), services.settings.member_tiers)
     return outcome_response(outcome)
 
 

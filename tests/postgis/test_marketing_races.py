@@ -74,7 +74,7 @@ def test_games_hold_stock_daily_plays_and_keys(pg_settings):
     def play(n):
         if n < 16:
             start.wait()
-        return games.play(db, game, f"racer-{n % 30}", None, T0)
+        return games.play(db, game, f"racer-{n % 30}", None, T0, TIERS)
 
     with ThreadPoolExecutor(16) as pool:
         outcomes = list(pool.map(play, range(120)))  # 30 players, 4 tries each, 2 allowed
@@ -88,7 +88,8 @@ def test_games_hold_stock_daily_plays_and_keys(pg_settings):
         per_player = Counter(session.scalars(select(GamePlay.user_id)))
     assert set(per_player.values()) == {2}
 
-    keyed = list(ThreadPoolExecutor(8).map(lambda _: games.play(db, game, "keyholder", "same-key", T0), range(8)))
+    with ThreadPoolExecutor(8) as pool:
+        keyed = list(pool.map(lambda _: games.play(db, game, "keyholder", "same-key", T0, TIERS), range(8)))
     answers = {o.body.get("play_id") for o in keyed if o.status == 201}
     assert len(answers) == 1, [o.body for o in keyed]  # one play, the same answer to every copy
     record(FaultRun("game plays racing (30 players, stock 10)", len(outcomes) + 8, 0, committed=len(played) + 1,

@@ -65,8 +65,17 @@ def test_tier_and_tag_audiences(sqlite_settings):
 
 def test_bad_audiences_are_refused(sqlite_client, sqlite_settings):
     operator = auth(sqlite_settings, "operator", "op")
+    res9 = "8931aa5a5a3ffff"  # an H3 cell, but of resolution 9: home areas are res 7
     for audience in ({}, {"visited": {"days": 30}}, {"visited": {"category": "cafe", "days": 0}},
-                     {"home_areas": ["not-a-cell"]}, {"tiers": []}, {"colour": ["red"]}):
+                     {"home_areas": ["not-a-cell"]}, {"home_areas": [res9]}, {"tiers": []}, {"tiers": ["platinum"]},
+                     {"colour": ["red"]}):
         answer = sqlite_client.post("/v1/campaigns", headers=operator, json={
             "title": "x", "level": "platform", **WIDE, "audience": audience})
         assert answer.status_code == 422, audience
+
+
+def test_merchant_id_belongs_to_merchant_campaigns_only(sqlite_client, sqlite_settings):
+    """A store or platform campaign naming a merchant would hand that merchant its funnel and audience."""
+    answer = sqlite_client.post("/v1/campaigns", headers=auth(sqlite_settings, "operator", "op"), json={
+        "title": "x", "level": "platform", "merchant_id": 1, **WIDE})
+    assert answer.status_code == 422

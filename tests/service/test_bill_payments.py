@@ -63,6 +63,7 @@ def test_bad_bills_are_refused(sqlite_settings):
         staff = auth(sqlite_settings, "staff", "clerk", a)
         for body in ({"utility": "internet", "account_ref": "A", "amount_cents": 1},
                      {"utility": "gas", "account_ref": "", "amount_cents": 1},
+                     {"utility": "gas", "account_ref": "   ", "amount_cents": 1},
                      {"utility": "gas", "account_ref": "A", "amount_cents": 0},
                      {"utility": "gas", "account_ref": "A\u0000", "amount_cents": 1},
                      {"utility": "gas", "account_ref": "A", "amount_cents": 2**63}):

@@ -11,7 +11,7 @@ import pytest
 from lbs_service.o2o import games
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import GamePrize
-from tests.clock import T0, WIDE, at
+from tests.clock import T0, TIERS, WIDE, at
 from tests.conftest import client_for
 from tests.live import token
 from tests.service.test_orders import auth, shop
@@ -55,7 +55,7 @@ def test_stated_odds_hold_over_many_real_plays(sqlite_settings):
         game = _game(client, sqlite_settings, [{"campaign_id": _prize_campaign(client, sqlite_settings, a),
                                                  "odds_bp": 3000, "stock": 10_000}], plays=1)
         db = Database(sqlite_settings)
-        outcomes = Counter(games.play(db, game, f"p{n}", None, T0).body["outcome"] for n in range(600))
+        outcomes = Counter(games.play(db, game, f"p{n}", None, T0, TIERS).body["outcome"] for n in range(600))
         sd = (600 * 0.3 * 0.7) ** 0.5
         assert abs(outcomes["prize"] - 180) < 5 * sd, outcomes
         assert outcomes["prize"] + outcomes["none"] == 600
@@ -79,7 +79,8 @@ def test_a_play_wins_a_claimed_coupon_and_retries_answer_alike(sqlite_settings):
         held = client.post(f"/v1/games/{game}/plays", headers={**user, "Idempotency-Key": "spin-2"}).json()
         assert held["outcome"] == "held" and held["prize"] is None  # the coupon is theirs already
         audit = client.get(f"/v1/games/{game}/plays", headers=auth(sqlite_settings, "operator", "op")).json()
-        assert audit["plays"] == 2 and audit["by_outcome"] == {"prize": 1, "none": 0, "out_of_stock": 0, "held": 1}
+        assert audit["plays"] == 2 and audit["by_outcome"] == {"prize": 1, "none": 0, "out_of_stock": 0, "held": 1,
+                                                               "not_eligible": 0}
         assert audit["prizes"][0]["left"] == 4
 
 
@@ -109,9 +110,9 @@ def test_the_day_turns_in_the_games_time_zone(sqlite_settings):
                                                  "odds_bp": 1, "stock": 1}], plays=1)
         db = Database(sqlite_settings)
         late = at(11.5 * 3600)  # 23:30 in Shanghai
-        assert games.play(db, game, "night", None, late).status == 201
-        assert games.play(db, game, "night", None, at(11.9 * 3600)).status == 409  # 23:54, same day
-        assert games.play(db, game, "night", None, at(12.1 * 3600)).status == 201  # 00:06, a new day
+        assert games.play(db, game, "night", None, late, TIERS).status == 201
+        assert games.play(db, game, "night", None, at(11.9 * 3600), TIERS).status == 409  # 23:54, same day
+        assert games.play(db, game, "night", None, at(12.1 * 3600), TIERS).status == 201  # 00:06, a new day
 
 
 def test_who_may_create_and_audit_games(sqlite_settings):

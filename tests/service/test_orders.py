@@ -21,7 +21,7 @@ def auth(settings, role, subject, store_id=None):
 def shop(settings, client, stock=(5, 0, 2)):
     """Three stores of one merchant, one SKU, with the given stock at each (nearest first from 32.05, 118.78)."""
     seed(settings, count=3)
-    deadline = time.monotonic() + 2  # the running worker learns of the new stores through the change feed
+    deadline = time.monotonic() + 5  # the running worker learns of the new stores through the change feed
     while True:
         features = client.get("/v1/stores/nearby", params={"lat": 32.05, "lng": 118.78, "radius_m": 50000}).json()
         if features["numberMatched"] == 3 or time.monotonic() > deadline:
