@@ -7,6 +7,7 @@ from lbs_service.storage.db import Database
 from lbs_service.storage.models import MemberEvent, Order, OrderLine
 from tests.clock import T0
 from tests.conftest import client_for
+from tests.importer.test_import import lbs
 from tests.live import token
 from tests.service.test_orders import auth, shop
 
@@ -47,6 +48,11 @@ def test_suggestion_matches_the_hand_worked_answer(sqlite_settings):
         assert row["by_weekday"] == [2.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]
         assert row["forecast_7d"] == 8.0 and row["suggested_order"] == 3
         assert "4 weeks" in row["method"]
+        printed = lbs(sqlite_settings, "report", "stocking", "--store", str(a), "--at", T0.isoformat())
+        assert printed.returncode == 0, printed.stderr
+        assert "CABLE-C" in printed.stdout and " 3 " in printed.stdout.replace("│", " ")  # the same answer, by hand
+        assert lbs(sqlite_settings, "report", "stocking", "--store", "999999").returncode == 2
+        assert lbs(sqlite_settings, "report", "stocking", "--store", str(a), "--at", "yesterday").returncode == 2
         merchant = client.get(f"/v1/stores/{a}").json()["properties"]["merchant_id"]
         own = {"Authorization": f"Bearer {token(sqlite_settings, 'merchant', 'boss', None, merchant)}"}
         assert client.get(f"/v1/stores/{a}/stock/suggestions", headers=own).status_code == 200
