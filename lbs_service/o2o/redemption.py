@@ -20,7 +20,7 @@ from lbs_service.o2o.offers import discount_cents, offer_of
 from lbs_service.o2o.points import earn
 from lbs_service.o2o.qr import looks_like_qr, read_qr_token
 from lbs_service.records import StoreRecord
-from lbs_service.settings import Settings, SigningSettings
+from lbs_service.settings import SigningSettings
 from lbs_service.statuses import CouponStatus
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import Campaign, Coupon, Redemption
@@ -40,8 +40,8 @@ def _find_coupon(session: Session, settings: SigningSettings, code: str) -> Coup
     return coupon if coupon is not None else problem_outcome(404, "Not found", "no coupon has this code")
 
 
-def _redeem(session: Session, settings: Settings, store: StoreRecord, district: str | None, staff: str,
-            code: str, basket_cents: int | None, now: datetime) -> Outcome:
+def _redeem(session: Session, settings: SigningSettings, store: StoreRecord, district: str | None, staff: str,
+            code: str, basket_cents: int | None, points: int, now: datetime) -> Outcome:
     found = _find_coupon(session, settings, code)
     if isinstance(found, Outcome):
         return found
@@ -72,7 +72,7 @@ def _redeem(session: Session, settings: Settings, store: StoreRecord, district: 
     session.add(Redemption(coupon_id=found.id, store_id=store.id, staff=staff, redeemed_at=now))
     record_event(session, found.user_id, "redeem", store.id, {"coupon_id": found.id, "campaign_id": campaign.id},
                  now)
-    earn(session, found.user_id, settings.points_rules.get("redemption", 0), "redemption", str(found.id), now)
+    earn(session, found.user_id, points, "redemption", str(found.id), now)
     return Outcome(200, {"status": "redeemed", "coupon_id": found.id, "campaign_id": campaign.id,
                          "title": campaign.title, "store_id": store.id, "redeemed_at": now.isoformat(),
                          "offer": offer.as_json() if offer else None, "basket_cents": basket_cents,
@@ -80,7 +80,9 @@ def _redeem(session: Session, settings: Settings, store: StoreRecord, district: 
                          "pay_cents": None if discount is None or basket_cents is None else basket_cents - discount})
 
 
-def redeem(db: Database, settings: Settings, store: StoreRecord, district: str | None, staff: str, code: str,
-           basket_cents: int | None, key: str | None, now: datetime) -> Outcome:
+def redeem(db: Database, settings: SigningSettings, store: StoreRecord, district: str | None, staff: str, code: str,
+           basket_cents: int | None, key: str | None, now: datetime, points: int = 0) -> Outcome:
+    """Redeem once (the member earns `points`)."""
     return run_once(db, f"redeem:{store.id}:{staff}", key, request_hash(store.id, code, basket_cents),
-                    lambda session: _redeem(session, settings, store, district, staff, code, basket_cents, now))
+                    lambda session: _redeem(session, settings, store, district, staff, code, basket_cents, points,
+                                            now))

@@ -73,7 +73,8 @@ async def redeem_coupon(
         raise NotFound(f"no open store with id {store_id}")
     district = services.catalog.district_of(store)
     outcome = await asyncio.to_thread(redeem, services.db, services.settings, store, district, staff.subject,
-                                      body.code, body.basket_cents, idempotency_key, services.clock())
+                                      body.code, body.basket_cents, idempotency_key, services.clock(),
+                                      services.settings.points_rules.get("redemption", 0))
     if outcome.status == 200:
         return JSONResponse(outcome.body)
     return problem(outcome.status, outcome.body["title"], outcome.body["detail"])
