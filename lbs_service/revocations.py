@@ -10,11 +10,10 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from lbs_service.auth import Principal
 from lbs_service.errors import Unauthorized
-from lbs_service.storage.db import Database
+from lbs_service.storage.db import Database, insert_for
 from lbs_service.storage.models import TokenRevocation
 
 log = logging.getLogger(__name__)
@@ -65,8 +64,7 @@ class RevocationList:
         """Revoke every token of `subject` issued up to now; returns that moment (unix seconds)."""
         now = int(time.time())
         row = {"subject": subject, "revoked_before": now, "reason": reason, "revoked_by": by}
-        dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
-        statement = dialect_insert(TokenRevocation).values(**row)
+        statement = insert_for(self.db.is_postgres)(TokenRevocation).values(**row)
         statement = statement.on_conflict_do_update(
             index_elements=["subject"], set_={k: statement.excluded[k] for k in ("revoked_before", "reason",
                                                                                  "revoked_by")})

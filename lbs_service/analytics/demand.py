@@ -12,9 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from h3.api import basic_int as h3i
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from lbs_service.storage.db import Database
+from lbs_service.storage.db import Database, insert_for
 from lbs_service.storage.models import DemandCell
 
 DEMAND_RESOLUTION = 9
@@ -47,7 +46,7 @@ class DemandRecorder:
         if not rows:
             return 0
         values = [{"cell9": c, "day": d, "user_hash": u, "cell8": h3i.cell_to_parent(c, 8)} for c, d, u in rows]
-        dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
+        dialect_insert = insert_for(self.db.is_postgres)
         with self.db.transaction() as session:
             for begin in range(0, len(values), 5000):
                 session.execute(dialect_insert(DemandCell).on_conflict_do_nothing(), values[begin : begin + 5000])

@@ -9,7 +9,6 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,7 +18,7 @@ from lbs_service.o2o.audiences import require_audience
 from lbs_service.o2o.members import record_event
 from lbs_service.responses import CouponPublic
 from lbs_service.statuses import CouponStatus
-from lbs_service.storage.db import Database
+from lbs_service.storage.db import Database, session_insert
 from lbs_service.storage.models import Campaign, Coupon
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
@@ -53,8 +52,7 @@ def issue(session: Session, campaign_id: int, user_id: str, now: datetime, sourc
     ).rowcount  # type: ignore[attr-defined]
     if taken != 1:
         raise Conflict("this campaign is not running or its coupons are all claimed")
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    coupon_id = session.scalar(dialect_insert(Coupon).values(
+    coupon_id = session.scalar(session_insert(session)(Coupon).values(
         campaign_id=campaign_id, user_id=user_id, code=new_code(), status=CouponStatus.CLAIMED, claimed_at=now)
         .on_conflict_do_nothing(index_elements=["campaign_id", "user_id"]).returning(Coupon.id))
     if coupon_id is None:  # a concurrent claim, exchange or play took it first

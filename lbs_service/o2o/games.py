@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import distinct, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lbs_service.auth import Principal
@@ -28,7 +27,7 @@ from lbs_service.o2o.audiences import require_audience
 from lbs_service.o2o.campaigns import belongs_to_merchant
 from lbs_service.o2o.coupons import issue
 from lbs_service.o2o.idempotency import Outcome, problem_outcome, request_hash, run_once
-from lbs_service.storage.db import Database
+from lbs_service.storage.db import Database, session_insert
 from lbs_service.storage.models import Campaign, Coupon, Game, GamePlay, GamePlayDay, GamePrize, Store
 
 ODDS_SCALE = 10_000  # odds in basis points: what the prizes leave is "no prize"
@@ -108,13 +107,9 @@ def pick(prizes: Sequence[GamePrize], draw_bp: int) -> GamePrize | None:
     return None
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def _take_a_play(session: Session, game: Game, user_id: str, now: datetime) -> bool:
     day = now.astimezone(parse_timezone(game.timezone)).date().isoformat()
-    session.execute(_insert(session)(GamePlayDay).values(game_id=game.id, user_id=user_id, day=day, plays=0)
+    session.execute(session_insert(session)(GamePlayDay).values(game_id=game.id, user_id=user_id, day=day, plays=0)
                     .on_conflict_do_nothing())
     taken: int = session.execute(update(GamePlayDay).where(
         GamePlayDay.game_id == game.id, GamePlayDay.user_id == user_id, GamePlayDay.day == day,

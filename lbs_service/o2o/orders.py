@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lbs_service.auth import Principal
@@ -45,7 +44,7 @@ from lbs_service.responses import (
 )
 from lbs_service.settings import SigningSettings
 from lbs_service.statuses import OPEN_ORDER_STATUSES, CouponStatus, OrderStatus, PaymentKind, StoreStatus
-from lbs_service.storage.db import Database
+from lbs_service.storage.db import Database, insert_for
 from lbs_service.storage.models import Campaign, Coupon, Order, OrderLine, Payment, Sku, Stock, Store
 from push.messages import store_channel, user_channel
 
@@ -209,8 +208,8 @@ def _pickup_code() -> str:
 
 def _ledger(session: Session, is_postgres: bool, order: Order, kind: PaymentKind, now: datetime) -> bool:
     """Record a charge or refund once; False when the ledger already has it."""
-    dialect_insert = postgresql.insert if is_postgres else sqlite.insert
-    statement = dialect_insert(Payment).values(order_id=order.id, kind=kind, amount_cents=order.total_cents, at=now)
+    statement = insert_for(is_postgres)(Payment).values(order_id=order.id, kind=kind, amount_cents=order.total_cents,
+                                                        at=now)
     return session.execute(statement.on_conflict_do_nothing().returning(Payment.id)).first() is not None
 
 

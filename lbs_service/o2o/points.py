@@ -9,23 +9,18 @@ also refuses a negative balance outright (a check constraint).
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lbs_service.errors import Conflict
-from lbs_service.storage.db import Database
+from lbs_service.storage.db import Database, session_insert
 from lbs_service.storage.models import PointsBalance, PointsEntry
 
 ENTRIES_SHOWN = 100
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def _entry(session: Session, user_id: str, delta: int, reason: str, ref: str, at: datetime) -> bool:
     """Append an entry; False when (reason, ref) is in the ledger already."""
-    statement = _insert(session)(PointsEntry).values(user_id=user_id, delta=delta, reason=reason, ref=ref, at=at)
+    statement = session_insert(session)(PointsEntry).values(user_id=user_id, delta=delta, reason=reason, ref=ref, at=at)
     return session.execute(statement.on_conflict_do_nothing().returning(PointsEntry.id)).first() is not None
 
 
@@ -33,7 +28,7 @@ def earn(session: Session, user_id: str, amount: int, reason: str, ref: str, at:
     """Credit `amount` for (reason, ref), once."""
     if amount <= 0 or not _entry(session, user_id, amount, reason, ref, at):
         return
-    upsert = _insert(session)(PointsBalance).values(user_id=user_id, balance=amount)
+    upsert = session_insert(session)(PointsBalance).values(user_id=user_id, balance=amount)
     session.execute(upsert.on_conflict_do_update(index_elements=["user_id"],
                                                  set_={"balance": PointsBalance.balance + amount}))
 

@@ -2,8 +2,10 @@
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from lbs_service.settings import DatabaseSettings
@@ -72,3 +74,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_for(is_postgres: bool) -> Any:
+    """The dialect's INSERT (with ON CONFLICT): PostgreSQL's or SQLite's, which share the same calls."""
+    return postgresql.insert if is_postgres else sqlite.insert
+
+
+def session_insert(session: Session) -> Any:
+    """insert_for the database this session talks to."""
+    return insert_for(session.get_bind().dialect.name == "postgresql")

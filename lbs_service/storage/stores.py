@@ -6,13 +6,12 @@ from typing import Any
 
 from h3.api import basic_int as h3i
 from sqlalchemy import Table, Text, cast, delete, func, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lbs_service.errors import Conflict, NotFound
 from lbs_service.storage.bulk_upsert import copy_upsert
-from lbs_service.storage.db import Database
+from lbs_service.storage.db import Database, insert_for
 from lbs_service.storage.models import District, Merchant, Store, StoreChange
 
 H3_STORAGE_RESOLUTION = 9
@@ -138,9 +137,8 @@ class StoreRepository:
             Store.merchant_id == chunk[0]["merchant_id"], Store.source_id.in_([row["source_id"] for row in chunk])
         )
         existing = set(session.scalars(known))
-        dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
         table = cast_table(Store.__table__)
-        stmt = dialect_insert(table)
+        stmt = insert_for(self.db.is_postgres)(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["merchant_id", "source_id"],
             set_={key: stmt.excluded[key] for key in (*UPDATABLE, "h3_r9")} | {"updated_at": func.now()},

@@ -14,9 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from lbs_service.storage.db import Database
+from lbs_service.storage.db import Database, insert_for
 from lbs_service.storage.models import ServerKey
 
 KEY_NAME = "vapid"
@@ -72,8 +71,7 @@ def load_vapid_key(db: Database, configured: str, subject: str) -> VapidKey:
 
 def _kept_key(db: Database) -> str:
     with db.transaction() as session:
-        dialect_insert = postgresql.insert if db.is_postgres else sqlite.insert
-        session.execute(dialect_insert(ServerKey).values(name=KEY_NAME, value=new_private_key())
+        session.execute(insert_for(db.is_postgres)(ServerKey).values(name=KEY_NAME, value=new_private_key())
                         .on_conflict_do_nothing())
     with db.session() as session:
         stored = session.scalar(select(ServerKey.value).where(ServerKey.name == KEY_NAME))
