@@ -9,7 +9,6 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lbs_service.errors import Conflict, NotFound
@@ -68,17 +67,14 @@ def issue(session: Session, campaign_id: int, user_id: str, now: datetime, sourc
 def claim(db: Database, campaign_id: int, user_id: str, now: datetime, tiers: dict[str, int]) -> Coupon:
     """Claim a campaign's coupon: only a member of its audience (a campaign sold for points is
     bought with them, not claimed)."""
-    try:
-        with db.transaction() as session:
-            campaign = session.get(Campaign, campaign_id)
-            if campaign is None:
-                raise NotFound(f"no campaign with id {campaign_id}")
-            if campaign.points_price is not None:
-                raise Conflict(f"this coupon is exchanged for {campaign.points_price} points, not claimed")
-            require_audience(session, campaign.audience, user_id, now, tiers)
-            return issue(session, campaign_id, user_id, now)
-    except IntegrityError:
-        raise Conflict("you already hold this campaign's coupon") from None
+    with db.transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise NotFound(f"no campaign with id {campaign_id}")
+        if campaign.points_price is not None:
+            raise Conflict(f"this coupon is exchanged for {campaign.points_price} points, not claimed")
+        require_audience(session, campaign.audience, user_id, now, tiers)
+        return issue(session, campaign_id, user_id, now)
 
 
 def own_coupon(db: Database, coupon_id: int, user_id: str) -> Coupon:
