@@ -61,6 +61,9 @@ def test_a_wheel_comes_to_rest_on_the_servers_draw(sqlite_settings, browser):
                          geolocation={"latitude": 32.05, "longitude": 118.78}, permissions=["geolocation"])
         pay = _open_card(page, "P1", host)
         assert pay.locator("[data-testid=utilities]").inner_text() == "Pay your bills here: water, electricity"
+        nearby = page.locator("[data-testid=games-nearby] [data-testid=game]")
+        nearby.wait_for(timeout=5000)  # seen above the list, before any store is opened
+        assert nearby.count() == 1 and nearby.get_attribute("data-game-id") == str(game)
         item = _open_card(page, "M1", host)
         item.click()
         card = item.locator("[data-testid=game]")

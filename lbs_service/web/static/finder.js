@@ -186,6 +186,24 @@
     $("more").hidden = !state.next;
     if (map.getSource("stores")) map.getSource("stores").setData({ type: "FeatureCollection", features: state.stores });
     render();
+    showGamesNearby();
+  }
+
+  // The games running at any store listed: shown above the list, so a game nearby is seen without
+  // opening a store (each store's card shows its own too).
+  let gamesLoaded = null;
+  async function showGamesNearby() {
+    gamesLoaded = gamesLoaded || lbs.api("/v1/games").then((answer) => (answer.ok ? answer.body : []));
+    const running = await gamesLoaded;
+    const listed = new Set(state.stores.map((f) => Number(f.id)));
+    const merchants = new Set(state.stores.map((f) => f.properties.merchant_id));
+    const near = running.filter((g) => (g.store_ids ? g.store_ids.some((id) => listed.has(id))
+      : g.merchant_id === null || merchants.has(g.merchant_id)) && listed.size);
+    const box = $("games-nearby");
+    const shown = new Set([...box.children].map((child) => child.dataset.gameId));
+    if (near.length === shown.size && near.every((g) => shown.has(String(g.id)))) return; // keep one being played
+    box.replaceChildren(...near.map((game) => lbsGames.block(game, token, showQr)));
+    box.hidden = !near.length;
   }
 
   // Best rated first (then the most reviews, then the nearest) among the stores listed; nearest first otherwise.
