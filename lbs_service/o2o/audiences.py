@@ -44,7 +44,18 @@ class MemberFacts:
     favourite_categories: tuple[str, ...]  # up to three, most used first
     home_area: str | None  # an H3 res-7 cell
     merchant_visits: Counter[int]  # merchant id -> visits in its stores
-    recent_visits: tuple[tuple[int, str, datetime], ...]  # (merchant id, category, at), newest first
+    recent_visits: tuple[tuple[int, str, int, datetime], ...]  # (merchant id, category, store id, at), newest first
+
+    def with_visit(self, merchant_id: int, category: str, store_id: int, at: datetime,
+                   thresholds: dict[str, int]) -> "MemberFacts":
+        """These facts after one more visit (what a worker applies to the member it holds, so audiences
+        of "visited ... in the last N days" see it before the next load)."""
+        new_day = (merchant_id, store_id, at.date()) not in {(m, s, a.date()) for m, _, s, a in self.recent_visits}
+        merchant_visits = Counter(self.merchant_visits)
+        merchant_visits[merchant_id] += new_day
+        visits = self.visits + new_day
+        return MemberFacts(tier_for(visits, thresholds), visits, self.favourite_categories, self.home_area,
+                           merchant_visits, ((merchant_id, category, store_id, at), *self.recent_visits)[:HISTORY_ROWS])
 
 
 EventRow = tuple[int, str, int, str, int, datetime]  # merchant, category, h3 r9, kind, store id, at
@@ -64,7 +75,7 @@ def facts_from(rows: list[EventRow], thresholds: dict[str, int]) -> MemberFacts:
         favourite_categories=tuple(c for c, _ in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))[:3]),
         home_area=h3i.int_to_str(home) if home is not None else None,
         merchant_visits=merchant_visits,
-        recent_visits=tuple((merchant, category, at) for merchant, category, _, at in visits))
+        recent_visits=tuple(visits))
 
 
 def _event_rows(session: Session, user_ids: list[str] | None, limit: int | None) -> Any:
@@ -121,7 +132,7 @@ def matches(audience: Audience | None, facts: MemberFacts, at: datetime) -> bool
     return any(since <= visited_at <= at
                and audience.visited_merchant_id in (None, merchant)
                and audience.visited_category in (None, category)
-               for merchant, category, visited_at in facts.recent_visits)
+               for merchant, category, _, visited_at in facts.recent_visits)
 
 
 def require_audience(session: Session, stored: dict[str, Any] | None, user_id: str, at: datetime,

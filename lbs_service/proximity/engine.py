@@ -202,6 +202,9 @@ class ProximityEngine:
             card, context = card_context(customer, store, self.catalog.district_of(store),
                                          live.offers.get(store.id), at, self.cards)
         stage = Stage.LEFT if event.change & Change.LEFT else event.stage
+        if event.change & Change.ARRIVED:  # a real visit: audiences of "visited ..." count it from now on
+            customer.facts = customer.facts.with_visit(store.merchant_id, store.category, store.id, at,
+                                                       self.cards.thresholds)
         return StageChange(live.user_id, store.id, event.change, stage, at, event.distance_m, event.eta_s,
                            event.dwell_s, card, context)
 

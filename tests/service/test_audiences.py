@@ -79,3 +79,18 @@ def test_merchant_id_belongs_to_merchant_campaigns_only(sqlite_client, sqlite_se
     answer = sqlite_client.post("/v1/campaigns", headers=auth(sqlite_settings, "operator", "op"), json={
         "title": "x", "level": "platform", "merchant_id": 1, **WIDE})
     assert answer.status_code == 422
+
+
+def test_a_worker_counts_a_visit_it_sees_at_once():
+    """The proximity engine applies an arrival to the member it holds (MemberFacts.with_visit): a
+    "visited a pharmacy in 30 days" audience takes them in before the next load, and a visit on a
+    day already counted at that store adds no tier visit."""
+    from lbs_service.o2o.audiences import audience_of, facts_from, matches
+
+    facts = facts_from([(7, "cafe", 0x8931aa5a5a3ffff, "visit", 70, T0 - timedelta(days=2))], {"silver": 2})
+    pharmacy_fans = audience_of({"visited": {"category": "pharmacy", "days": 30}})
+    assert not matches(pharmacy_fans, facts, T0) and facts.tier == "member"
+    after = facts.with_visit(9, "pharmacy", 90, T0, {"silver": 2})
+    assert matches(pharmacy_fans, after, T0) and after.tier == "silver" and after.merchant_visits[9] == 1
+    again = after.with_visit(9, "pharmacy", 90, T0 + timedelta(hours=1), {"silver": 2})
+    assert again.visits == 2 and again.merchant_visits[9] == 1
