@@ -154,8 +154,17 @@ def audience_size(db: Database, stored: dict[str, Any] | None, at: datetime, thr
     """How many members the audience holds now, told only from k people up."""
     audience = audience_of(stored)
     with db.session() as session:
-        users = list(session.scalars(select(MemberEvent.user_id).where(MemberEvent.store_id.is_not(None))
-                                     .distinct().order_by(MemberEvent.user_id).limit(SIZE_MAX_USERS + 1)))
+        candidates = select(MemberEvent.user_id).where(MemberEvent.store_id.is_not(None))
+        if audience is not None and (audience.visited_merchant_id is not None or audience.visited_category):
+            # Only members with such a visit can be in it: the database narrows them down first.
+            candidates = candidates.join(Store, Store.id == MemberEvent.store_id).where(
+                MemberEvent.kind.in_(VISIT_KINDS), MemberEvent.at >= at - timedelta(days=audience.visited_days),
+                MemberEvent.at <= at)
+            if audience.visited_merchant_id is not None:
+                candidates = candidates.where(Store.merchant_id == audience.visited_merchant_id)
+            if audience.visited_category:
+                candidates = candidates.where(Store.category == audience.visited_category)
+        users = list(session.scalars(candidates.distinct().order_by(MemberEvent.user_id).limit(SIZE_MAX_USERS + 1)))
         capped = len(users) > SIZE_MAX_USERS
         users = users[:SIZE_MAX_USERS]
         by_user: dict[str, list[EventRow]] = {}
