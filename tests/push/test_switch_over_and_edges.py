@@ -137,6 +137,35 @@ async def test_a_torn_connection_becomes_a_redis_connection_error():
         await redis_call(torn())
 
 
+async def test_a_cancellation_the_client_swallows_still_cancels_the_task():
+    """A command that was in flight when its task was cancelled can end normally (the client swallowed
+    the CancelledError): the task is cancelled all the same, so a renewal loop ends (it once did not,
+    and a test run waited for it for good)."""
+    started = asyncio.Event()
+    swallowed = []
+
+    async def command() -> str:
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            if swallowed:  # only once: without the guard this test fails instead of hanging
+                raise
+            swallowed.append(True)
+            return "answered anyway"
+        return "never"
+
+    async def renewing() -> None:
+        while True:
+            await redis_call(command())
+
+    task = asyncio.create_task(renewing())
+    await started.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert task in done and task.cancelled() and swallowed
+
+
 async def test_saving_no_states_makes_no_call():
     class Unreachable:
         def __getattr__(self, name):
