@@ -330,6 +330,27 @@ def cancel(db: Database, provider: PaymentProvider, secret: str, order_id: int, 
         return public(order, lines, for_customer=user_id is not None)
 
 
+RETURN_WINDOW = timedelta(days=14)
+
+
+def return_order(db: Database, provider: PaymentProvider, secret: str, order_id: int, store_id: int | None,
+                 now: datetime) -> OrderStaffView:
+    """Goods brought back to the store within RETURN_WINDOW of their pickup: the order is refunded,
+    its lines go back on the shelf, its coupon back to the customer, and the points the pickup earned
+    are taken back (as far as the balance allows: it never goes below zero). Staff of the order's store
+    or the operator; anyone else's order answers as a missing one."""
+    with db.transaction() as session:
+        order = _staff_order(session, order_id, store_id)
+        if order.status != OrderStatus.PICKED_UP or order.picked_up_at is None:
+            raise Conflict(f"order {order_id} is {order.status}: only a picked-up order is returned (cancel before)")
+        if now - order.picked_up_at > RETURN_WINDOW:
+            raise Conflict(f"order {order_id} was picked up more than {RETURN_WINDOW.days} days ago")
+        lines = _restock(session, order)
+        _refund(session, db.is_postgres, provider, secret, order, now)
+        record_event(session, order.user_id, "return", order.store_id, {"order_id": order.id}, now)
+        return staff_view(order, lines)
+
+
 def _restock(session: Session, order: Order) -> list[OrderLine]:
     lines = _lines(session, order.id)
     for line in lines:

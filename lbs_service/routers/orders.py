@@ -203,6 +203,15 @@ async def cancel_order(services: ServicesDep, principal: PrincipalDep,
                                    order_id, user_id, store_id, services.clock())
 
 
+@router.post("/v1/orders/{order_id}/return", response_model=OrderStaffView)
+async def return_order(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> OrderStaffView:
+    """Goods brought back within 14 days of pickup (staff of the order's store, or the operator): refunded,
+    restocked, its coupon given back, the points its pickup earned taken back."""
+    staff = require_role(principal, "staff", "operator")
+    return await asyncio.to_thread(orders.return_order, services.db, services.payments, services.settings.secret_key,
+                                   order_id, staff.store_id, services.clock())
+
+
 @router.get("/v1/orders/{order_id}/qr", response_model=OrderQr)
 async def order_qr_payload(services: ServicesDep, principal: PrincipalDep, order_id: RowIdPath) -> OrderQr:
     user = require_role(principal, "user")

@@ -139,6 +139,7 @@ def _cases(w):
         ("POST", "/v1/orders/{order_id}/ready", f"/v1/orders/{order['id']}/ready", None, None),
         ("POST", "/v1/stores/{store_id}/pickups", f"/v1/stores/{a}/pickups", {"code": order["pickup_code"]}, None),
         ("POST", "/v1/orders/{order_id}/cancel", f"/v1/orders/{order['id']}/cancel", None, None),
+        ("POST", "/v1/orders/{order_id}/return", f"/v1/orders/{order['id']}/return", None, None),
         ("GET", "/v1/orders/{order_id}/qr", f"/v1/orders/{order['id']}/qr", None, None),
         ("GET", "/v1/orders/{order_id}/qr.{kind}", f"/v1/orders/{order['id']}/qr.svg", None, None),
         ("GET", "/v1/reports/rebates", "/v1/reports/rebates?month=2026-11", None, "merchant"),
