@@ -5,7 +5,8 @@ ConnectionError. Callers should see an outage either way, not a bug.
 And a cancellation is never lost in the client: a task cancelled while a command was in flight can
 see the command finish (or fail) instead of its CancelledError (the client swallows it on some
 paths), and a loop that goes on would never end - a worker that cannot shut down, a test that
-waits for good. After any call, a task whose cancellation was requested is cancelled."""
+waits for good. A cancellation requested during a call cancels the task after it; one requested
+before the call (already delivered, clean-up running) is left alone."""
 
 import asyncio
 from collections.abc import Awaitable
@@ -19,13 +20,22 @@ _TORN_CONNECTION = (AttributeError, RuntimeError, OSError, TimeoutError)
 
 
 async def redis_call(awaitable: Awaitable[T]) -> T:
+    task = asyncio.current_task()
+    requested = task.cancelling() if task is not None else 0
     try:
-        return await awaitable
+        result = await awaitable
+    except asyncio.CancelledError:
+        raise
     except RedisError:
+        _cancelled_meanwhile(task, requested)
         raise
     except _TORN_CONNECTION as error:
+        _cancelled_meanwhile(task, requested)
         raise RedisConnectionError(f"redis client failed mid-call ({type(error).__name__})") from error
-    finally:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise asyncio.CancelledError  # a cancellation outranks the call's own outcome
+    _cancelled_meanwhile(task, requested)
+    return result
+
+
+def _cancelled_meanwhile(task: "asyncio.Task[object] | None", requested: int) -> None:
+    if task is not None and task.cancelling() > requested:
+        raise asyncio.CancelledError  # the client swallowed it: the task is cancelled all the same

@@ -81,7 +81,7 @@ def _redeem(session: Session, settings: SigningSettings, store: StoreRecord, dis
 
 
 def redeem(db: Database, settings: SigningSettings, store: StoreRecord, district: str | None, staff: str, code: str,
-           basket_cents: int | None, key: str | None, now: datetime, points: int = 0) -> Outcome:
+           basket_cents: int | None, key: str | None, now: datetime, points: int) -> Outcome:
     """Redeem once (the member earns `points`)."""
     return run_once(db, f"redeem:{store.id}:{staff}", key, request_hash(store.id, code, basket_cents),
                     lambda session: _redeem(session, settings, store, district, staff, code, basket_cents, points,

@@ -202,9 +202,6 @@ class ProximityEngine:
             card, context = card_context(customer, store, self.catalog.district_of(store),
                                          live.offers.get(store.id), at, self.cards)
         stage = Stage.LEFT if event.change & Change.LEFT else event.stage
-        if event.change & Change.ARRIVED:  # a real visit: audiences of "visited ..." count it from now on
-            customer.facts = customer.facts.with_visit(store.merchant_id, store.category, store.id, at,
-                                                       self.cards.thresholds)
         return StageChange(live.user_id, store.id, event.change, stage, at, event.distance_m, event.eta_s,
                            event.dwell_s, card, context)
 
@@ -236,6 +233,7 @@ class ProximityEngine:
                 self._saves[effects.user_id] = effects.checkpoint
             if any(c.card for c in effects.changes):
                 metrics.observe("lbs_fix_to_alert_seconds", now - effects.received)
+            self._count_visits(effects)
         due = time.monotonic() + self.settings.alert_escalate_s
         for message, alert_id in zip(outgoing, ids, strict=True):
             if alert_id is not None and message.payload.get("type") == "arrival":
@@ -246,13 +244,25 @@ class ProximityEngine:
             except Exception as error:  # Redis away: kept for the next flush
                 log.warning("checkpoint flush deferred (%s)", type(error).__name__)
 
+    def _count_visits(self, effects: FixEffects) -> None:
+        """Committed arrivals are real visits: the member this worker holds counts them at once (tiers,
+        audiences of "visited ..."), as a reload from the event log would."""
+        customer = self.customers.peek(effects.user_id)
+        if customer is None:
+            return
+        for change in effects.changes:
+            store = self.catalog.records.get(change.store_id)
+            if change.change & Change.ARRIVED and store is not None:
+                customer.facts = customer.facts.with_visit(store.merchant_id, store.category, store.id, change.at,
+                                                           self.cards.thresholds)
+
     async def flush_checkpoints(self) -> None:
         saves, self._saves = self._saves, {}
         if saves:
             try:
                 await self.fences.save_many({user: dump_state(state) for user, state in saves.items()})
-            except Exception:
-                self._saves = {**saves, **self._saves}  # Redis away: keep them for the next flush
+            except BaseException:  # Redis away, or cancelled mid-save: keep them for the next flush
+                self._saves = {**saves, **self._saves}
                 raise
 
     # ---- escalation ---------------------------------------------------------------------------

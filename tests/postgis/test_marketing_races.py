@@ -137,7 +137,7 @@ def test_a_coupon_is_spent_once_between_till_and_orders(pg_settings):
 
         def at_till():
             start.wait()
-            return redeem(db, pg_settings, store, None, "staff", codes[n], 1000, None, T0).status == 200
+            return redeem(db, pg_settings, store, None, "staff", codes[n], 1000, None, T0, 0).status == 200
 
         def on_order():
             start.wait()

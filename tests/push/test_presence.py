@@ -9,6 +9,7 @@ import pytest
 from push.broker import InProcessBroker
 from push.hub import Hub
 from push.redis_broker import RedisBroker
+from push.redis_errors import redis_call
 
 
 async def test_a_subscriber_on_any_worker_makes_the_channel_listened_to(broker):
@@ -121,4 +122,55 @@ async def test_a_reload_on_the_same_worker_keeps_the_channel_held(broker):
         await hub.unsubscribe(joining)
         assert not await broker.held("user:fay")
     finally:
+        await hub.close()
+
+
+async def test_a_socket_that_rejoins_while_a_cancelled_one_leaves_stays_held():
+    """A socket closed (its task cancelled) releases its claim while the same user rejoins: the leaving
+    one's clean-up must still re-hold the channel after its release, though its task was cancelled
+    before (a cancellation already delivered does not cut the clean-up short)."""
+
+    class SlowPresence(InProcessBroker):
+        """Presence in a dict, each call a round trip through redis_call, as RedisBroker's are."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.holders: dict[str, set[str]] = {}
+
+        async def hold(self, worker: str, channels: list[str], ttl_s: float) -> None:
+            async def write() -> None:
+                await asyncio.sleep(0.01)
+                for channel in channels:
+                    self.holders.setdefault(channel, set()).add(worker)
+            await redis_call(write())
+
+        async def release(self, worker: str, channel: str) -> None:
+            async def zrem() -> None:
+                await asyncio.sleep(0.05)
+                self.holders.get(channel, set()).discard(worker)
+            await redis_call(zrem())
+
+        async def held(self, channel: str) -> bool:
+            return bool(self.holders.get(channel))
+
+    broker = SlowPresence()
+    hub = Hub(broker)
+    await hub.start()
+    joined = asyncio.Event()
+
+    async def old_socket() -> None:
+        async with hub.subscription("user:ann", None):
+            joined.set()
+            await asyncio.sleep(100)
+
+    old = asyncio.create_task(old_socket())
+    await joined.wait()
+    old.cancel()
+    await asyncio.sleep(0.001)  # the old socket is inside its release now
+    new = await hub.subscribe("user:ann", None)  # the reconnect lands meanwhile
+    await asyncio.gather(old, return_exceptions=True)
+    try:
+        assert await broker.held("user:ann")
+    finally:
+        await hub.unsubscribe(new)
         await hub.close()

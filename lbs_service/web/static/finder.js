@@ -146,6 +146,7 @@
       state.next = null;
       $("more").hidden = true;
       render();
+      showGamesNearby();
       $("status").textContent = answer.error;
       return;
     }
@@ -190,19 +191,26 @@
   }
 
   // The games running at any store listed: shown above the list, so a game nearby is seen without
-  // opening a store (each store's card shows its own too).
-  let gamesLoaded = null;
+  // opening a store (each store's card shows its own too). The list of games is fetched again after a
+  // minute (a game may start or end meanwhile); a block being played is kept, never rebuilt.
+  const GAMES_TTL_MS = 60000;
+  let games = { at: 0, list: [] };
+  async function runningGames() {
+    if (Date.now() - games.at > GAMES_TTL_MS) {
+      const answer = await lbs.api("/v1/games");
+      if (answer.ok) games = { at: Date.now(), list: answer.body }; // a failure is asked again next time
+    }
+    return games.list.filter((g) => Date.parse(g.ends_at) > Date.now());
+  }
+
   async function showGamesNearby() {
-    gamesLoaded = gamesLoaded || lbs.api("/v1/games").then((answer) => (answer.ok ? answer.body : []));
-    const running = await gamesLoaded;
     const listed = new Set(state.stores.map((f) => Number(f.id)));
     const merchants = new Set(state.stores.map((f) => f.properties.merchant_id));
-    const near = running.filter((g) => (g.store_ids ? g.store_ids.some((id) => listed.has(id))
-      : g.merchant_id === null || merchants.has(g.merchant_id)) && listed.size);
+    const near = listed.size ? (await runningGames()).filter((g) => (g.store_ids
+      ? g.store_ids.some((id) => listed.has(id)) : g.merchant_id === null || merchants.has(g.merchant_id))) : [];
     const box = $("games-nearby");
-    const shown = new Set([...box.children].map((child) => child.dataset.gameId));
-    if (near.length === shown.size && near.every((g) => shown.has(String(g.id)))) return; // keep one being played
-    box.replaceChildren(...near.map((game) => lbsGames.block(game, token, showQr)));
+    const kept = new Map([...box.children].map((child) => [child.dataset.gameId, child]));
+    box.replaceChildren(...near.map((game) => kept.get(String(game.id)) || lbsGames.block(game, token, showQr)));
     box.hidden = !near.length;
   }
 
@@ -221,6 +229,7 @@
     if (!answer.ok) { $("status").textContent = `The store of that offer could not be found: ${answer.error}`; return; }
     state.stores = [answer.body];
     render();
+    showGamesNearby();
     $("status").textContent = `The offer you were sent, at ${answer.body.properties.name}:`;
     openCard($("stores").firstElementChild, answer.body);
   }
