@@ -13,12 +13,17 @@ from tests.conftest import client_for, operator_headers
 from tests.live import token
 
 STORE = {"source_id": "ONCE", "name": "Once cafe", "lat": 31.2304, "lng": 121.4737}
+A_VISIT = {"fixes": [{"lat": 31.2504, "lng": 121.4737, "accuracy_m": 10, "ts": "2026-11-22T08:00:00Z"},
+                     {"lat": 31.2306, "lng": 121.4739, "accuracy_m": 10, "ts": "2026-11-22T08:01:00Z"}]}
+
+
+def _every_visit_carded(settings):
+    return settings.model_copy(update={"staff_alerts": "all", "arrive_radius_m": 1000.0})
 
 
 def test_a_retried_fix_after_a_lost_checkpoint_alerts_once(sqlite_settings):
-    settings = sqlite_settings.model_copy(update={"staff_alerts": "all", "arrive_radius_m": 1000.0})
-    fixes = {"fixes": [{"lat": 31.2504, "lng": 121.4737, "accuracy_m": 10, "ts": "2026-11-22T08:00:00Z"},
-                       {"lat": 31.2306, "lng": 121.4739, "accuracy_m": 10, "ts": "2026-11-22T08:01:00Z"}]}
+    settings = _every_visit_carded(sqlite_settings)
+    fixes = A_VISIT
     user = {"Authorization": f"Bearer {token(settings, 'user', 'retrier')}"}
     with client_for(settings) as client:
         store_id = int(client.post("/v1/stores", json=STORE, headers=operator_headers(settings)).json()["id"])
@@ -61,15 +66,13 @@ def test_a_whole_visit_in_one_commit_is_one_card_and_its_updates(database, reque
 def test_a_committed_arrival_counts_for_the_member_the_worker_holds(sqlite_settings):
     """After an arrival commits, the worker's copy of the member counts the visit (tiers, audiences of
     "visited ...") without waiting for a reload from the event log."""
-    settings = sqlite_settings.model_copy(update={"staff_alerts": "all", "arrive_radius_m": 1000.0})
-    fixes = {"fixes": [{"lat": 31.2504, "lng": 121.4737, "accuracy_m": 10, "ts": "2026-11-22T08:00:00Z"},
-                       {"lat": 31.2306, "lng": 121.4739, "accuracy_m": 10, "ts": "2026-11-22T08:01:00Z"}]}
+    settings = _every_visit_carded(sqlite_settings)
     user = {"Authorization": f"Bearer {token(settings, 'user', 'counted')}"}
     with client_for(settings) as client:
         store_id = int(client.post("/v1/stores", json=STORE, headers=operator_headers(settings)).json()["id"])
         engine = client.app.state.services.engine
         client.portal.call(engine.customers.get, "counted", datetime(2026, 11, 22, 7, tzinfo=UTC))  # held, no visit
-        assert client.post("/v1/users/me/locations", json=fixes, headers=user).json()["arrivals"] == [store_id]
+        assert client.post("/v1/users/me/locations", json=A_VISIT, headers=user).json()["arrivals"] == [store_id]
         held = engine.customers.peek("counted")
         assert held is not None and held.facts.visits == 1
         assert [store for _, _, store, _ in held.facts.recent_visits] == [store_id]
