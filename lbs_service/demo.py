@@ -20,13 +20,16 @@ from sqlalchemy import select
 
 from geo_index import Datum
 from lbs_service.analytics.demand import DemandRecorder
+from lbs_service.auth import Principal
 from lbs_service.csv_export import csv_writer
 from lbs_service.importer.boundaries import import_boundaries
 from lbs_service.importer.normalize import ImportOptions
 from lbs_service.importer.run import import_stores
+from lbs_service.o2o.games import NewGame, NewPrize
+from lbs_service.o2o.games import create as create_game
 from lbs_service.o2o.stock import sku_search_text
 from lbs_service.storage.db import Database
-from lbs_service.storage.models import Campaign, Game, GamePrize, Merchant, Sku, Stock, Store
+from lbs_service.storage.models import Campaign, Game, Merchant, Sku, Stock, Store
 from lbs_service.storage.stores import StoreRepository
 
 # In a checkout: data/demo beside the packages; in the image: /app/data/demo (the working directory).
@@ -231,26 +234,27 @@ def _load_campaigns(db: Database, campaigns: list[dict[str, Any]], now: datetime
     return added
 
 
+DEMO_OPERATOR = Principal("operator", "demo")  # who the demo's games are made by
+
+
 def _load_games(db: Database, games: list[dict[str, Any]], now: datetime) -> int:
-    added = 0
-    with db.transaction() as session:
+    """The demo's games, made as an operator makes them (o2o/games.py), their prizes named by campaign title."""
+    with db.session() as session:
         merchants = dict(session.execute(select(Merchant.name, Merchant.id)).all())
         campaigns = dict(session.execute(select(Campaign.title, Campaign.id)).all())
         existing = set(session.scalars(select(Game.title)))
-        for g in games:
-            prizes = [(campaigns.get(p["campaign"]), p) for p in g["prizes"]]
-            if g["title"] in existing or any(campaign is None for campaign, _ in prizes) or (
-                    g["merchant"] and g["merchant"] not in merchants):
-                continue
-            game = Game(title=g["title"], kind=g["kind"], merchant_id=merchants.get(g["merchant"]),
-                        store_ids=None, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=g["days"]),
-                        plays_per_user_per_day=g["plays_per_user_per_day"], timezone="Asia/Shanghai",
-                        created_by="demo")
-            session.add(game)
-            session.flush()
-            session.add_all(GamePrize(game_id=game.id, campaign_id=campaign, odds_bp=p["odds_bp"], stock=p["stock"],
-                                      won=0) for campaign, p in prizes)
-            added += 1
+    added = 0
+    for g in games:
+        prizes = [(campaigns.get(p["campaign"]), p) for p in g["prizes"]]
+        if g["title"] in existing or any(campaign is None for campaign, _ in prizes) or (
+                g["merchant"] and g["merchant"] not in merchants):
+            continue
+        create_game(db, DEMO_OPERATOR, NewGame(
+            title=g["title"], kind=g["kind"], starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(days=g["days"]), plays_per_user_per_day=g["plays_per_user_per_day"],
+            merchant_id=merchants.get(g["merchant"]),
+            prizes=tuple(NewPrize(campaign, p["odds_bp"], p["stock"]) for campaign, p in prizes if campaign)))
+        added += 1
     return added
 
 

@@ -354,8 +354,9 @@ class RedisBroker:
                             # to 159 ms (asyncio debug) while every socket waited. Let them run.
                             await asyncio.sleep(0)
             except asyncio.CancelledError:
-                # Bounded: cancelled in the middle of a read or a subscribe, the client's close can wait
-                # for a connection that will never answer (seen: a test run hung here for good).
+                # Bounded, as every close here is: a shutdown never waits for good on a connection that
+                # does not answer. (The full-run hang once blamed on this was a lost cancellation:
+                # redis_errors.redis_call.)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(pubsub.aclose(), CLOSE_WAIT_S)
                 raise

@@ -36,14 +36,12 @@ class FunnelRow:
 
 
 def _row(store_id: int | None, people: People, k: int) -> FunnelRow:
+    """The row's counts, 1..k-1 people withheld; its rates come once every withholding is done."""
     counts: dict[str, int | None] = {}
     for stage in STAGES:
         n = len(people.get(stage, set()))
         counts[stage] = None if 0 < n < k else n
-    sent = counts["sent"]
-    rates = {stage: (round(n / sent, 4) if n is not None and sent else None) for stage, n in counts.items()
-             if stage != "sent"}
-    return FunnelRow(store_id, counts, rates)
+    return FunnelRow(store_id, counts, {})
 
 
 def funnel(db: Database, campaign: Campaign, k: int, participates: Callable[[int], bool]) -> list[FunnelRow]:

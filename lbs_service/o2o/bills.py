@@ -25,14 +25,14 @@ def account_hash(settings: SigningSettings, account_ref: str) -> str:
     return hmac.new(key, folded.encode(), hashlib.sha256).hexdigest()
 
 
-def _record(session: Session, settings: SigningSettings, store: StoreRecord, staff: str, utility: str,
-            account_ref: str, amount_cents: int, now: datetime) -> Outcome:
+def _record(session: Session, store: StoreRecord, staff: str, utility: str, hashed_ref: str, amount_cents: int,
+            now: datetime) -> Outcome:
     row = session.get(Store, store.id)
     taken = utilities_of((row.attributes or {}).get("utilities")) if row is not None else None
     if taken is not None and utility not in taken:
         return problem_outcome(422, "Invalid input", f"store {store.id} does not take {utility} bills")
     payment = BillPayment(store_id=store.id, staff=staff, utility=utility,
-                          account_hash=account_hash(settings, account_ref), amount_cents=amount_cents, paid_at=now)
+                          account_hash=hashed_ref, amount_cents=amount_cents, paid_at=now)
     session.add(payment)
     session.flush()
     return Outcome(201, {"id": payment.id, "store_id": store.id, "utility": utility, "amount_cents": amount_cents,
@@ -41,7 +41,6 @@ def _record(session: Session, settings: SigningSettings, store: StoreRecord, sta
 
 def record_bill_payment(db: Database, settings: SigningSettings, store: StoreRecord, staff: str, utility: str,
                         account_ref: str, amount_cents: int, key: str | None, now: datetime) -> Outcome:
-    digest = request_hash(store.id, utility, account_hash(settings, account_ref), amount_cents)
-    return run_once(db, f"bill:{store.id}:{staff}", key, digest,
-                    lambda session: _record(session, settings, store, staff, utility, account_ref, amount_cents,
-                                            now))
+    hashed_ref = account_hash(settings, account_ref)
+    return run_once(db, f"bill:{store.id}:{staff}", key, request_hash(store.id, utility, hashed_ref, amount_cents),
+                    lambda session: _record(session, store, staff, utility, hashed_ref, amount_cents, now))

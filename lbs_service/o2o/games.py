@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from lbs_service.o2o.audiences import require_audience
 from lbs_service.o2o.campaigns import belongs_to_merchant
 from lbs_service.o2o.coupons import issue
 from lbs_service.o2o.idempotency import Outcome, problem_outcome, request_hash, run_once
+from lbs_service.responses import GameAudit, GamePrizePublic, GamePublic, PlayCounts, PrizeStock
 from lbs_service.storage.db import Database, session_insert
 from lbs_service.storage.models import Campaign, Coupon, Game, GamePlay, GamePlayDay, GamePrize, Store
 
@@ -177,29 +177,29 @@ def _owned_game(session: Session, principal: Principal, game_id: int) -> Game:
     return game
 
 
-def audit(db: Database, principal: Principal, game_id: int) -> dict[str, Any]:
+def audit(db: Database, principal: Principal, game_id: int) -> GameAudit:
     """For the game's owner: every play counted by outcome, and each prize's stock left."""
     with db.session() as session:
         game = _owned_game(session, principal, game_id)
         outcomes = Counter(session.scalars(select(GamePlay.outcome).where(GamePlay.game_id == game.id)))
         players = session.scalar(select(func.count(distinct(GamePlay.user_id))).where(GamePlay.game_id == game.id))
         prizes = list(session.scalars(select(GamePrize).where(GamePrize.game_id == game.id).order_by(GamePrize.id)))
-    return {"game_id": game.id, "plays": sum(outcomes.values()), "players": players,
-            "by_outcome": {name: outcomes.get(name, 0) for name in OUTCOMES},
-            "prizes": [{"prize_id": p.id, "campaign_id": p.campaign_id, "odds_bp": p.odds_bp, "stock": p.stock,
-                        "won": p.won, "left": p.stock - p.won} for p in prizes]}
+    return GameAudit(game_id=game.id, plays=sum(outcomes.values()), players=players or 0,
+                     by_outcome=PlayCounts(**{name: outcomes.get(name, 0) for name in OUTCOMES}),
+                     prizes=[PrizeStock(prize_id=p.id, campaign_id=p.campaign_id, odds_bp=p.odds_bp, stock=p.stock,
+                                        won=p.won, left=p.stock - p.won) for p in prizes])
 
 
-def running_games(db: Database, at: datetime, store_id: int | None, merchant_of: int | None) -> list[dict[str, Any]]:
+def running_games(db: Database, at: datetime, store_id: int | None, merchant_of: int | None) -> list[GamePublic]:
     """Games running at `at` (at a store: those that apply there), for the finder."""
     with db.session() as session:
         games = list(session.scalars(select(Game).where(Game.starts_at <= at, Game.ends_at > at).order_by(Game.id)))
         prizes = session.execute(select(GamePrize.game_id, GamePrize.campaign_id, GamePrize.odds_bp, Campaign.title)
                                  .join(Campaign, Campaign.id == GamePrize.campaign_id)
                                  .where(GamePrize.game_id.in_([g.id for g in games])).order_by(GamePrize.id)).all()
-    by_game: dict[int, list[dict[str, Any]]] = {}
+    by_game: dict[int, list[GamePrizePublic]] = {}
     for game_id, campaign_id, odds, title in prizes:
-        by_game.setdefault(game_id, []).append({"campaign_id": campaign_id, "title": title, "odds_bp": odds})
+        by_game.setdefault(game_id, []).append(GamePrizePublic(campaign_id=campaign_id, title=title, odds_bp=odds))
 
     def applies(game: Game) -> bool:
         if store_id is None:
@@ -208,7 +208,7 @@ def running_games(db: Database, at: datetime, store_id: int | None, merchant_of:
             return store_id in game.store_ids
         return game.merchant_id is None or game.merchant_id == merchant_of
 
-    return [{"id": g.id, "title": g.title, "kind": g.kind, "merchant_id": g.merchant_id, "store_ids": g.store_ids,
-             "starts_at": g.starts_at.isoformat(), "ends_at": g.ends_at.isoformat(),
-             "plays_per_user_per_day": g.plays_per_user_per_day, "prizes": by_game.get(g.id, [])}
+    return [GamePublic(id=g.id, title=g.title, kind=g.kind, merchant_id=g.merchant_id, store_ids=g.store_ids,
+                       starts_at=g.starts_at.isoformat(), ends_at=g.ends_at.isoformat(),
+                       plays_per_user_per_day=g.plays_per_user_per_day, prizes=by_game.get(g.id, []))
             for g in games if applies(g)]

@@ -247,12 +247,12 @@ class ProximityEngine:
     def _count_visits(self, effects: FixEffects) -> None:
         """Committed arrivals are real visits: the member this worker holds counts them at once (tiers,
         audiences of "visited ..."), as a reload from the event log would."""
-        customer = self.customers.peek(effects.user_id)
-        if customer is None:
-            return
         for change in effects.changes:
+            if not change.change & Change.ARRIVED:
+                continue
+            customer = self.customers.peek(effects.user_id)
             store = self.catalog.records.get(change.store_id)
-            if change.change & Change.ARRIVED and store is not None:
+            if customer is not None and store is not None:
                 customer.facts = customer.facts.with_visit(store.merchant_id, store.category, store.id, change.at,
                                                            self.cards.thresholds)
 

@@ -78,8 +78,7 @@ async def running_games(services: ServicesDep, store_id: StoreIdQuery = None) ->
         if record is None:
             raise NotFound(f"no open store with id {store_id}")
         merchant = record.merchant_id
-    found = await asyncio.to_thread(games.running_games, services.db, services.clock(), store_id, merchant)
-    return [GamePublic.model_validate(g) for g in found]
+    return await asyncio.to_thread(games.running_games, services.db, services.clock(), store_id, merchant)
 
 
 @router.post("/v1/games/{game_id}/plays", status_code=201, response_model=None,
@@ -97,4 +96,4 @@ async def play_game(services: ServicesDep, principal: PrincipalDep, game_id: Row
 @router.get("/v1/games/{game_id}/plays", response_model=GameAudit)
 async def game_audit(services: ServicesDep, principal: PrincipalDep, game_id: RowIdPath) -> GameAudit:
     """The audit of a game's plays for its owner: counts by outcome, each prize's stock left."""
-    return GameAudit.model_validate(await asyncio.to_thread(games.audit, services.db, principal, game_id))
+    return await asyncio.to_thread(games.audit, services.db, principal, game_id)
