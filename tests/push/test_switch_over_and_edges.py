@@ -9,6 +9,7 @@ import uuid
 import pytest
 import redis.asyncio as redis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
 
 from geo_index.visits import VisitState
 from push.broker import InProcessBroker
@@ -164,6 +165,31 @@ async def test_a_cancellation_the_client_swallows_still_cancels_the_task():
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=2)
     assert task in done and task.cancelled() and swallowed
+
+
+async def test_a_cancelled_call_is_cancelled_and_a_redis_error_cannot_hide_a_cancellation():
+    """A cancellation the client lets through stays a cancellation; one it turns into a RedisError
+    (a read torn by the cancel) cancels the task all the same; a RedisError alone is an outage."""
+    async def waits() -> None:
+        await asyncio.sleep(10)
+
+    async def errs_when_cancelled() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise RedisError("connection closed mid-read") from None
+
+    async def errs() -> None:
+        raise RedisError("READONLY")
+
+    for command in (waits, errs_when_cancelled):
+        task = asyncio.create_task(redis_call(command()))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    with pytest.raises(RedisError):
+        await redis_call(errs())
 
 
 async def test_saving_no_states_makes_no_call():
