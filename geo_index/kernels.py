@@ -14,6 +14,9 @@ import numpy.typing as npt
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+# Dot products this far apart order their angles the same way, whatever the rounding of either
+# (the float error of a dot product of unit vectors is ~1e-16).
+DOT_MARGIN = 1e-12
 
 
 @numba.njit(cache=True, nogil=True)
@@ -57,6 +60,71 @@ def scan_ranges(
                 out_angles[found] = angle
                 found += 1
     return found
+
+
+@numba.njit(cache=True, nogil=True)
+def scan_nearest(
+    starts: IntArray,
+    ends: IntArray,
+    order: IntArray,
+    xyz: FloatArray,
+    alive: BoolArray,
+    categories: npt.NDArray[np.int32],
+    wanted: BoolArray,
+    query: FloatArray,
+    min_dot: float,
+    max_angle: float,
+    limit: int,
+    out_rows: IntArray,
+    out_angles: FloatArray,
+) -> tuple[int, int]:
+    """Like scan_ranges, but for a page of `limit` nearest: return (how many are within max_angle,
+    how many rows were written) - every one of the `limit` nearest is among the rows written.
+
+    An angle is worked out only where it decides something: for a hit near the radius (is it in?)
+    and for the few hits whose dot product is within DOT_MARGIN of the `limit`-th largest (which
+    come first?). A larger dot product is a smaller angle; DOT_MARGIN is far above the float error
+    of either, so no hit that the exact angles would rank in the page can be left out.
+    """
+    qx, qy, qz = query[0], query[1], query[2]
+    use_order = order.size > 0
+    filter_category = wanted.size > 0
+    sure_dot = math.cos(max_angle) + DOT_MARGIN  # at or above: certainly within max_angle
+    dots = np.empty(out_rows.size, dtype=np.float64)
+    hits = 0
+    for r in range(starts.size):
+        for pos in range(starts[r], ends[r]):
+            row = order[pos] if use_order else pos
+            dot = xyz[row, 0] * qx + xyz[row, 1] * qy + xyz[row, 2] * qz
+            if dot < min_dot or not alive[row]:
+                continue
+            if filter_category and not wanted[categories[row]]:
+                continue
+            if dot < sure_dot and _angle(xyz, row, qx, qy, qz, dot) > max_angle:
+                continue
+            out_rows[hits] = row
+            dots[hits] = dot
+            hits += 1
+    written = hits
+    if hits > limit:
+        cut = np.partition(dots[:hits], hits - limit)[hits - limit] - DOT_MARGIN
+        written = 0
+        for i in range(hits):
+            if dots[i] >= cut:
+                out_rows[written] = out_rows[i]
+                dots[written] = dots[i]
+                written += 1
+    for i in range(written):
+        out_angles[i] = _angle(xyz, out_rows[i], qx, qy, qz, dots[i])
+    return hits, written
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _angle(xyz: FloatArray, row: int, qx: float, qy: float, qz: float, dot: float) -> float:
+    cx = xyz[row, 1] * qz - xyz[row, 2] * qy
+    cy = xyz[row, 2] * qx - xyz[row, 0] * qz
+    cz = xyz[row, 0] * qy - xyz[row, 1] * qx
+    return math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), dot)
 
 
 _BUCKET_BITS = 16

@@ -21,7 +21,7 @@ from h3.api import basic_int as h3i
 
 from geo_index.coords import validate_latlng
 from geo_index.disk_cover import DiskCover
-from geo_index.kernels import rank_hits, scan_annulus, scan_ranges
+from geo_index.kernels import rank_hits, scan_annulus, scan_nearest, scan_ranges
 from geo_index.sphere import EARTH_RADIUS_M, unit_vector, unit_vectors
 
 IntArray = npt.NDArray[np.int64]
@@ -101,6 +101,24 @@ class _Rows:
         args = (self.xyz, self.alive, self.codes, mask, query, min_dot, max_angle)
         found = scan_ranges(starts, ends, order, *args, out_rows, out_angles)
         return self.ids[out_rows[:found]], out_angles[:found]
+
+    def scan_nearest(
+        self,
+        starts: IntArray,
+        ends: IntArray,
+        order: IntArray,
+        mask: npt.NDArray[np.bool_],
+        query: FloatArray,
+        min_dot: float,
+        max_angle: float,
+        limit: int,
+    ) -> tuple[IntArray, FloatArray, int]:
+        """Ids and angles of a set of hits holding the `limit` nearest, and how many hits there are."""
+        size = int((ends - starts).sum())
+        out_rows, out_angles = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.float64)
+        args = (self.xyz, self.alive, self.codes, mask, query, min_dot, max_angle, limit)
+        hits, written = scan_nearest(starts, ends, order, *args, out_rows, out_angles)
+        return self.ids[out_rows[:written]], out_angles[:written], hits
 
 
 def _cells(lats: FloatArray, lngs: FloatArray, resolution: int) -> npt.NDArray[np.uint64]:
@@ -276,7 +294,11 @@ class RadiusIndex:
         lat, lng = validate_latlng(lat, lng)
         if not radius_m >= 0 or math.isinf(radius_m):
             raise ValueError("radius_m must be a finite, non-negative number")
-        ids, angles = self._within(lat, lng, radius_m, self._category_mask(categories))
+        mask = self._category_mask(categories)
+        if limit is not None and after is None:  # a first page: only the hits that can be in it are ranked
+            ids, angles, matched = self._nearest_within(lat, lng, radius_m, mask, limit)
+            return self._ranked(ids, angles * EARTH_RADIUS_M, limit, radius_m, matched)
+        ids, angles = self._within(lat, lng, radius_m, mask)
         metres, matched = angles * EARTH_RADIUS_M, len(ids)
         if after is not None:
             later = (metres > after[0]) | ((metres == after[0]) & (ids > after[1]))
@@ -321,6 +343,25 @@ class RadiusIndex:
             tail_ids, tail_angles = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query, min_dot, max_angle)
             ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
         return ids, angles
+
+    def _nearest_within(
+        self, lat: float, lng: float, radius_m: float, mask: npt.NDArray[np.bool_], limit: int
+    ) -> tuple[IntArray, FloatArray, int]:
+        """Like _within, but only a set of hits that holds the `limit` nearest, and how many hits in all."""
+        if mask.size and not mask.any():
+            return _EMPTY_INT, np.empty(0), 0
+        max_angle = radius_m / EARTH_RADIUS_M
+        min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
+        query = np.array(unit_vector(lat, lng))
+        starts, ends, order = self._candidate_ranges(lat, lng, radius_m)
+        ids, angles, matched = self._main.scan_nearest(starts, ends, order, mask, query, min_dot, max_angle, limit)
+        if self._tail.size:
+            whole_tail = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
+            tail_ids, tail_angles, tail_matched = self._tail.scan_nearest(*whole_tail, _EMPTY_INT, mask, query,
+                                                                          min_dot, max_angle, limit)
+            ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
+            matched += tail_matched
+        return ids, angles, matched
 
     def annulus(self, lat: float, lng: float, inner_m: float, outer_m: float) -> tuple[IntArray, FloatArray]:
         """Ids and unit vectors (rows of 3) of live stores with inner_m < distance <= outer_m, unsorted.

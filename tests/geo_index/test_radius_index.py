@@ -197,3 +197,24 @@ def test_a_pile_of_stores_at_one_spot_still_sorts_by_id():
 def test_zero_radius_finds_only_stores_exactly_there():
     index = RadiusIndex.build([1, 2, 3], [10.0, 10.0, 10.00001], [20.0, 20.0, 20.0])
     assert index.nearby(10.0, 20.0, 0.0).ids.tolist() == [1, 2]
+
+
+def test_a_first_page_is_the_head_of_the_full_ranking():
+    """A page (limit, no cursor) ranks only the hits that can be in it (kernels.scan_nearest): it must
+    be exactly the first `limit` of the full ranking, with the same count - near the radius, with a
+    category, with stores in the unsorted tail, at tiny radii and with ties on one spot."""
+    rng = np.random.default_rng(12)
+    n = 6_000
+    lats, lngs = 31.2 + rng.uniform(-0.03, 0.03, n), 121.4 + rng.uniform(-0.03, 0.03, n)
+    lats[:300], lngs[:300] = 31.2, 121.4  # a pile: 300 stores at one spot, all tied
+    index = RadiusIndex.build(np.arange(1, n + 1), lats, lngs, np.array(["a", "b"])[rng.integers(0, 2, n)].tolist())
+    for i, (dlat, dlng) in enumerate(rng.uniform(-0.03, 0.03, (200, 2))):
+        index.upsert(100_000 + i, 31.2 + float(dlat), 121.4 + float(dlng), "a")
+    queries = [(31.2, 121.4)] + [(31.2 + float(a), 121.4 + float(b)) for a, b in rng.uniform(-0.03, 0.03, (60, 2))]
+    for (lat, lng), radius, limit, categories in itertools.product(queries, (1.0, 150.0, 1_000.0, 4_000.0),
+                                                                   (1, 7, 21, 400), (None, ["a"])):
+        page = index.nearby(lat, lng, radius, limit, categories)
+        whole = index.nearby(lat, lng, radius, None, categories)
+        assert page.matched == whole.matched
+        assert page.ids.tolist() == whole.ids[:limit].tolist()
+        assert page.distances_m.tolist() == whole.distances_m[:limit].tolist()
