@@ -146,8 +146,7 @@ class Services:
     async def close(self) -> None:
         await self.committer.close()
         await asyncio.to_thread(self.demand.flush)  # what was seen before shutdown still counts
-        with contextlib.suppress(Exception):
-            await self.engine.flush_checkpoints()
+        await self.engine.close()
         await self.relay.close()
         await self.webpush.close()
         await self.hub.close()

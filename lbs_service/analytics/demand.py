@@ -9,6 +9,7 @@ suppressed when reported; rows older than the retention are deleted.
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from h3.api import basic_int as h3i
 from sqlalchemy import delete, func, select
@@ -17,6 +18,11 @@ from lbs_service.storage.db import Database, insert_for
 from lbs_service.storage.models import DemandCell
 
 DEMAND_RESOLUTION = 9
+_SCRATCH = ("CREATE TEMP TABLE IF NOT EXISTS demand_scratch (cell9 bigint, day varchar(10), user_hash varchar(16), "
+            "cell8 bigint) ON COMMIT DELETE ROWS")
+_COPY = "COPY demand_scratch (cell9, day, user_hash, cell8) FROM STDIN"
+_FROM_SCRATCH = ("INSERT INTO demand_cells (cell9, day, user_hash, cell8) SELECT cell9, day, user_hash, cell8 "
+                 "FROM demand_scratch ON CONFLICT DO NOTHING")
 _MAX_BUFFER = 200_000
 
 
@@ -45,12 +51,28 @@ class DemandRecorder:
         rows, self._buffer = self._buffer, set()
         if not rows:
             return 0
+        if self.db.is_postgres:
+            self._copy_in(rows)
+            return len(rows)
         values = [{"cell9": c, "day": d, "user_hash": u, "cell8": h3i.cell_to_parent(c, 8)} for c, d, u in rows]
-        dialect_insert = insert_for(self.db.is_postgres)
         with self.db.transaction() as session:
             for begin in range(0, len(values), 5000):
-                session.execute(dialect_insert(DemandCell).on_conflict_do_nothing(), values[begin : begin + 5000])
+                session.execute(insert_for(False)(DemandCell).on_conflict_do_nothing(), values[begin : begin + 5000])
         return len(values)
+
+    def _copy_in(self, rows: set[tuple[int, str, str]]) -> None:
+        """PostgreSQL: COPY into a scratch table, then one INSERT that skips repeats. The flush runs in a
+        thread beside the event loop; building a multi-row INSERT for ten thousand sightings took the
+        GIL for long enough that every socket of the worker felt it (measured: loop stalls of 100 ms
+        and more every flush at 1,000 fixes/s)."""
+        with self.db.engine.begin() as connection:
+            raw: Any = connection.connection.driver_connection
+            with raw.cursor() as cursor:
+                cursor.execute(_SCRATCH)
+                with cursor.copy(_COPY) as copy:
+                    for cell, day, user in rows:
+                        copy.write_row((cell, day, user, h3i.cell_to_parent(cell, 8)))
+                cursor.execute(_FROM_SCRATCH)
 
     def expire(self, keep_days: int, now: datetime) -> int:
         cutoff = (now - timedelta(days=keep_days)).date().isoformat()

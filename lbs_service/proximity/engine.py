@@ -9,6 +9,7 @@ ahead of the database (a resumed visit is recognised by the database: visit_stor
 """
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import time
@@ -74,6 +75,7 @@ class ProximityEngine:
         self._saves: dict[str, VisitState] = {}
         self._escalations: list[tuple[float, str, int, int]] = []  # (due, channel, alert id, visit id)
         self._preloads: set[asyncio.Task[None]] = set()
+        self._flushing: asyncio.Task[None] | None = None
         committer.settled = self._settled
 
     # ---- users coming and going ---------------------------------------------------------------
@@ -239,10 +241,21 @@ class ProximityEngine:
             if alert_id is not None and message.payload.get("type") == "arrival":
                 heapq.heappush(self._escalations, (due, message.channel, alert_id, message.payload["visit_id"]))
         if committed:
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        """Checkpoint the users of a commit without holding up the next commit (its cards wait for it):
+        one flush at a time, and what a flush in progress missed goes in the one after it."""
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self._flush_pending())
+
+    async def _flush_pending(self) -> None:
+        while self._saves:
             try:
                 await self.flush_checkpoints()
             except Exception as error:  # Redis away: kept for the next flush
                 log.warning("checkpoint flush deferred (%s)", type(error).__name__)
+                return
 
     def _count_visits(self, effects: FixEffects) -> None:
         """Committed arrivals are real visits: the member this worker holds counts them at once (tiers,
@@ -255,6 +268,14 @@ class ProximityEngine:
             if customer is not None and store is not None:
                 customer.facts = customer.facts.with_visit(store.merchant_id, store.category, store.id, change.at,
                                                            self.cards.thresholds)
+
+    async def close(self) -> None:
+        """At shutdown, after the committer: every checkpoint owed is written (if Redis answers)."""
+        if self._flushing is not None:
+            with contextlib.suppress(Exception):
+                await self._flushing
+        with contextlib.suppress(Exception):
+            await self.flush_checkpoints()
 
     async def flush_checkpoints(self) -> None:
         saves, self._saves = self._saves, {}
