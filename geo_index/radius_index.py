@@ -295,7 +295,7 @@ class RadiusIndex:
         if not radius_m >= 0 or math.isinf(radius_m):
             raise ValueError("radius_m must be a finite, non-negative number")
         mask = self._category_mask(categories)
-        if limit is not None and after is None:  # a first page: only the hits that can be in it are ranked
+        if limit is not None and limit > 0 and after is None:  # a first page: rank only the hits it can hold
             ids, angles, matched = self._nearest_within(lat, lng, radius_m, mask, limit)
             return self._ranked(ids, angles * EARTH_RADIUS_M, limit, radius_m, matched)
         ids, angles = self._within(lat, lng, radius_m, mask)

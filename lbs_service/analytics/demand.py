@@ -22,7 +22,7 @@ _SCRATCH = ("CREATE TEMP TABLE IF NOT EXISTS demand_scratch (cell9 bigint, day v
             "cell8 bigint) ON COMMIT DELETE ROWS")
 _COPY = "COPY demand_scratch (cell9, day, user_hash, cell8) FROM STDIN"
 _FROM_SCRATCH = ("INSERT INTO demand_cells (cell9, day, user_hash, cell8) SELECT cell9, day, user_hash, cell8 "
-                 "FROM demand_scratch ON CONFLICT DO NOTHING")
+                 "FROM demand_scratch ORDER BY cell9, day, user_hash ON CONFLICT DO NOTHING")  # one order: no deadlock
 _MAX_BUFFER = 200_000
 
 

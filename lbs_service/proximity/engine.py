@@ -76,6 +76,7 @@ class ProximityEngine:
         self._escalations: list[tuple[float, str, int, int]] = []  # (due, channel, alert id, visit id)
         self._preloads: set[asyncio.Task[None]] = set()
         self._flushing: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
         committer.settled = self._settled
 
     # ---- users coming and going ---------------------------------------------------------------
@@ -244,18 +245,17 @@ class ProximityEngine:
             self._flush_soon()
 
     def _flush_soon(self) -> None:
-        """Checkpoint the users of a commit without holding up the next commit (its cards wait for it):
-        one flush at a time, and what a flush in progress missed goes in the one after it."""
+        """Checkpoint the users of a commit without holding up the next commit (its cards wait for it).
+        What a flush in progress did not take goes in the next one (the next commit's, or the
+        housekeeping's within half a second)."""
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush_pending())
 
     async def _flush_pending(self) -> None:
-        while self._saves:
-            try:
-                await self.flush_checkpoints()
-            except Exception as error:  # Redis away: kept for the next flush
-                log.warning("checkpoint flush deferred (%s)", type(error).__name__)
-                return
+        try:
+            await self.flush_checkpoints()
+        except Exception as error:  # Redis away: kept for the next flush
+            log.warning("checkpoint flush deferred (%s)", type(error).__name__)
 
     def _count_visits(self, effects: FixEffects) -> None:
         """Committed arrivals are real visits: the member this worker holds counts them at once (tiers,
@@ -278,13 +278,16 @@ class ProximityEngine:
             await self.flush_checkpoints()
 
     async def flush_checkpoints(self) -> None:
-        saves, self._saves = self._saves, {}
-        if saves:
-            try:
-                await self.fences.save_many({user: dump_state(state) for user, state in saves.items()})
-            except BaseException:  # Redis away, or cancelled mid-save: keep them for the next flush
-                self._saves = {**saves, **self._saves}
-                raise
+        """Write the checkpoints owed. One flush at a time: a failed one puts its checkpoints back
+        under any newer ones, and no other flush can have written a newer one meanwhile."""
+        async with self._flush_lock:
+            saves, self._saves = self._saves, {}
+            if saves:
+                try:
+                    await self.fences.save_many({user: dump_state(state) for user, state in saves.items()})
+                except BaseException:  # Redis away, or cancelled mid-save: keep them for the next flush
+                    self._saves = {**saves, **self._saves}
+                    raise
 
     # ---- escalation ---------------------------------------------------------------------------
     async def escalate_due(self) -> int:
