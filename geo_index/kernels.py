@@ -19,6 +19,14 @@ BoolArray = npt.NDArray[np.bool_]
 DOT_MARGIN = 1e-12
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _angle(xyz: FloatArray, row: int, qx: float, qy: float, qz: float, dot: float) -> float:
+    cx = xyz[row, 1] * qz - xyz[row, 2] * qy
+    cy = xyz[row, 2] * qx - xyz[row, 0] * qz
+    cz = xyz[row, 0] * qy - xyz[row, 1] * qx
+    return math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), dot)
+
+
 @numba.njit(cache=True, nogil=True)
 def scan_ranges(
     starts: IntArray,
@@ -51,10 +59,7 @@ def scan_ranges(
                 continue
             if filter_category and not wanted[categories[row]]:
                 continue
-            cx = xyz[row, 1] * qz - xyz[row, 2] * qy
-            cy = xyz[row, 2] * qx - xyz[row, 0] * qz
-            cz = xyz[row, 0] * qy - xyz[row, 1] * qx
-            angle = math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), dot)
+            angle = _angle(xyz, row, qx, qy, qz, dot)
             if angle <= max_angle:
                 out_rows[found] = row
                 out_angles[found] = angle
@@ -117,14 +122,6 @@ def scan_nearest(
     for i in range(written):
         out_angles[i] = _angle(xyz, out_rows[i], qx, qy, qz, dots[i])
     return hits, written
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _angle(xyz: FloatArray, row: int, qx: float, qy: float, qz: float, dot: float) -> float:
-    cx = xyz[row, 1] * qz - xyz[row, 2] * qy
-    cy = xyz[row, 2] * qx - xyz[row, 0] * qz
-    cz = xyz[row, 0] * qy - xyz[row, 1] * qx
-    return math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), dot)
 
 
 _BUCKET_BITS = 16
@@ -204,11 +201,7 @@ def scan_annulus(
             dot = xyz[row, 0] * qx + xyz[row, 1] * qy + xyz[row, 2] * qz
             if dot < min_dot or not alive[row]:
                 continue
-            cx = xyz[row, 1] * qz - xyz[row, 2] * qy
-            cy = xyz[row, 2] * qx - xyz[row, 0] * qz
-            cz = xyz[row, 0] * qy - xyz[row, 1] * qx
-            angle = math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), dot)
-            if min_angle < angle <= max_angle:
+            if min_angle < _angle(xyz, row, qx, qy, qz, dot) <= max_angle:
                 out_rows[found] = row
                 found += 1
     return found

@@ -95,29 +95,17 @@ class _Rows:
         query: FloatArray,
         min_dot: float,
         max_angle: float,
-    ) -> tuple[IntArray, FloatArray]:
+        limit: int | None = None,
+    ) -> tuple[IntArray, FloatArray, int]:
+        """Ids and angles of the hits (with a limit: a set of hits holding the `limit` nearest), and how
+        many hits there are."""
         size = int((ends - starts).sum())
         out_rows, out_angles = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.float64)
         args = (self.xyz, self.alive, self.codes, mask, query, min_dot, max_angle)
-        found = scan_ranges(starts, ends, order, *args, out_rows, out_angles)
-        return self.ids[out_rows[:found]], out_angles[:found]
-
-    def scan_nearest(
-        self,
-        starts: IntArray,
-        ends: IntArray,
-        order: IntArray,
-        mask: npt.NDArray[np.bool_],
-        query: FloatArray,
-        min_dot: float,
-        max_angle: float,
-        limit: int,
-    ) -> tuple[IntArray, FloatArray, int]:
-        """Ids and angles of a set of hits holding the `limit` nearest, and how many hits there are."""
-        size = int((ends - starts).sum())
-        out_rows, out_angles = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.float64)
-        args = (self.xyz, self.alive, self.codes, mask, query, min_dot, max_angle, limit)
-        hits, written = scan_nearest(starts, ends, order, *args, out_rows, out_angles)
+        if limit is None:
+            hits = written = scan_ranges(starts, ends, order, *args, out_rows, out_angles)
+        else:
+            hits, written = scan_nearest(starts, ends, order, *args, limit, out_rows, out_angles)
         return self.ids[out_rows[:written]], out_angles[:written], hits
 
 
@@ -337,10 +325,10 @@ class RadiusIndex:
         min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
         query = np.array(unit_vector(lat, lng))
         starts, ends, order = self._candidate_ranges(lat, lng, radius_m)
-        ids, angles = self._main.scan(starts, ends, order, mask, query, min_dot, max_angle)
+        ids, angles, _ = self._main.scan(starts, ends, order, mask, query, min_dot, max_angle)
         if self._tail.size:
             whole_tail = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
-            tail_ids, tail_angles = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query, min_dot, max_angle)
+            tail_ids, tail_angles, _ = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query, min_dot, max_angle)
             ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
         return ids, angles
 
@@ -354,10 +342,10 @@ class RadiusIndex:
         min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
         query = np.array(unit_vector(lat, lng))
         starts, ends, order = self._candidate_ranges(lat, lng, radius_m)
-        ids, angles, matched = self._main.scan_nearest(starts, ends, order, mask, query, min_dot, max_angle, limit)
+        ids, angles, matched = self._main.scan(starts, ends, order, mask, query, min_dot, max_angle, limit)
         if self._tail.size:
             whole_tail = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
-            tail_ids, tail_angles, tail_matched = self._tail.scan_nearest(*whole_tail, _EMPTY_INT, mask, query,
+            tail_ids, tail_angles, tail_matched = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query,
                                                                           min_dot, max_angle, limit)
             ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
             matched += tail_matched
