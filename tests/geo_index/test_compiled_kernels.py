@@ -13,6 +13,7 @@ from numba.core.registry import CPUDispatcher
 from geo_index import RadiusIndex, kernels, radius_index
 from geo_index import coverage as coverage_module
 from geo_index.coverage import cells_in, coverage
+from geo_index.sphere import EARTH_RADIUS_M
 from tests.reference import brute_force
 
 
@@ -32,9 +33,10 @@ def _answers(index, points):
     for lat, lng in points:
         near = index.nearby(lat, lng, 2_000, limit=15)
         cafes = index.nearby(lat, lng, 3_000, categories=["cafe"])
+        first_cafes = index.nearby(lat, lng, 3_000, limit=10, categories=["cafe"])
         ids, _ = index.annulus(lat, lng, 500.0, 1_500.0)
         out.append((near.ids.tolist(), near.distances_m.round(6).tolist(), near.matched, cafes.ids.tolist(),
-                    sorted(ids.tolist())))
+                    sorted(ids.tolist()), first_cafes.ids.tolist(), first_cafes.matched))
     return out
 
 
@@ -51,9 +53,14 @@ def test_nearby_and_annulus_kernels_equal_their_python_source(monkeypatch):
     pile = RadiusIndex.build(rng.permutation(np.arange(1, 2_001)), np.degrees(np.radians(31.2) + ring * np.cos(turn)),
                              121.4 + np.degrees(ring * np.sin(turn) / np.cos(np.radians(31.2))))
     points = [(31.2 + float(a), 121.4 + float(b)) for a, b in rng.uniform(-0.05, 0.05, (25, 2))]
-    compiled = _answers(index, points), pile.nearby(31.2, 121.4, 50_000, limit=100).ids.tolist()
+    # a store 0.1 mm past the radius: within the dot product's slack (0.6 mm), out by its angle
+    edge = RadiusIndex.build([1, 2], [0.0, 0.0], [np.degrees(1_000.0001 / EARTH_RADIUS_M), 0.001])
+    compiled = (_answers(index, points), pile.nearby(31.2, 121.4, 50_000, limit=100).ids.tolist(),
+                edge.nearby(0.0, 0.0, 1_000.0, limit=5).ids.tolist())
     interpreted(monkeypatch, radius_index, kernels)
-    assert (_answers(index, points), pile.nearby(31.2, 121.4, 50_000, limit=100).ids.tolist()) == compiled
+    assert (_answers(index, points), pile.nearby(31.2, 121.4, 50_000, limit=100).ids.tolist(),
+            edge.nearby(0.0, 0.0, 1_000.0, limit=5).ids.tolist()) == compiled
+    assert compiled[2] == [2]
     assert len(compiled[1]) == 100
     expected, _, _ = brute_force(*points[0], lats, lngs, ids, 2_000)
     assert compiled[0][0][0] == expected[:15].tolist()

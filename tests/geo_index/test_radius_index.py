@@ -220,3 +220,4 @@ def test_a_first_page_is_the_head_of_the_full_ranking():
         assert page.distances_m.tolist() == whole.distances_m[:limit].tolist()
     empty = index.nearby(31.2, 121.4, 1_000.0, 0)  # no page at all, still the count
     assert empty.ids.tolist() == [] and empty.matched == index.nearby(31.2, 121.4, 1_000.0).matched > 0
+    assert index.nearby(31.2, 121.4, 1_000.0, 5, ["no-such"]).matched == 0
