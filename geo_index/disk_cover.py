@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from h3.api import basic_int as h3i
 
-from geo_index.sphere import EARTH_RADIUS_M, FloatArray, great_circle_many_m, great_circle_pairs_m, unit_vectors
+from geo_index.sphere import FloatArray, great_circle_many_m, great_circle_pairs_m
 
 # Slack for float rounding in the bound itself (the bound is loose by ~100 m anyway).
 _SAFETY_M = 0.05
@@ -54,15 +54,6 @@ def _circumradii_m(cells: list[int]) -> tuple[FloatArray, FloatArray, FloatArray
         _measure(missing)
     known = np.array([_geometry[c] for c in cells], dtype=np.float64)
     return known[:, 0], known[:, 1], known[:, 2]
-
-
-def reach_of(cells: CellArray) -> tuple[FloatArray, FloatArray]:
-    """Each cell's centre as a unit vector (rows of 3) and how far its points reach from it, as an
-    angle (the circumradius and _SAFETY_M): a cell farther than radius + reach from a query point
-    holds nothing within the radius."""
-    lats, lngs, radii = _circumradii_m([int(c) for c in cells])
-    centres = np.ascontiguousarray(np.column_stack(unit_vectors(lats, lngs))).reshape(len(cells), 3)
-    return centres, (radii + _SAFETY_M) / EARTH_RADIUS_M
 
 
 def guaranteed_radius_m(cell: int, k: int) -> float:

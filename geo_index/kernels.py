@@ -80,8 +80,6 @@ def scan_nearest(
     min_dot: float,
     max_angle: float,
     limit: int,
-    centres: FloatArray,
-    reach: FloatArray,
     out_rows: IntArray,
     out_angles: FloatArray,
 ) -> tuple[int, int]:
@@ -92,21 +90,14 @@ def scan_nearest(
     and for the few hits whose dot product is within DOT_MARGIN of the `limit`-th largest (which
     come first?). A larger dot product is a smaller angle; DOT_MARGIN is far above the float error
     of either, so no hit that the exact angles would rank in the page can be left out.
-
-    `centres` and `reach` (one row per range, or empty): a range whose cell centre is farther from
-    the query than max_angle + its reach holds no hit, and is not read at all.
     """
     qx, qy, qz = query[0], query[1], query[2]
     use_order = order.size > 0
     filter_category = wanted.size > 0
     sure_dot = math.cos(max_angle) + DOT_MARGIN  # at or above: certainly within max_angle
     dots = np.empty(out_rows.size, dtype=np.float64)
-    filter_cells = centres.shape[0] > 0
     hits = 0
     for r in range(starts.size):
-        if filter_cells and (centres[r, 0] * qx + centres[r, 1] * qy + centres[r, 2] * qz
-                             < math.cos(min(math.pi, max_angle + reach[r]))):
-            continue
         for pos in range(starts[r], ends[r]):
             row = order[pos] if use_order else pos
             dot = xyz[row, 0] * qx + xyz[row, 1] * qy + xyz[row, 2] * qz

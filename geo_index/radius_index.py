@@ -14,14 +14,13 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 from h3.api import basic_int as h3i
 
 from geo_index.coords import validate_latlng
-from geo_index.disk_cover import DiskCover, reach_of
+from geo_index.disk_cover import DiskCover
 from geo_index.kernels import rank_hits, scan_annulus, scan_nearest, scan_ranges
 from geo_index.sphere import EARTH_RADIUS_M, unit_vector, unit_vectors
 
@@ -30,8 +29,6 @@ FloatArray = npt.NDArray[np.float64]
 
 _EMPTY_INT = np.empty(0, dtype=np.int64)
 _EMPTY_BOOL = np.empty(0, dtype=np.bool_)
-_NO_CENTRES = np.empty((0, 3))
-_EMPTY_FLOAT = np.empty(0)
 # Dot-product prefilter slack (radians): far above float error, far below a millimetre.
 _ANGLE_SLACK = 1e-10
 _TAIL_LIMIT = 4096
@@ -39,17 +36,6 @@ _TAIL_LIMIT = 4096
 # version v knows whether these are still the stores it saw.
 _VERSIONS = itertools.count(1)
 _RANGES_CACHED = 8192  # (level, cell, rings) -> candidate ranges, until the next rebuild
-
-
-class _Candidates(NamedTuple):
-    """Where a query's candidates are: ranges of positions in a layout (through `order`), and per
-    range its cell's centre and reach (kernels.scan_nearest skips a cell out of reach)."""
-
-    starts: IntArray
-    ends: IntArray
-    order: IntArray
-    centres: FloatArray
-    reach: FloatArray
 
 
 @dataclass(frozen=True)
@@ -110,18 +96,16 @@ class _Rows:
         min_dot: float,
         max_angle: float,
         limit: int | None = None,
-        centres: FloatArray = _NO_CENTRES,
-        reach: FloatArray = _EMPTY_FLOAT,
     ) -> tuple[IntArray, FloatArray, int]:
-        """Ids and angles of the hits (with a limit: a set of hits holding the `limit` nearest, and
-        cells out of reach skipped), and how many hits there are."""
+        """Ids and angles of the hits (with a limit: a set of hits holding the `limit` nearest), and how
+        many hits there are."""
         size = int((ends - starts).sum())
         out_rows, out_angles = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.float64)
         args = (self.xyz, self.alive, self.codes, mask, query, min_dot, max_angle)
         if limit is None:
             hits = written = scan_ranges(starts, ends, order, *args, out_rows, out_angles)
         else:
-            hits, written = scan_nearest(starts, ends, order, *args, limit, centres, reach, out_rows, out_angles)
+            hits, written = scan_nearest(starts, ends, order, *args, limit, out_rows, out_angles)
         return self.ids[out_rows[:written]], out_angles[:written], hits
 
 
@@ -192,7 +176,7 @@ class RadiusIndex:
             _Level(self.COARSE_RESOLUTION, self.COARSE_MAX_RADIUS_M, coarse[coarse_order], coarse_order),
         )
         self._id_order = np.argsort(self._main.ids)
-        self._ranges: dict[tuple[int, int, int], _Candidates] = {}  # positions in this layout
+        self._ranges: dict[tuple[int, int, int], tuple[IntArray, IntArray]] = {}  # positions in this layout
         self._tail = _Rows.empty(_TAIL_LIMIT)
         self._tail_rows: dict[int, int] = {}  # id -> tail row, for stores added since the last build
         self._live = len(rows)
@@ -340,7 +324,7 @@ class RadiusIndex:
         max_angle = radius_m / EARTH_RADIUS_M
         min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
         query = np.array(unit_vector(lat, lng))
-        starts, ends, order, _, _ = self._candidate_ranges(lat, lng, radius_m)
+        starts, ends, order = self._candidate_ranges(lat, lng, radius_m)
         ids, angles, _ = self._main.scan(starts, ends, order, mask, query, min_dot, max_angle)
         if self._tail.size:
             whole_tail = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
@@ -357,9 +341,8 @@ class RadiusIndex:
         max_angle = radius_m / EARTH_RADIUS_M
         min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
         query = np.array(unit_vector(lat, lng))
-        found = self._candidate_ranges(lat, lng, radius_m)
-        ids, angles, matched = self._main.scan(found.starts, found.ends, found.order, mask, query, min_dot, max_angle,
-                                               limit, found.centres, found.reach)
+        starts, ends, order = self._candidate_ranges(lat, lng, radius_m)
+        ids, angles, matched = self._main.scan(starts, ends, order, mask, query, min_dot, max_angle, limit)
         if self._tail.size:
             whole_tail = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
             tail_ids, tail_angles, tail_matched = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query,
@@ -377,7 +360,7 @@ class RadiusIndex:
         max_angle = outer_m / EARTH_RADIUS_M
         min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
         query = np.array(unit_vector(lat, lng))
-        starts, ends, order, _, _ = self._candidate_ranges(lat, lng, outer_m)
+        starts, ends, order = self._candidate_ranges(lat, lng, outer_m)
         ids, xyz = self._main.scan_annulus(starts, ends, order, query, min_dot, inner_m / EARTH_RADIUS_M, max_angle)
         if self._tail.size:
             whole = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
@@ -386,24 +369,22 @@ class RadiusIndex:
             ids, xyz = np.concatenate((ids, tail_ids)), np.concatenate((xyz, tail_xyz))
         return ids, xyz
 
-    def _candidate_ranges(self, lat: float, lng: float, radius_m: float) -> "_Candidates":
+    def _candidate_ranges(self, lat: float, lng: float, radius_m: float) -> tuple[IntArray, IntArray, IntArray]:
         for position, level in enumerate(self._levels):
             if radius_m <= level.max_radius_m:
                 cell = h3i.latlng_to_cell(lat, lng, level.resolution)
                 rings = self._cover.rings_for(cell, radius_m)
                 key = (position, cell, rings)
-                candidates = self._ranges.get(key)
-                if candidates is None:
+                ranges = self._ranges.get(key)
+                if ranges is None:
                     disk = self._cover.disk(cell, rings)
-                    candidates = _Candidates(np.searchsorted(level.cells, disk, side="left").astype(np.int64),
-                                             np.searchsorted(level.cells, disk, side="right").astype(np.int64),
-                                             level.order, *reach_of(disk))
+                    ranges = (np.searchsorted(level.cells, disk, side="left").astype(np.int64),
+                              np.searchsorted(level.cells, disk, side="right").astype(np.int64))
                     if len(self._ranges) >= _RANGES_CACHED:
                         self._ranges.clear()
-                    self._ranges[key] = candidates
-                return candidates
-        return _Candidates(np.zeros(1, np.int64), np.full(1, len(self._main.ids), np.int64), _EMPTY_INT,
-                           _NO_CENTRES, np.empty(0))
+                    self._ranges[key] = ranges
+                return ranges[0], ranges[1], level.order
+        return np.zeros(1, np.int64), np.full(1, len(self._main.ids), np.int64), _EMPTY_INT
 
     @staticmethod
     def _ranked(ids: IntArray, metres: FloatArray, limit: int | None, max_m: float, matched: int) -> NearbyResult:
