@@ -74,6 +74,8 @@ def test_radius_queries_match_brute_force(world, radius):
         result = index.nearby(float(lat), float(lng), radius)
         assert_same(result, expected, dist, edge)
         assert result.matched == len(result.ids)
+        page = index.nearby(float(lat), float(lng), radius, limit=10)  # the first-page kernel, everywhere
+        assert page.matched == result.matched and page.ids.tolist() == result.ids[:10].tolist()
 
 
 def test_limit_keeps_the_nearest_and_counts_all(world):
