@@ -64,15 +64,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                        asyncio.create_task(services.hub.reconcile_every(settings.stream_reconcile_s))]
         # What start-up built (the catalog, its indexes, the libraries) lives as long as the process:
         # out of the collector's sight, a full collection no longer walks it while sockets wait.
-        gc.collect()  # what start-up left for the collector goes now, not frozen in for good
         gc.freeze()
-        previous = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         try:
             yield
         finally:
-            gc.set_threshold(*previous)  # a process that builds the app again (tests) starts as it was
-            gc.unfreeze()
             services.catalog.stop()
             await follower
             for task in background:
