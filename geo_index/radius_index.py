@@ -284,10 +284,10 @@ class RadiusIndex:
             raise ValueError("radius_m must be a finite, non-negative number")
         mask = self._category_mask(categories)
         if limit is not None and limit > 0 and after is None:  # a first page: rank only the hits it can hold
-            ids, angles, matched = self._nearest_within(lat, lng, radius_m, mask, limit)
+            ids, angles, matched = self._within(lat, lng, radius_m, mask, limit)
             return self._ranked(ids, angles * EARTH_RADIUS_M, limit, radius_m, matched)
-        ids, angles = self._within(lat, lng, radius_m, mask)
-        metres, matched = angles * EARTH_RADIUS_M, len(ids)
+        ids, angles, matched = self._within(lat, lng, radius_m, mask)
+        metres = angles * EARTH_RADIUS_M
         if after is not None:
             later = (metres > after[0]) | ((metres == after[0]) & (ids > after[1]))
             ids, metres = ids[later], metres[later]
@@ -316,26 +316,10 @@ class RadiusIndex:
         return mask
 
     def _within(
-        self, lat: float, lng: float, radius_m: float, mask: npt.NDArray[np.bool_]
-    ) -> tuple[IntArray, FloatArray]:
-        """Ids and angular distances of every live store within the radius (unsorted)."""
-        if mask.size and not mask.any():
-            return _EMPTY_INT, np.empty(0)
-        max_angle = radius_m / EARTH_RADIUS_M
-        min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
-        query = np.array(unit_vector(lat, lng))
-        starts, ends, order = self._candidate_ranges(lat, lng, radius_m)
-        ids, angles, _ = self._main.scan(starts, ends, order, mask, query, min_dot, max_angle)
-        if self._tail.size:
-            whole_tail = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
-            tail_ids, tail_angles, _ = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query, min_dot, max_angle)
-            ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
-        return ids, angles
-
-    def _nearest_within(
-        self, lat: float, lng: float, radius_m: float, mask: npt.NDArray[np.bool_], limit: int
+        self, lat: float, lng: float, radius_m: float, mask: npt.NDArray[np.bool_], limit: int | None = None
     ) -> tuple[IntArray, FloatArray, int]:
-        """Like _within, but only a set of hits that holds the `limit` nearest, and how many hits in all."""
+        """Ids and angular distances of every live store within the radius (unsorted) - with a limit,
+        only a set of them that holds the `limit` nearest - and how many are within it in all."""
         if mask.size and not mask.any():
             return _EMPTY_INT, np.empty(0), 0
         max_angle = radius_m / EARTH_RADIUS_M
@@ -345,8 +329,8 @@ class RadiusIndex:
         ids, angles, matched = self._main.scan(starts, ends, order, mask, query, min_dot, max_angle, limit)
         if self._tail.size:
             whole_tail = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
-            tail_ids, tail_angles, tail_matched = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query,
-                                                                          min_dot, max_angle, limit)
+            tail_ids, tail_angles, tail_matched = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query, min_dot,
+                                                                  max_angle, limit)
             ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
             matched += tail_matched
         return ids, angles, matched
