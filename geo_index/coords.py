@@ -7,10 +7,13 @@ from geo_index.errors import CoordinateNotANumber, CoordinateOutOfRange, Coordin
 
 
 def _as_finite(field: str, value: object) -> float:
+    if type(value) is float:  # the common case, without the abstract-class check (a microsecond a query)
+        number = value
     # bool is a subclass of int: refuse it explicitly, "true" is never a latitude.
-    if isinstance(value, bool) or not isinstance(value, Real):
+    elif isinstance(value, bool) or not isinstance(value, Real):
         raise CoordinateWrongType(field, value, "must be a number")
-    number = float(value)
+    else:
+        number = float(value)
     if math.isnan(number) or math.isinf(number):
         raise CoordinateNotANumber(field, value, "must be a finite number")
     return number

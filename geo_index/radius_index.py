@@ -48,6 +48,25 @@ class _Level:
     order: IntArray  # position -> row; empty when the rows themselves are in this order
 
 
+@dataclass(frozen=True, slots=True)
+class _Ranges:
+    """Where a query's candidates are: position ranges [starts, ends) of a layout (through `order`
+    when the rows are not in that layout's order), and how many positions they hold in all."""
+
+    starts: IntArray
+    ends: IntArray
+    order: IntArray
+    size: int
+
+    @classmethod
+    def of(cls, starts: IntArray, ends: IntArray, order: IntArray) -> "_Ranges":
+        return cls(starts, ends, order, int((ends - starts).sum()))
+
+    @classmethod
+    def whole(cls, size: int) -> "_Ranges":
+        return cls(np.zeros(1, np.int64), np.full(1, size, np.int64), _EMPTY_INT, size)
+
+
 class _Rows:
     """Column arrays of stores: the sorted main layout, or the small unsorted tail."""
 
@@ -78,34 +97,25 @@ class _Rows:
     def arrays(self) -> list[npt.NDArray[np.generic]]:
         return [self.ids, self.lats, self.lngs, self.codes, self.xyz, self.alive]
 
-    def scan_annulus(self, starts: IntArray, ends: IntArray, order: IntArray, query: FloatArray, min_dot: float,
-                     min_angle: float, max_angle: float) -> tuple[IntArray, FloatArray]:
-        size = int((ends - starts).sum())
-        out_rows = np.empty(size, dtype=np.int64)
-        found = scan_annulus(starts, ends, order, self.xyz, self.alive, query, min_dot, min_angle, max_angle, out_rows)
+    def scan_annulus(self, ranges: _Ranges, query: FloatArray, min_dot: float, min_angle: float, max_angle: float
+                     ) -> tuple[IntArray, FloatArray]:
+        out_rows = np.empty(ranges.size, dtype=np.int64)
+        found = scan_annulus(ranges.starts, ranges.ends, ranges.order, self.xyz, self.alive, query, min_dot, min_angle,
+                             max_angle, out_rows)
         rows = out_rows[:found]
         return self.ids[rows], self.xyz[rows]
 
-    def scan(
-        self,
-        starts: IntArray,
-        ends: IntArray,
-        order: IntArray,
-        mask: npt.NDArray[np.bool_],
-        query: FloatArray,
-        min_dot: float,
-        max_angle: float,
-        limit: int | None = None,
-    ) -> tuple[IntArray, FloatArray, int]:
+    def scan(self, ranges: _Ranges, mask: npt.NDArray[np.bool_], query: FloatArray, min_dot: float, max_angle: float,
+             limit: int | None = None) -> tuple[IntArray, FloatArray, int]:
         """Ids and angles of the hits (with a limit: a set of hits holding the `limit` nearest), and how
         many hits there are."""
-        size = int((ends - starts).sum())
-        out_rows, out_angles = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.float64)
-        args = (self.xyz, self.alive, self.codes, mask, query, min_dot, max_angle)
+        out_rows, out_angles = np.empty(ranges.size, dtype=np.int64), np.empty(ranges.size, dtype=np.float64)
+        args = (ranges.starts, ranges.ends, ranges.order, self.xyz, self.alive, self.codes, mask, query, min_dot,
+                max_angle)
         if limit is None:
-            hits = written = scan_ranges(starts, ends, order, *args, out_rows, out_angles)
+            hits = written = scan_ranges(*args, out_rows, out_angles)
         else:
-            hits, written = scan_nearest(starts, ends, order, *args, limit, out_rows, out_angles)
+            hits, written = scan_nearest(*args, limit, out_rows, out_angles)
         return self.ids[out_rows[:written]], out_angles[:written], hits
 
 
@@ -176,7 +186,7 @@ class RadiusIndex:
             _Level(self.COARSE_RESOLUTION, self.COARSE_MAX_RADIUS_M, coarse[coarse_order], coarse_order),
         )
         self._id_order = np.argsort(self._main.ids)
-        self._ranges: dict[tuple[int, int, int], tuple[IntArray, IntArray]] = {}  # positions in this layout
+        self._ranges: dict[tuple[int, int, int], _Ranges] = {}  # positions in this layout
         self._tail = _Rows.empty(_TAIL_LIMIT)
         self._tail_rows: dict[int, int] = {}  # id -> tail row, for stores added since the last build
         self._live = len(rows)
@@ -325,12 +335,11 @@ class RadiusIndex:
         max_angle = radius_m / EARTH_RADIUS_M
         min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
         query = np.array(unit_vector(lat, lng))
-        starts, ends, order = self._candidate_ranges(lat, lng, radius_m)
-        ids, angles, matched = self._main.scan(starts, ends, order, mask, query, min_dot, max_angle, limit)
+        ids, angles, matched = self._main.scan(self._candidate_ranges(lat, lng, radius_m), mask, query, min_dot,
+                                               max_angle, limit)
         if self._tail.size:
-            whole_tail = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
-            tail_ids, tail_angles, tail_matched = self._tail.scan(*whole_tail, _EMPTY_INT, mask, query, min_dot,
-                                                                  max_angle, limit)
+            tail_ids, tail_angles, tail_matched = self._tail.scan(_Ranges.whole(self._tail.size), mask, query,
+                                                                  min_dot, max_angle, limit)
             ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
             matched += tail_matched
         return ids, angles, matched
@@ -344,16 +353,15 @@ class RadiusIndex:
         max_angle = outer_m / EARTH_RADIUS_M
         min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
         query = np.array(unit_vector(lat, lng))
-        starts, ends, order = self._candidate_ranges(lat, lng, outer_m)
-        ids, xyz = self._main.scan_annulus(starts, ends, order, query, min_dot, inner_m / EARTH_RADIUS_M, max_angle)
+        ranges = self._candidate_ranges(lat, lng, outer_m)
+        ids, xyz = self._main.scan_annulus(ranges, query, min_dot, inner_m / EARTH_RADIUS_M, max_angle)
         if self._tail.size:
-            whole = (np.zeros(1, np.int64), np.full(1, self._tail.size, np.int64))
-            tail_ids, tail_xyz = self._tail.scan_annulus(*whole, _EMPTY_INT, query, min_dot, inner_m / EARTH_RADIUS_M,
-                                                         max_angle)
+            tail_ids, tail_xyz = self._tail.scan_annulus(_Ranges.whole(self._tail.size), query, min_dot,
+                                                         inner_m / EARTH_RADIUS_M, max_angle)
             ids, xyz = np.concatenate((ids, tail_ids)), np.concatenate((xyz, tail_xyz))
         return ids, xyz
 
-    def _candidate_ranges(self, lat: float, lng: float, radius_m: float) -> tuple[IntArray, IntArray, IntArray]:
+    def _candidate_ranges(self, lat: float, lng: float, radius_m: float) -> _Ranges:
         for position, level in enumerate(self._levels):
             if radius_m <= level.max_radius_m:
                 cell = h3i.latlng_to_cell(lat, lng, level.resolution)
@@ -362,13 +370,13 @@ class RadiusIndex:
                 ranges = self._ranges.get(key)
                 if ranges is None:
                     disk = self._cover.disk(cell, rings)
-                    ranges = (np.searchsorted(level.cells, disk, side="left").astype(np.int64),
-                              np.searchsorted(level.cells, disk, side="right").astype(np.int64))
+                    ranges = _Ranges.of(np.searchsorted(level.cells, disk, side="left").astype(np.int64),
+                                        np.searchsorted(level.cells, disk, side="right").astype(np.int64), level.order)
                     if len(self._ranges) >= _RANGES_CACHED:
                         self._ranges.clear()
                     self._ranges[key] = ranges
-                return ranges[0], ranges[1], level.order
-        return np.zeros(1, np.int64), np.full(1, len(self._main.ids), np.int64), _EMPTY_INT
+                return ranges
+        return _Ranges.whole(len(self._main.ids))
 
     @staticmethod
     def _ranked(ids: IntArray, metres: FloatArray, limit: int | None, max_m: float, matched: int) -> NearbyResult:

@@ -56,8 +56,35 @@ def _summary(latencies: list[float], errors: int, seconds: float) -> LoadResult:
 
 async def closed_loop(host: str, port: int, paths: Sequence[str], concurrency: int,
                       headers: dict[str, str] | None = None) -> LoadResult:
-    connections = [await Connection.open(host, port, headers) for _ in range(concurrency)]
     latencies: list[float] = []
+    errors, elapsed = await _closed(host, port, paths, concurrency, headers, latencies)
+    return _summary(latencies, errors, elapsed)
+
+
+async def alternating_closed_loops(host: str, ports: dict[str, int], paths: Sequence[str], concurrency: int,
+                                   chunks: int, headers: dict[str, str] | None = None) -> dict[str, LoadResult]:
+    """Closed loops on two servers, in `chunks` slices each taken back to back in ABBA order (A B, B A,
+    A B ...): the machine's speed drifts (by a third between runs, measured), and this way a drift
+    falls on both servers alike instead of on whichever ran second. The slices of each server add
+    up to one result."""
+    first, second = ports
+    latencies: dict[str, list[float]] = {first: [], second: []}
+    errors, seconds = dict.fromkeys(ports, 0), dict.fromkeys(ports, 0.0)
+    size = -(-len(paths) // chunks)
+    for k in range(chunks):
+        part = paths[k * size:(k + 1) * size]
+        for name in (first, second) if k % 2 == 0 else (second, first):
+            failed, elapsed = await _closed(host, ports[name], part, concurrency, headers, latencies[name])
+            errors[name] += failed
+            seconds[name] += elapsed
+    return {name: _summary(latencies[name], errors[name], seconds[name]) for name in ports}
+
+
+async def _closed(host: str, port: int, paths: Sequence[str], concurrency: int, headers: dict[str, str] | None,
+                  latencies: list[float]) -> tuple[int, float]:
+    """Each connection sends its next request when the last one is answered; returns (errors, seconds)
+    and adds each request's latency to `latencies`."""
+    connections = [await Connection.open(host, port, headers) for _ in range(concurrency)]
     errors = 0
     cursor = iter(paths)
 
@@ -74,7 +101,7 @@ async def closed_loop(host: str, port: int, paths: Sequence[str], concurrency: i
     elapsed = time.perf_counter() - started
     for connection in connections:
         connection.close()
-    return _summary(latencies, errors, elapsed)
+    return errors, elapsed
 
 
 async def open_loop(host: str, port: int, paths: Sequence[str], rate: float, connections: int,

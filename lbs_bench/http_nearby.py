@@ -2,9 +2,10 @@
 `engine=postgis` through the same server, on one `lbs serve` process, and against the ceiling: a
 bare FastAPI endpoint with the same parameters answering a fixed body of the same size
 (bare_nearby.py, one plain uvicorn process). The load comes from this (third) process; the runs
-alternate between the servers, so each comparison is made in one run.
+alternate between the servers, so each comparison is made in one run, and within a run ours and the
+ceiling alternate in slices (A B B A), so the machine's drift falls on both alike.
 
-Throughput is measured closed loop; latency at a fixed offered rate (default 1,000 requests/s) is
+Throughput is measured closed loop; latency at a fixed offered rate (default 2,000 requests/s) is
 measured open loop from each request's scheduled time. A sample of answers is checked against a
 brute-force great-circle scan: the first `limit` stores, their distances and numberMatched.
 """
@@ -25,7 +26,7 @@ import httpx
 import numpy as np
 
 from geo_index.sphere import great_circle_many_m
-from lbs_bench.http_load import LoadResult, closed_loop, open_loop
+from lbs_bench.http_load import LoadResult, alternating_closed_loops, closed_loop, open_loop
 from lbs_bench.import_bench import write_store_file
 from lbs_bench.nearby import QUERY_SEED, STORE_SEED
 from lbs_bench.ports import free_port
@@ -36,6 +37,7 @@ from lbs_bench.timing import machine
 ENGINES = ("memory", "postgis")
 BARE = "bare FastAPI (fixed body)"
 TARGETS = (*ENGINES, BARE)
+THROUGHPUT_SLICES = 4  # ours and the ceiling alternate this many times a run (A B B A)
 
 
 @dataclass(frozen=True)
@@ -150,25 +152,36 @@ def _run_loads(ports: dict[str, int], queries: np.ndarray, config: HttpBenchConf
     points = queries.tolist()
     operator = _operator()
     measured: dict[str, dict[str, list[LoadResult]]] = {t: {"throughput": [], "paced": []} for t in TARGETS}
+    # The ceiling takes nearby's very requests (engine=memory): it answers them all with its fixed body.
+    paths = {engine: [_path("postgis" if engine == "postgis" else "memory", lat, lng, config) for lat, lng in points]
+             for engine in TARGETS}
+
+    def cycled(engine: str, count: int) -> list[str]:  # every point again, in the same order
+        return (paths[engine] * (count // len(points) + 1))[:count]
+
     for run in range(config.runs):
         for engine in TARGETS:
-            port = ports[engine]
-            paths = [_path("memory" if engine == BARE else engine, lat, lng, config) for lat, lng in points]
             # Steady state: the first query in an H3 cell proves and remembers its disk (about 0.1 ms, once
             # per cell and process), so every query point is visited once before anything is timed.
-            warm = paths if run == 0 and engine != "postgis" else paths[:300]
-            asyncio.run(closed_loop("127.0.0.1", port, warm, config.concurrency, operator))
-            # PostGIS is two orders slower: a tenth of the requests. The ceiling gets as many as ours: measured
-            # over a few hundred requests (tens of milliseconds), its figure was mostly noise.
-            count = config.throughput_requests if engine != "postgis" else max(300, config.throughput_requests // 10)
-            cycled = (paths * (count // len(paths) + 1))[:count]  # every point again, in the same order
-            result = asyncio.run(closed_loop("127.0.0.1", port, cycled, config.concurrency, operator))
+            warm = paths[engine] if run == 0 and engine != "postgis" else paths[engine][:300]
+            asyncio.run(closed_loop("127.0.0.1", ports[engine], warm, config.concurrency, operator))
+        # Ours and the ceiling take the same requests, in slices back to back (alternating_closed_loops):
+        # measured one after the other, the machine's drift between them moved the ratio by up to 0.3.
+        results = asyncio.run(alternating_closed_loops(
+            "127.0.0.1", {"memory": ports["memory"], BARE: ports[BARE]}, cycled("memory", config.throughput_requests),
+            config.concurrency, THROUGHPUT_SLICES, operator))
+        # PostGIS is two orders slower: a tenth of the requests.
+        results["postgis"] = asyncio.run(closed_loop("127.0.0.1", ports["postgis"], cycled(
+            "postgis", max(300, config.throughput_requests // 10)), config.concurrency, operator))
+        for engine in TARGETS:
+            result = results[engine]
             measured[engine]["throughput"].append(result)
             say(f"run {run + 1}/{config.runs} {engine}: {result.rps:,.0f} req/s closed loop "
                 f"(p50 {result.p50_ms:.1f} ms, {result.errors} errors)")
-            if result.rps >= config.rate * 1.1:  # an engine that cannot carry the rate would only build a queue
-                paced = asyncio.run(open_loop("127.0.0.1", port, (paths * 10)[: config.paced_requests], config.rate,
-                                              config.concurrency * 4, operator))
+        for engine in TARGETS:
+            if results[engine].rps >= config.rate * 1.1:  # one that cannot carry the rate would only build a queue
+                paced = asyncio.run(open_loop("127.0.0.1", ports[engine], (paths[engine] * 10)[: config.paced_requests],
+                                              config.rate, config.concurrency * 4, operator))
                 measured[engine]["paced"].append(paced)
                 say(f"run {run + 1}/{config.runs} {engine}: at {config.rate:,.0f} req/s offered: "
                     f"p50 {paced.p50_ms:.2f} ms, p99 {paced.p99_ms:.2f} ms, {paced.errors} errors")

@@ -183,8 +183,7 @@ class StoreCatalog:
         return following(kept, after)[:limit], len(kept)
 
     def _pairs(self, ids: npt.NDArray[np.int64], metres: npt.NDArray[np.float64]) -> list[tuple[StoreRecord, float]]:
-        records = self.records
-        return [(records[i], d) for i, d in zip(ids.tolist(), metres.tolist(), strict=True)]
+        return list(zip(map(self.records.__getitem__, ids.tolist()), metres.tolist(), strict=True))
 
 
 def _arrays(records: list[StoreRecord]) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ from lbs_service.text_match import matches, words
 FEATURES = FeatureWriter()
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,100}")  # base64url without padding, as cursor_after writes it
 _CURSOR_TEXT = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]\d+)?):(\d{1,19})")  # repr of metres, then the id
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")  # what urlencode leaves as it is
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,10 @@ def read_cursor(cursor: str | None) -> tuple[float, int] | None:
 
 def next_href(path: str, params: list[tuple[str, str]], cursor: str) -> str:
     """The same question, continued after `cursor` (a link relative to the server)."""
-    return f"{path}?{urlencode([(k, v) for k, v in params if k != 'cursor'] + [('cursor', cursor)])}"
+    pairs = [(k, v) for k, v in params if k != "cursor"] + [("cursor", cursor)]
+    if all(_URL_SAFE.fullmatch(k) and _URL_SAFE.fullmatch(v) for k, v in pairs):  # the usual link: nothing to quote
+        return f"{path}?{'&'.join(f'{k}={v}' for k, v in pairs)}"
+    return f"{path}?{urlencode(pairs)}"
 
 
 def categories_asked(raw: str | None, known: list[str]) -> list[str] | None:

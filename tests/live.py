@@ -12,7 +12,7 @@ from datetime import datetime
 import uvicorn
 from websockets.asyncio.client import connect
 
-from lbs_service.app import create_app
+from lbs_service.app import Served, create_app
 from lbs_service.auth import Principal, mint_token
 from lbs_service.settings import Settings
 from tests.clock import at, fixed_clock
@@ -27,8 +27,9 @@ def free_port() -> int:
 @contextlib.contextmanager
 def live_server(settings: Settings) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(create_app(settings, fixed_clock()), host="127.0.0.1", port=port, log_level="warning",
-                            ws=settings.ws_impl, ws_max_size=65536, ws_per_message_deflate=False,
+    app = Served(create_app(settings, fixed_clock()))  # as `lbs serve` serves it (asgi.py)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws=settings.ws_impl,
+                            ws_max_size=65536, ws_per_message_deflate=False,
                             http="lbs_service.http_protocol:HeaderDeadlineProtocol")  # as `lbs serve` runs it
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
