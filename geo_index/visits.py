@@ -22,6 +22,7 @@ plus an index query for the stores that may have come within the radius (stores 
 in the annulus radius - moved .. radius around the new fix).
 """
 
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -329,12 +330,17 @@ def follow_store_changes(state: VisitState, stores: StoreSource) -> list[tuple[i
     return gone
 
 
+# Making an enum member from its value costs a microsecond or two; there are at most 64 of them.
+_change_of = functools.cache(Change)
+_stage_of = functools.cache(Stage)
+
+
 def _events(state: VisitState, changes: npt.NDArray[np.int32], distances: FloatArray, etas: FloatArray,
             dwells: FloatArray) -> list[VisitEvent]:
     events = []
     for i in np.flatnonzero(changes).tolist():
-        change = Change(int(changes[i]))
-        stage = Stage(int(state.stage[i])) if state.stage[i] > 0 else Stage.LEFT
+        change = _change_of(int(changes[i]))
+        stage = _stage_of(int(state.stage[i])) if state.stage[i] > 0 else Stage.LEFT
         eta = None if math.isnan(etas[i]) else float(etas[i])
         dwell = None if math.isnan(dwells[i]) else float(dwells[i])
         events.append(VisitEvent(int(state.ids[i]), change, stage, float(distances[i]), eta, dwell))

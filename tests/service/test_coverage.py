@@ -68,6 +68,23 @@ def test_demand_is_distinct_users_and_small_counts_are_suppressed(sqlite_setting
     assert demand[h3i.int_to_str(h3i.latlng_to_cell(*quiet, 9))] is None  # 3 users < k = 5
 
 
+def test_a_users_hash_is_remembered_bounded_and_forgotten_on_erasure(sqlite_settings, monkeypatch):
+    from lbs_service.analytics import demand
+
+    recorder = DemandRecorder(Database(sqlite_settings), sqlite_settings.secret_key)
+    other = DemandRecorder(Database(sqlite_settings), sqlite_settings.secret_key)
+    first = recorder.user_hash("user-1")
+    assert recorder.user_hash("user-1") == first == other.user_hash("user-1")  # the memo changes no answer
+    assert recorder.user_hash("user-2") != first
+    monkeypatch.setattr(demand, "_MAX_HASHES", 3)
+    for n in range(10):
+        recorder.user_hash(f"many-{n}")
+        assert len(recorder._hashes) <= 3
+    recorder.user_hash("user-1")
+    recorder.forget("user-1")
+    assert "user-1" not in recorder._hashes
+
+
 def test_a_signed_in_search_that_finds_nothing_is_demand(sqlite_settings):
     with client_for(sqlite_settings) as client:
         for n in range(5):
