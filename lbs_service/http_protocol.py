@@ -35,8 +35,16 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._disarm()
         before = self.cycle
         super().on_headers_complete()
-        if self.cycle is not None and self.cycle is not before:  # a new request's cycle (not an upgrade)
-            self.cycle.transport = OneSendTransport(self.transport, self.loop)  # type: ignore[assignment]
+        cycle = self.cycle
+        if cycle is not None and cycle is not before:  # a new request's cycle (not an upgrade)
+            one_send = cycle.transport = OneSendTransport(self.transport, self.loop)  # type: ignore[assignment]
+            completed = cycle.on_response
+
+            def on_response() -> None:  # a complete answer is out before uvicorn may close the connection
+                one_send.flush()
+                completed()
+
+            cycle.on_response = on_response
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -59,7 +67,8 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
 class OneSendTransport:
     """What a request's cycle writes through: its first write (the response's head) is held until the
-    next write joins it, or until the loop's next turn; every later write goes straight through."""
+    next write joins it, the response is complete (a HEAD answer has no body), or the loop's next
+    turn; every later write goes straight through."""
 
     __slots__ = ("first", "held", "loop", "transport")
 

@@ -7,11 +7,17 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse, StreamingResponse
+from starlette.routing import Route
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from lbs_service import app as app_module
 from lbs_service.app import Served, create_app
 from lbs_service.finder import next_href
-from lbs_service.http_protocol import OneSendTransport
+from lbs_service.http_protocol import HeaderDeadlineProtocol, OneSendTransport
 from tests.clock import fixed_clock
 from tests.live import live_server
 
@@ -68,6 +74,97 @@ async def test_closing_sends_what_is_held_first_and_a_closed_transport_gets_noth
     gone.closed = True  # the peer went away before the loop turned
     await asyncio.sleep(0)
     assert gone.writes == []
+
+
+class _Wire(asyncio.Transport):
+    """The connection's side of uvicorn's protocol: what it writes, and when it closes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[bytes | str] = []
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.log.append(bytes(data) if not self.closing else "LOST")
+
+    def close(self) -> None:
+        self.closing = True
+        self.log.append("CLOSE")
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("10.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _streamed(request):
+    async def parts():
+        yield b"a"
+        await asyncio.sleep(0.001)
+        yield b"b"
+
+    return StreamingResponse(parts())
+
+
+async def _plain(request):
+    return PlainTextResponse("hello")
+
+
+_APP = Starlette(routes=[Route("/p", _plain, methods=["GET", "HEAD"]), Route("/s", _streamed)])
+
+
+async def _wire(protocol_class, request: bytes, then=None) -> list[bytes | str]:
+    config = Config(app=_APP, lifespan="off", log_level="critical")
+    config.load()
+    wire = _Wire()
+    protocol = protocol_class(config, ServerState(), {}, _loop=asyncio.get_running_loop())
+    protocol.connection_made(wire)
+    protocol.data_received(request)
+    if then is not None:
+        asyncio.get_running_loop().call_soon(then, protocol)  # after the request's first step
+    await asyncio.sleep(0.05)
+    protocol.connection_lost(None)
+    return wire.log
+
+
+def _unstamped(log: list[bytes | str]) -> list[bytes | str]:
+    """The log with the date header out (it may tick between two runs)."""
+    return [b"".join(line for line in x.split(b"\r\n") if not line.startswith(b"date:"))
+            if isinstance(x, bytes) else x for x in log]
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /p HTTP/1.1\r\nhost: x\r\n\r\n",
+    b"HEAD /p HTTP/1.1\r\nhost: x\r\n\r\n",
+    b"GET /s HTTP/1.1\r\nhost: x\r\n\r\n",
+    b"GET /p HTTP/1.0\r\n\r\n",
+    b"GET /p HTTP/1.1\r\nhost: x\r\n\r\nHEAD /p HTTP/1.1\r\nhost: x\r\n\r\nGET /s HTTP/1.1\r\nhost: x\r\n\r\n",
+])
+async def test_the_bytes_on_the_wire_are_uvicorns_own(request_bytes):
+    ours = await _wire(HeaderDeadlineProtocol, request_bytes)
+    stock = await _wire(HttpToolsProtocol, request_bytes)
+    assert b"".join(_unstamped([x for x in ours if isinstance(x, bytes)])) == b"".join(
+        _unstamped([x for x in stock if isinstance(x, bytes)]))
+    assert [x for x in ours if isinstance(x, str)] == [x for x in stock if isinstance(x, str)]
+    assert len([x for x in ours if isinstance(x, bytes)]) <= len([x for x in stock if isinstance(x, bytes)])
+
+
+@pytest.mark.parametrize("then", [lambda protocol: protocol.shutdown(),
+                                  lambda protocol: protocol.data_received(b"\x00bad\r\n\r\n")])
+async def test_a_head_answer_is_out_before_uvicorn_closes_the_connection(then):
+    """A HEAD answer has no body to join its head: it leaves when the response completes, before a
+    shutdown or a bad next request closes the connection in the same turn."""
+    log = await _wire(HeaderDeadlineProtocol, b"HEAD /p HTTP/1.1\r\nhost: x\r\n\r\n", then)
+    assert isinstance(log[0], bytes) and log[0].startswith(b"HTTP/1.1 200 OK")
+    assert "LOST" not in log and log[-1] == "CLOSE"
+    assert _unstamped(log) == _unstamped(await _wire(HttpToolsProtocol, b"HEAD /p HTTP/1.1\r\nhost: x\r\n\r\n", then))
 
 
 def test_answers_from_the_live_server_arrive_whole_and_in_order(sqlite_settings):
