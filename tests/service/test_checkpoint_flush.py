@@ -1,0 +1,61 @@
+"""Checkpoints are written by a periodic flush that yields to the sockets while it serialises: a user
+erased in the middle of one gets nothing written, whether the flush succeeds or fails."""
+
+import asyncio
+
+import pytest
+
+from geo_index.fences import Fix
+from geo_index.visits import VisitState
+from lbs_service.proximity import engine as engine_module
+from tests.conftest import client_for
+
+USERS = [f"walker-{n}" for n in range(6)]
+
+
+def _state(n: int) -> VisitState:
+    state = VisitState()
+    state.last = Fix(31.23 + n * 1e-4, 121.47, 1_000.0 + n, 10.0)
+    return state
+
+
+async def _flush_erasing(engine, erased: str) -> None:
+    engine._saves = {user: _state(n) for n, user in enumerate(USERS)}
+    flushing = asyncio.create_task(engine.flush_checkpoints())
+    await asyncio.sleep(0)  # the flush takes the checkpoints owed, serialises one and yields
+    assert not engine._saves  # taken (by this flush, or by the housekeeping's if it came first)
+    engine.forget(erased)
+    try:
+        await flushing
+    finally:
+        async with engine._flush_lock:  # whichever flush took them has finished
+            pass
+
+
+@pytest.fixture
+def engine_of(sqlite_settings, monkeypatch):
+    monkeypatch.setattr(engine_module, "FLUSH_YIELD_EVERY", 1)
+    with client_for(sqlite_settings) as client:
+        yield client, client.app.state.services.engine
+
+
+def test_a_user_erased_while_a_flush_serialises_gets_nothing_written(engine_of):
+    client, engine = engine_of
+    client.portal.call(_flush_erasing, engine, "walker-3")
+
+    async def saved() -> list[bool]:
+        return [await engine.fences.load(user) is not None for user in USERS]
+
+    assert client.portal.call(saved) == [True, True, True, False, True, True]
+
+
+def test_a_failed_flush_keeps_every_checkpoint_but_the_erased_users(engine_of):
+    client, engine = engine_of
+
+    async def refuse(states: dict[str, bytes]) -> None:
+        raise ConnectionError("Redis away")
+
+    engine.fences.save_many = refuse
+    with pytest.raises(ConnectionError):
+        client.portal.call(_flush_erasing, engine, "walker-4")
+    assert sorted(engine._saves) == sorted(u for u in USERS if u != "walker-4")
