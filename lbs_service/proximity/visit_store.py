@@ -93,7 +93,11 @@ def _stage_at(change: StageChange, stage: int) -> datetime | None:
 # ... LIMIT 1 (never flattened into a join), and no hash or merge join or sequential scan for this
 # transaction - a table younger than autovacuum's first ANALYZE was otherwise read in full on every
 # commit, whatever its size.
-_PLAN = ("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off", "SET LOCAL enable_seqscan = off")
+# The first statement of the transaction also takes the outbox ids from the sequence (as many as
+# there could be messages), given to the rows in order, so the rows go in with no result to wait for.
+_BEGIN = ("SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
+          "set_config('enable_seqscan', 'off', true), ARRAY(SELECT nextval('outbox_id_seq') FROM "
+          "generate_series(1, %s))")
 _CLOSE_STALE = (
     "UPDATE visits SET stage = 4, left_at = visits.updated_at FROM unnest(%(u)s::varchar[], %(s)s::bigint[], "
     "%(a)s::timestamptz[]) AS x(u, s, a), LATERAL (SELECT o.id FROM visits o WHERE o.user_id = x.u "
@@ -114,18 +118,28 @@ _ADVANCE = (
     "AS x(u, s, st, a, d), LATERAL (SELECT o.id FROM visits o WHERE o.user_id = x.u AND o.store_id = x.s "
     "AND o.left_at IS NULL LIMIT 1) AS v WHERE visits.id = v.id AND visits.stage < x.st "
     "RETURNING visits.id, visits.user_id, visits.store_id, visits.card_sent")
-_MARK_CARDED = "UPDATE visits SET card_sent = TRUE WHERE id = ANY(%s::bigint[])"
-_EVENTS = ("INSERT INTO member_events (user_id, store_id, kind, data, at) SELECT * FROM unnest(%s::varchar[], "
-           "%s::bigint[], %s::varchar[], %s::json[], %s::timestamptz[])")
-_PROMOTIONS = ("INSERT INTO promotions (user_id, store_id, campaign_id, local_day, sent_at) SELECT * FROM "
-               "unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[])")
-# Outbox ids are taken from the sequence in the first round trip (as many as there could be messages)
-# and given to the rows in order, so the rows go in with one statement and nothing comes back.
-_OUTBOX_IDS = "SELECT nextval('outbox_id_seq') FROM generate_series(1, %s)"
-_OUTBOX = ("INSERT INTO outbox (id, channel, payload, relayed_at, subject) SELECT i, c, p, %s, s FROM "
-           "unnest(%s::bigint[], %s::varchar[], %s::json[], %s::varchar[]) AS x(i, c, p, s)")
-_MARK_RELAYED = ("UPDATE outbox SET relayed_at = %s, stream_id = COALESCE(x.sid, outbox.stream_id) FROM "
-                 "unnest(%s::bigint[], %s::bigint[]) AS x(id, sid) WHERE outbox.id = x.id")
+# The rest of the transaction is one statement (each statement in a pipeline is a turn of the GIL
+# for the committing thread, which shares it with a busy event loop): data-modifying CTEs always run
+# to completion, and none of these touches a row another one writes.
+_FINISH = (
+    "WITH carded AS (UPDATE visits SET card_sent = TRUE WHERE id = ANY(%(carded)s::bigint[])), "
+    "events AS (INSERT INTO member_events (user_id, store_id, kind, data, at) SELECT * FROM unnest("
+    "%(event_user)s::varchar[], %(event_store)s::bigint[], %(event_kind)s::varchar[], %(event_data)s::json[], "
+    "%(event_at)s::timestamptz[])), "
+    "promoted AS (INSERT INTO promotions (user_id, store_id, campaign_id, local_day, sent_at) SELECT * FROM unnest("
+    "%(promoted_user)s::varchar[], %(promoted_store)s::bigint[], %(promoted_campaign)s::bigint[], "
+    "%(promoted_day)s::varchar[], %(promoted_at)s::timestamptz[])), "
+    "messages AS (INSERT INTO outbox (id, channel, payload, relayed_at, subject) SELECT i, c, p, %(in_flight)s, s "
+    "FROM unnest(%(outbox_id)s::bigint[], %(outbox_channel)s::varchar[], %(outbox_payload)s::json[], "
+    "%(outbox_subject)s::varchar[]) AS x(i, c, p, s)), "
+    "relayed AS (UPDATE outbox SET relayed_at = %(now)s, stream_id = COALESCE(x.sid, outbox.stream_id) FROM "
+    "unnest(%(relayed_id)s::bigint[], %(relayed_stream)s::bigint[]) AS x(id, sid) WHERE outbox.id = x.id) "
+    "SELECT 1")
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as columns (the arrays unnest takes); empty columns for no rows."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 class PipelinedWriter:
@@ -150,9 +164,7 @@ class PipelinedWriter:
         connection = self._connect()
         queued = []
         with connection.pipeline():
-            for setting in _PLAN:
-                connection.execute(setting)
-            ids = connection.execute(_OUTBOX_IDS, (sum(len(run) for run in runs) + promotions,))
+            begun = connection.execute(_BEGIN, (sum(len(run) for run in runs) + promotions,))
             for run in runs:
                 starts = [c for c in run if c.starts]
                 if starts:
@@ -169,7 +181,8 @@ class PipelinedWriter:
                     "u": [c.user_id for c in run], "s": [c.store_id for c in run], "st": [int(c.stage) for c in run],
                     "a": [c.at for c in run], "d": [c.dwell_s for c in run]})
                 queued.append((run, inserted, moved))
-        self._ids = sorted(row[0] for row in ids.fetchall())
+        row = begun.fetchone()
+        self._ids = sorted(row[3]) if row is not None else []
         applied = []
         for run, inserted, moved in queued:
             by_key = {(c.user_id, c.store_id): c for c in run}
@@ -181,28 +194,23 @@ class PipelinedWriter:
     def finish(self, rows: Rows, now: datetime) -> list[int]:
         connection = self._connect()
         ids, self._ids = self._ids[:len(rows.outbox)], []
+        events = _columns([(e["user_id"], e["store_id"], e["kind"], Json(e["data"]), e["at"]) for e in rows.events], 5)
+        promoted = _columns([(p["user_id"], p["store_id"], p["campaign_id"], p["local_day"], p["sent_at"])
+                             for p in rows.promotions], 5)
+        outbox = _columns([(r["channel"], Json(r["payload"]), r["subject"]) for r in rows.outbox], 3)
+        relayed = _columns(rows.marks, 2)
         with connection.pipeline():
-            if rows.carded:
-                connection.execute(_MARK_CARDED, (rows.carded,))
-            if rows.events:
-                connection.execute(_EVENTS, tuple(map(list, zip(*(
-                    (e["user_id"], e["store_id"], e["kind"], Json(e["data"]), e["at"]) for e in rows.events),
-                    strict=True))))
-            if rows.promotions:
-                connection.execute(_PROMOTIONS, tuple(map(list, zip(*(
-                    (p["user_id"], p["store_id"], p["campaign_id"], p["local_day"], p["sent_at"])
-                    for p in rows.promotions), strict=True))))
-            if rows.outbox:
-                connection.execute(_OUTBOX, (IN_FLIGHT, ids, [r["channel"] for r in rows.outbox],
-                                             [Json(r["payload"]) for r in rows.outbox],
-                                             [r["subject"] for r in rows.outbox]))
+            connection.execute(_FINISH, {
+                "carded": rows.carded, "event_user": events[0], "event_store": events[1], "event_kind": events[2],
+                "event_data": events[3], "event_at": events[4], "promoted_user": promoted[0],
+                "promoted_store": promoted[1], "promoted_campaign": promoted[2], "promoted_day": promoted[3],
+                "promoted_at": promoted[4], "in_flight": IN_FLIGHT, "outbox_id": ids, "outbox_channel": outbox[0],
+                "outbox_payload": outbox[1], "outbox_subject": outbox[2], "now": now, "relayed_id": relayed[0],
+                "relayed_stream": relayed[1]})
             if rows.pushes:
                 connection.execute(QUEUE_MANY_SQL, (now, now, *map(list, zip(*(
                     (n.user_id, n.kind.value, Json(n.payload), n.topic, n.urgency) for n in rows.pushes),
                     strict=True))))
-            if rows.marks:
-                connection.execute(_MARK_RELAYED, (now, [row for row, _ in rows.marks],
-                                                   [sid for _, sid in rows.marks]))
             connection.commit()
         return ids
 
