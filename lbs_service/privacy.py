@@ -71,7 +71,8 @@ def location_data(db: Database, demand: DemandRecorder, user_id: str, state: Vis
         promotions = session.scalars(select(PromotionSent).where(PromotionSent.user_id == user_id)
                                      .order_by(PromotionSent.id)).all()
         demand_rows = session.execute(select(DemandCell.day, func.count()).where(
-            DemandCell.user_hash == demand.user_hash(user_id)).group_by(DemandCell.day).order_by(DemandCell.day)).all()
+            DemandCell.user_hash == demand.user_hash(user_id, remember=False)).group_by(DemandCell.day)
+            .order_by(DemandCell.day)).all()
         messages = session.scalar(select(func.count()).where(OutboxMessage.subject == user_id))
         pushes = session.scalars(select(WebPushDelivery).where(WebPushDelivery.user_id == user_id)
                                  .order_by(WebPushDelivery.id)).all()
@@ -111,7 +112,7 @@ def delete_location_rows(db: Database, demand: DemandRecorder, user_id: str
                 MemberEvent.user_id == user_id, MemberEvent.kind.in_(LOCATION_EVENTS))),
             "promotions": _deleted(session, delete(PromotionSent).where(PromotionSent.user_id == user_id)),
             "demand_cells": _deleted(session, delete(DemandCell).where(
-                DemandCell.user_hash == demand.user_hash(user_id))),
+                DemandCell.user_hash == demand.user_hash(user_id, remember=False))),
             "messages": _deleted(session, delete(OutboxMessage).where(OutboxMessage.subject == user_id)),
             # Web Push copies of offers (store and distance) and answers, sent or still owed.
             "push_deliveries": _deleted(session, delete(WebPushDelivery).where(WebPushDelivery.user_id == user_id)),

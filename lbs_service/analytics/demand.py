@@ -36,12 +36,16 @@ class DemandRecorder:
         self._buffer: set[tuple[int, str, str]] = set()
         self._hashes: dict[str, str] = {}  # every fix needs its user's hash: an HMAC was 3 % of a fix
 
-    def user_hash(self, user_id: str) -> str:
+    def user_hash(self, user_id: str, remember: bool = True) -> str:
+        """The user's salted hash; remembered for the fixes to come unless `remember` is False (an
+        export or an erasure asks once)."""
         hashed = self._hashes.get(user_id)
         if hashed is None:
-            if len(self._hashes) >= _MAX_HASHES:
-                self._hashes.clear()
-            hashed = self._hashes[user_id] = hmac.new(self._salt, user_id.encode(), hashlib.sha256).hexdigest()[:16]
+            hashed = hmac.new(self._salt, user_id.encode(), hashlib.sha256).hexdigest()[:16]
+            if remember:
+                if len(self._hashes) >= _MAX_HASHES:
+                    self._hashes.clear()
+                self._hashes[user_id] = hashed
         return hashed
 
     def saw(self, user_id: str, lat: float, lng: float, at: datetime) -> None:
@@ -51,7 +55,7 @@ class DemandRecorder:
 
     def forget(self, user_id: str) -> None:
         """Drop what this worker buffered for the user (erasure); flushed rows are deleted by the caller."""
-        hashed = self.user_hash(user_id)
+        hashed = self.user_hash(user_id, remember=False)
         self._hashes.pop(user_id, None)
         self._buffer = {row for row in self._buffer if row[2] != hashed}
 

@@ -129,8 +129,11 @@ class ProximityEngine:
         metrics.add_gauge("lbs_live_users", -1)
         for store_id, bucket in live.state.buckets():
             self.gauge.move(store_id, bucket, -1)
-        self._saves.pop(user_id, None)
-        if keep:
+        if not keep:
+            self._saves.pop(user_id, None)
+            return
+        async with self._flush_lock:  # a flush holding an older checkpoint of theirs writes it first
+            self._saves.pop(user_id, None)  # (or, failed, puts it back: it is dropped here)
             await self.fences.save(user_id, dump_state(live.state))
 
     # ---- fixes --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 erased in the middle of one gets nothing written, whether the flush succeeds or fails."""
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -59,3 +60,35 @@ def test_a_failed_flush_keeps_every_checkpoint_but_the_erased_users(engine_of):
     with pytest.raises(ConnectionError):
         client.portal.call(_flush_erasing, engine, "walker-4")
     assert sorted(engine._saves) == sorted(u for u in USERS if u != "walker-4")
+
+
+async def _flush_then_detach(engine, fail: bool) -> float:
+    """A flush holds the user's older checkpoint while their last socket closes with a newer state."""
+    live = await engine.attach("walker-0")
+    live.state = _state(0)  # ts 1000
+    engine._saves = {"walker-0": engine_module.snapshot_state(live.state),
+                     **{user: _state(n) for n, user in enumerate(USERS[1:], 1)}}
+    if fail:
+        saving = engine.fences.save_many
+
+        async def refuse_once(states: dict[str, bytes]) -> None:
+            engine.fences.save_many = saving
+            raise ConnectionError("Redis away")
+
+        engine.fences.save_many = refuse_once
+    flushing = asyncio.create_task(engine.flush_checkpoints())
+    await asyncio.sleep(0)  # the flush has taken the older checkpoint and is serialising
+    live.state = _state(0)
+    live.state.last = Fix(31.24, 121.47, 2_000.0, 10.0)  # the user moved on
+    await engine.detach("walker-0")
+    with pytest.raises(ConnectionError) if fail else contextlib.nullcontext():
+        await flushing
+    await engine.flush_checkpoints()  # the next flush (after a failed one: what it put back)
+    loaded = await engine.fences.load("walker-0")
+    return loaded.last.ts
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_flush_never_writes_a_users_older_checkpoint_over_the_one_their_last_socket_left(engine_of, fail):
+    client, engine = engine_of
+    assert client.portal.call(_flush_then_detach, engine, fail) == 2_000.0

@@ -83,6 +83,19 @@ def test_a_users_hash_is_remembered_bounded_and_forgotten_on_erasure(sqlite_sett
     recorder.user_hash("user-1")
     recorder.forget("user-1")
     assert "user-1" not in recorder._hashes
+    assert recorder.user_hash("user-1", remember=False) == first  # an erasure's own lookups leave nothing
+    assert "user-1" not in recorder._hashes
+
+
+def test_an_erasure_leaves_no_hash_of_the_user_in_memory(sqlite_settings):
+    from lbs_service.privacy import delete_location_rows
+
+    db = Database(sqlite_settings)
+    recorder = DemandRecorder(db, sqlite_settings.secret_key)
+    recorder.saw("leaver", 32.05, 118.78, T0)
+    recorder.flush()
+    deleted, _ = delete_location_rows(db, recorder, "leaver")
+    assert deleted["demand_cells"] == 1 and "leaver" not in recorder._hashes
 
 
 def test_a_signed_in_search_that_finds_nothing_is_demand(sqlite_settings):
