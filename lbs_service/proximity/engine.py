@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from lbs_service.catalog import StoreCatalog
 from lbs_service.clock import Clock
 from lbs_service.o2o.customers import Customer
 from lbs_service.proximity.caches import CampaignCache, CustomerCache
-from lbs_service.proximity.committer import GroupCommitter, Outgoing
+from lbs_service.proximity.committer import RETRY_FOR_S, GroupCommitter, Outgoing
 from lbs_service.proximity.decisions import Caps, CardRules, Entered, card_context, choose_offer
 from lbs_service.proximity.effects import FixEffects, Promotion, StageChange
 from lbs_service.proximity.gauge import DemandGauge
@@ -78,6 +79,7 @@ class ProximityEngine:
         self._preloads: set[asyncio.Task[None]] = set()
         self._flush_lock = asyncio.Lock()
         self._erased_meanwhile: set[str] | None = None  # users erased while a flush serialises
+        self._erased: dict[str, float] = {}  # user -> when erased, for as long as their effects may be retried
         committer.settled = self._settled
 
     # ---- users coming and going ---------------------------------------------------------------
@@ -242,8 +244,8 @@ class ProximityEngine:
                     self._saves[effects.user_id] = effects.checkpoint
                     if live.state.last is not None:
                         live.saved_ts = live.state.last.ts
-            elif effects.checkpoint is not None:
-                self._saves[effects.user_id] = effects.checkpoint
+            elif effects.checkpoint is not None and effects.received > self._erased.get(effects.user_id, -math.inf):
+                self._saves[effects.user_id] = effects.checkpoint  # (not a state from before their erasure)
             if any(c.card for c in effects.changes):
                 metrics.observe("lbs_fix_to_alert_seconds", now - effects.received)
             self._count_visits(effects)
@@ -336,5 +338,8 @@ class ProximityEngine:
         self._saves.pop(user_id, None)
         if self._erased_meanwhile is not None:
             self._erased_meanwhile.add(user_id)
+        now = time.perf_counter()  # effects of theirs still being committed must not checkpoint older states
+        self._erased = {user: at for user, at in self._erased.items() if now - at < RETRY_FOR_S}
+        self._erased[user_id] = now
         self.demand.forget(user_id)
         self.customers.drop(user_id)

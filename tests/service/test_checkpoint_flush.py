@@ -3,6 +3,7 @@ erased in the middle of one gets nothing written, whether the flush succeeds or 
 
 import asyncio
 import contextlib
+import time
 
 import pytest
 
@@ -92,3 +93,22 @@ async def _flush_then_detach(engine, fail: bool) -> float:
 def test_a_flush_never_writes_a_users_older_checkpoint_over_the_one_their_last_socket_left(engine_of, fail):
     client, engine = engine_of
     assert client.portal.call(_flush_then_detach, engine, fail) == 2_000.0
+
+
+def test_effects_committed_after_a_detached_users_erasure_checkpoint_nothing_older(engine_of):
+    """The user's socket is gone and their last effects are still being committed (retried while the
+    database is away) when they erase their data: the state those effects carry is from before."""
+    from lbs_service.proximity.effects import FixEffects
+
+    client, engine = engine_of
+
+    async def settle_around_an_erasure() -> tuple[bool, bool]:
+        before = FixEffects("leaver", checkpoint=_state(0), received=time.perf_counter())
+        engine.forget("leaver")
+        after = FixEffects("leaver", checkpoint=_state(1), received=time.perf_counter())
+        await engine._settled([before], True, [], [])
+        kept_before = "leaver" in engine._saves
+        await engine._settled([after], True, [], [])
+        return kept_before, engine._saves.get("leaver") is after.checkpoint
+
+    assert client.portal.call(settle_around_an_erasure) == (False, True)
