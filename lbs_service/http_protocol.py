@@ -6,8 +6,8 @@ bytes of a new connection) must arrive within HEADER_TIMEOUT_S, or the connectio
 
 Uvicorn writes a response's head as soon as the app starts it and the body after: two socket sends
 and two packets for every answer. Profiled at nearby's rate, the first send alone was 15 % of the
-worker's time. Here the head waits for the body (or for the loop's next turn, whichever is first)
-and both leave in one send.
+worker's time. Here the head waits for the body and both leave in one send (a head without a body
+leaves when the response completes, or at the loop's next turn, whichever comes first).
 
 `lbs serve` runs with `http="lbs_service.http_protocol:HeaderDeadlineProtocol"`.
 """
