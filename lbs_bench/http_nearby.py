@@ -152,9 +152,8 @@ def _run_loads(ports: dict[str, int], queries: np.ndarray, config: HttpBenchConf
     points = queries.tolist()
     operator = _operator()
     measured: dict[str, dict[str, list[LoadResult]]] = {t: {"throughput": [], "paced": []} for t in TARGETS}
-    # The ceiling takes nearby's very requests (engine=memory): it answers them all with its fixed body.
-    paths = {engine: [_path("postgis" if engine == "postgis" else "memory", lat, lng, config) for lat, lng in points]
-             for engine in TARGETS}
+    paths = {engine: [_path(engine, lat, lng, config) for lat, lng in points] for engine in ENGINES}
+    paths[BARE] = paths["memory"]  # the ceiling takes nearby's very requests and answers them with its fixed body
 
     def cycled(engine: str, count: int) -> list[str]:  # every point again, in the same order
         return (paths[engine] * (count // len(points) + 1))[:count]

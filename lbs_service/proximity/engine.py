@@ -78,7 +78,6 @@ class ProximityEngine:
         self._escalations: list[tuple[float, str, int, int]] = []  # (due, channel, alert id, visit id)
         self._preloads: set[asyncio.Task[None]] = set()
         self._flush_lock = asyncio.Lock()
-        self._erased_meanwhile: set[str] | None = None  # users erased while a flush serialises
         self._erased: dict[str, float] = {}  # user -> when erased, for as long as their effects may be retried
         committer.settled = self._settled
 
@@ -278,22 +277,21 @@ class ProximityEngine:
             saves, self._saves = self._saves, {}
             if not saves:
                 return
-            erased: set[str] = set()
-            self._erased_meanwhile = erased
+            started = time.perf_counter()
+
+            def kept(user: str) -> bool:  # not erased while this flush ran: nothing of theirs is written
+                return self._erased.get(user, -math.inf) < started
+
             try:
                 written: dict[str, bytes] = {}
                 for n, (user, state) in enumerate(saves.items(), 1):
                     written[user] = dump_state(state)
                     if n % FLUSH_YIELD_EVERY == 0:
                         await asyncio.sleep(0)  # the sockets' turn: a flush of every user must not stall them
-                for user in erased:  # erased while this flush was serialising: nothing of theirs is written
-                    written.pop(user, None)
-                await self.fences.save_many(written)
+                await self.fences.save_many({user: raw for user, raw in written.items() if kept(user)})
             except BaseException:  # Redis away, or cancelled mid-save: keep them for the next flush
-                self._saves = {**{u: v for u, v in saves.items() if u not in erased}, **self._saves}
+                self._saves = {**{u: v for u, v in saves.items() if kept(u)}, **self._saves}
                 raise
-            finally:
-                self._erased_meanwhile = None
 
     # ---- escalation ---------------------------------------------------------------------------
     async def escalate_due(self) -> int:
@@ -336,9 +334,7 @@ class ProximityEngine:
             live.generation += 1
             live.saved_ts = -1e18
         self._saves.pop(user_id, None)
-        if self._erased_meanwhile is not None:
-            self._erased_meanwhile.add(user_id)
-        now = time.perf_counter()  # effects of theirs still being committed must not checkpoint older states
+        now = time.perf_counter()  # effects still being committed, and a flush running, must not save older states
         self._erased = {user: at for user, at in self._erased.items() if now - at < RETRY_FOR_S}
         self._erased[user_id] = now
         self.demand.forget(user_id)

@@ -208,9 +208,8 @@ class PipelinedWriter:
                 "outbox_payload": outbox[1], "outbox_subject": outbox[2], "now": now, "relayed_id": relayed[0],
                 "relayed_stream": relayed[1]})
             if rows.pushes:
-                connection.execute(QUEUE_MANY_SQL, (now, now, *map(list, zip(*(
-                    (n.user_id, n.kind.value, Json(n.payload), n.topic, n.urgency) for n in rows.pushes),
-                    strict=True))))
+                connection.execute(QUEUE_MANY_SQL, (now, now, *_columns(
+                    [(n.user_id, n.kind.value, Json(n.payload), n.topic, n.urgency) for n in rows.pushes], 5)))
             connection.commit()
         return ids
 
