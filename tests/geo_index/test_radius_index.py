@@ -7,6 +7,7 @@ import pytest
 from h3.api import basic_int as h3i
 
 from geo_index import CoordinateOutOfRange, RadiusIndex
+from geo_index.radius_index import parent_cells
 from tests.reference import brute_force
 
 
@@ -65,7 +66,7 @@ def world():
     return pts, ids, cats, RadiusIndex.build(ids, pts[:, 0], pts[:, 1], cats.tolist())
 
 
-@pytest.mark.parametrize("radius", [1.0, 150.0, 1000.0, 5000.0, 25_000.0, 50_000.0, 400_000.0])
+@pytest.mark.parametrize("radius", [1.0, 150.0, 1000.0, 2000.0, 2000.5, 5000.0, 6000.0, 25_000.0, 50_000.0, 400_000.0])
 def test_radius_queries_match_brute_force(world, radius):
     pts, ids, _, index = world
     rng = np.random.default_rng(int(radius))
@@ -223,3 +224,15 @@ def test_a_first_page_is_the_head_of_the_full_ranking():
     empty = index.nearby(31.2, 121.4, 1_000.0, 0)  # no page at all, still the count
     assert empty.ids.tolist() == [] and empty.matched == index.nearby(31.2, 121.4, 1_000.0).matched > 0
     assert index.nearby(31.2, 121.4, 1_000.0, 5, ["no-such"]).matched == 0
+
+
+def test_parent_cells_are_h3s_parents_and_keep_the_rows_sorted():
+    """Every level of the index ranges over the rows sorted by their finest cell: a parent worked out
+    from the bits must be h3's own, and sorted children must give sorted parents (pentagons too)."""
+    rng = np.random.default_rng(11)
+    points = np.concatenate([world_stores(rng, 20_000), [h3i.cell_to_latlng(c) for c in h3i.get_pentagons(9)]])
+    fine = np.sort(np.array([h3i.latlng_to_cell(a, b, 9) for a, b in points.tolist()], dtype=np.uint64))
+    for resolution in (8, 6, 2, 0):
+        parents = parent_cells(fine, resolution)
+        assert parents.tolist() == [h3i.cell_to_parent(int(c), resolution) for c in fine]
+        assert bool((parents[1:] >= parents[:-1]).all())
