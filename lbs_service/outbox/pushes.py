@@ -72,13 +72,13 @@ def queue_pushes(session: Session, notices: list[Notice], now: datetime) -> None
         session.info[WROTE_PUSHES] = True
 
 
-# The group committer's form (psycopg, inside its pipelined transaction): the same rows for many
-# notices in one statement. Parameters: created_at, due_at, then arrays of user, kind, payload,
-# topic, urgency.
+# The committer's form (psycopg, inside its pipelined transaction): the same rows for many notices
+# in one statement. Parameters: now (created and due), and the notices as one JSON document of
+# objects with u (user), k (kind), p (payload), t (topic), r (urgency).
 QUEUE_MANY_SQL = (
     "INSERT INTO webpush_deliveries (subscription_id, user_id, kind, payload, topic, urgency, created_at, due_at, "
-    "attempts, state) SELECT s.id, x.u, x.k, x.p, x.t, x.r, %s, %s, 0, 'pending' FROM unnest(%s::varchar[], "
-    "%s::varchar[], %s::json[], %s::varchar[], %s::varchar[]) AS x(u, k, p, t, r) "
+    "attempts, state) SELECT s.id, x.u, x.k, x.p, x.t, x.r, %(now)s, %(now)s, 0, 'pending' FROM "
+    "json_to_recordset(%(pushes)s::json) AS x(u varchar, k varchar, p json, t varchar, r varchar) "
     "JOIN push_subscriptions s ON s.user_id = x.u")
 
 
