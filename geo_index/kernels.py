@@ -31,6 +31,7 @@ def _angle(xyz: FloatArray, row: int, qx: float, qy: float, qz: float, dot: floa
 def scan_ranges(
     starts: IntArray,
     ends: IntArray,
+    order: IntArray,
     xyz: FloatArray,
     alive: BoolArray,
     categories: npt.NDArray[np.int32],
@@ -43,13 +44,16 @@ def scan_ranges(
 ) -> int:
     """Write the rows within max_angle of `query` to out_rows / out_angles; return how many.
 
+    `order` maps positions of a secondary layout to rows (empty: positions are rows);
     `wanted` is a mask over category codes (empty: every category).
     """
     qx, qy, qz = query[0], query[1], query[2]
+    use_order = order.size > 0
     filter_category = wanted.size > 0
     found = 0
     for r in range(starts.size):
-        for row in range(starts[r], ends[r]):
+        for pos in range(starts[r], ends[r]):
+            row = order[pos] if use_order else pos
             dot = xyz[row, 0] * qx + xyz[row, 1] * qy + xyz[row, 2] * qz
             if dot < min_dot or not alive[row]:
                 continue
@@ -67,6 +71,7 @@ def scan_ranges(
 def scan_nearest(
     starts: IntArray,
     ends: IntArray,
+    order: IntArray,
     xyz: FloatArray,
     alive: BoolArray,
     categories: npt.NDArray[np.int32],
@@ -87,12 +92,14 @@ def scan_nearest(
     of either, so no hit that the exact angles would rank in the page can be left out.
     """
     qx, qy, qz = query[0], query[1], query[2]
+    use_order = order.size > 0
     filter_category = wanted.size > 0
     sure_dot = math.cos(max_angle) + DOT_MARGIN  # at or above: certainly within max_angle
     dots = np.empty(out_rows.size, dtype=np.float64)
     hits = 0
     for r in range(starts.size):
-        for row in range(starts[r], ends[r]):
+        for pos in range(starts[r], ends[r]):
+            row = order[pos] if use_order else pos
             dot = xyz[row, 0] * qx + xyz[row, 1] * qy + xyz[row, 2] * qz
             if dot < min_dot or not alive[row]:
                 continue
@@ -175,6 +182,7 @@ def rank_hits(
 def scan_annulus(
     starts: IntArray,
     ends: IntArray,
+    order: IntArray,
     xyz: FloatArray,
     alive: BoolArray,
     query: FloatArray,
@@ -185,9 +193,11 @@ def scan_annulus(
 ) -> int:
     """Write the rows with min_angle < angle <= max_angle from `query` to out_rows; return how many."""
     qx, qy, qz = query[0], query[1], query[2]
+    use_order = order.size > 0
     found = 0
     for r in range(starts.size):
-        for row in range(starts[r], ends[r]):
+        for pos in range(starts[r], ends[r]):
+            row = order[pos] if use_order else pos
             dot = xyz[row, 0] * qx + xyz[row, 1] * qy + xyz[row, 2] * qz
             if dot < min_dot or not alive[row]:
                 continue

@@ -2,10 +2,8 @@
 
 Layout (CSR-like): stores are rows sorted by their H3 cell at a fine resolution, so every
 cell's stores are one contiguous range found by binary search; a query looks up the ranges
-of a proven disk of cells (see disk_cover.py) and filters them in one compiled loop. Coarser
-cells serve wider radii (fewer, larger ranges); past them, a full scan is both simpler and
-faster. An H3 index orders a cell by its parents' digits first, so the rows sorted by their fine
-cell are sorted by every coarser parent too: each level is a range of the same rows.
+of a proven disk of cells (see disk_cover.py) and filters them in one compiled loop. A second,
+coarser layout serves wide radii; past that, a full scan is both simpler and faster.
 
 Changes land in a small unsorted tail that every query scans too; when the tail grows past
 a threshold the layout is rebuilt from the live rows, so single changes are O(1) and bulk
@@ -42,28 +40,31 @@ _RANGES_CACHED = 8192  # (level, cell, rings) -> candidate ranges, until the nex
 
 @dataclass(frozen=True)
 class _Level:
-    """Each row's H3 cell at one resolution (sorted, as the rows are), for radii up to max_radius_m."""
+    """Rows grouped by H3 cell at one resolution, for radii up to max_radius_m."""
 
     resolution: int
     max_radius_m: float
-    cells: npt.NDArray[np.uint64]
+    cells: npt.NDArray[np.uint64]  # sorted
+    order: IntArray  # position -> row; empty when the rows themselves are in this order
 
 
 @dataclass(frozen=True, slots=True)
 class _Ranges:
-    """Where a query's candidates are: row ranges [starts, ends), and how many rows they hold in all."""
+    """Where a query's candidates are: position ranges [starts, ends) of a layout (through `order`
+    when the rows are not in that layout's order), and how many positions they hold in all."""
 
     starts: IntArray
     ends: IntArray
+    order: IntArray
     size: int
 
     @classmethod
-    def of(cls, starts: IntArray, ends: IntArray) -> "_Ranges":
-        return cls(starts, ends, int((ends - starts).sum()))
+    def of(cls, starts: IntArray, ends: IntArray, order: IntArray) -> "_Ranges":
+        return cls(starts, ends, order, int((ends - starts).sum()))
 
     @classmethod
     def whole(cls, size: int) -> "_Ranges":
-        return cls(np.zeros(1, np.int64), np.full(1, size, np.int64), size)
+        return cls(np.zeros(1, np.int64), np.full(1, size, np.int64), _EMPTY_INT, size)
 
 
 class _Rows:
@@ -99,7 +100,7 @@ class _Rows:
     def scan_annulus(self, ranges: _Ranges, query: FloatArray, min_dot: float, min_angle: float, max_angle: float
                      ) -> tuple[IntArray, FloatArray]:
         out_rows = np.empty(ranges.size, dtype=np.int64)
-        found = scan_annulus(ranges.starts, ranges.ends, self.xyz, self.alive, query, min_dot, min_angle,
+        found = scan_annulus(ranges.starts, ranges.ends, ranges.order, self.xyz, self.alive, query, min_dot, min_angle,
                              max_angle, out_rows)
         rows = out_rows[:found]
         return self.ids[rows], self.xyz[rows]
@@ -109,7 +110,7 @@ class _Rows:
         """Ids and angles of the hits (with a limit: a set of hits holding the `limit` nearest), and how
         many hits there are."""
         out_rows, out_angles = np.empty(ranges.size, dtype=np.int64), np.empty(ranges.size, dtype=np.float64)
-        args = (ranges.starts, ranges.ends, self.xyz, self.alive, self.codes, mask, query, min_dot,
+        args = (ranges.starts, ranges.ends, ranges.order, self.xyz, self.alive, self.codes, mask, query, min_dot,
                 max_angle)
         if limit is None:
             hits = written = scan_ranges(*args, out_rows, out_angles)
@@ -123,17 +124,6 @@ def _cells(lats: FloatArray, lngs: FloatArray, resolution: int) -> npt.NDArray[n
     return np.fromiter((h3i.latlng_to_cell(a, b, resolution) for a, b in pairs), dtype=np.uint64, count=len(lats))
 
 
-_RESOLUTION_BITS = np.uint64(0xF << 52)
-
-
-def parent_cells(cells: npt.NDArray[np.uint64], resolution: int) -> npt.NDArray[np.uint64]:
-    """Each cell's parent at a coarser `resolution`, as h3's cell_to_parent gives it, for a whole
-    array at once. By the H3 index's layout: the resolution in bits 52-55, then one 3-bit digit per
-    resolution, finest lowest; the digits past a cell's resolution are all ones."""
-    finer = np.uint64((1 << (3 * (15 - resolution))) - 1)
-    return (cells & ~(_RESOLUTION_BITS | finer)) | np.uint64(resolution << 52) | finer
-
-
 @dataclass(frozen=True)
 class NearbyResult:
     ids: IntArray  # nearest first, ties by id
@@ -144,10 +134,15 @@ class NearbyResult:
 class RadiusIndex:
     """Points (int64 id, lat, lng, category) answering radius and kNN queries exactly."""
 
-    # (H3 resolution, the widest radius it serves), finest first. Finer cells hug a circle closer: over
-    # 1M clustered stores a 1 km query scans 2,000 candidates at resolution 9 against 4,300 at 8, and
-    # takes a quarter less time; the disks of wide radii are cheaper to prove in larger cells.
-    LEVELS = ((9, 2_000.0), (8, 6_000.0), (6, 60_000.0))
+    # Finer cells hug a circle closer: over 1M clustered stores a 1 km query scans 2,000 candidates at
+    # resolution 9 against 4,300 at 8, and takes a quarter less time (BENCHMARKS.md). Each level holds
+    # a store in the cell it lies in (latlng_to_cell at that resolution), never in the parent of a finer
+    # one: a child reaches past its parent's hexagon, and the disk proofs (disk_cover.py) take a
+    # cell's stores to lie within its circumradius.
+    PRIMARY_RESOLUTION = 9
+    PRIMARY_MAX_RADIUS_M = 6_000.0
+    COARSE_RESOLUTION = 6
+    COARSE_MAX_RADIUS_M = 60_000.0
 
     def __init__(self) -> None:
         self.version = 0
@@ -186,13 +181,15 @@ class RadiusIndex:
         return code
 
     def _load(self, ids: IntArray, lats: FloatArray, lngs: FloatArray, codes: npt.NDArray[np.int32]) -> None:
-        finest = self.LEVELS[0][0]
-        fine = _cells(lats, lngs, finest)
+        fine = _cells(lats, lngs, self.PRIMARY_RESOLUTION)
         rows = np.lexsort((ids, fine))
         self._main = _Rows(ids[rows], lats[rows], lngs[rows], codes[rows])
-        self._levels = tuple(_Level(resolution, max_radius_m, fine[rows] if resolution == finest
-                                    else parent_cells(fine[rows], resolution))
-                             for resolution, max_radius_m in self.LEVELS)
+        coarse = _cells(self._main.lats, self._main.lngs, self.COARSE_RESOLUTION)
+        coarse_order = np.argsort(coarse, kind="stable")
+        self._levels = (
+            _Level(self.PRIMARY_RESOLUTION, self.PRIMARY_MAX_RADIUS_M, fine[rows], _EMPTY_INT),
+            _Level(self.COARSE_RESOLUTION, self.COARSE_MAX_RADIUS_M, coarse[coarse_order], coarse_order),
+        )
         self._id_order = np.argsort(self._main.ids)
         self._ranges: dict[tuple[int, int, int], _Ranges] = {}  # positions in this layout
         self._tail = _Rows.empty(_TAIL_LIMIT)
@@ -279,7 +276,7 @@ class RadiusIndex:
 
     def memory_bytes(self) -> int:
         arrays = [*self._main.arrays(), *self._tail.arrays(), self._id_order]
-        arrays += [level.cells for level in self._levels]
+        arrays += [a for level in self._levels for a in (level.cells, level.order)]
         return sum(a.nbytes for a in arrays)
 
     def nearby(
@@ -379,7 +376,7 @@ class RadiusIndex:
                 if ranges is None:
                     disk = self._cover.disk(cell, rings)
                     ranges = _Ranges.of(np.searchsorted(level.cells, disk, side="left").astype(np.int64),
-                                        np.searchsorted(level.cells, disk, side="right").astype(np.int64))
+                                        np.searchsorted(level.cells, disk, side="right").astype(np.int64), level.order)
                     if len(self._ranges) >= _RANGES_CACHED:
                         self._ranges.clear()
                     self._ranges[key] = ranges

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from h3.api import basic_int as h3i
 
-from geo_index import CoordinateOutOfRange, RadiusIndex
-from geo_index.radius_index import parent_cells
+from geo_index import CoordinateOutOfRange, RadiusIndex, disk_cover
 from tests.reference import brute_force
 
 
@@ -226,13 +225,18 @@ def test_a_first_page_is_the_head_of_the_full_ranking():
     assert index.nearby(31.2, 121.4, 1_000.0, 5, ["no-such"]).matched == 0
 
 
-def test_parent_cells_are_h3s_parents_and_keep_the_rows_sorted():
-    """Every level of the index ranges over the rows sorted by their finest cell: a parent worked out
-    from the bits must be h3's own, and sorted children must give sorted parents (pentagons too)."""
-    rng = np.random.default_rng(11)
-    points = np.concatenate([world_stores(rng, 20_000), [h3i.cell_to_latlng(c) for c in h3i.get_pentagons(9)]])
-    fine = np.sort(np.array([h3i.latlng_to_cell(a, b, 9) for a, b in points.tolist()], dtype=np.uint64))
-    for resolution in (8, 6, 2, 0):
-        parents = parent_cells(fine, resolution)
-        assert parents.tolist() == [h3i.cell_to_parent(int(c), resolution) for c in fine]
-        assert bool((parents[1:] >= parents[:-1]).all())
+
+@pytest.mark.parametrize(("query", "store", "radius"), [
+    ((-7.969344104145161, 31.272430555027903), (-7.891910178034675, 31.325976784119494), 10_440.0),
+    ((30.318642555838974, 24.158494972946357), (30.39661505278779, 24.22062200852826), 10_530.0),
+])
+def test_exact_without_the_ring_shortcut(monkeypatch, query, store, radius):
+    """The disk proof alone must hold every level exact: the shortcut that starts it at an estimate
+    may only widen a disk. (Found by a review: a coarse level that held a store in the parent of its
+    fine cell, not in the cell it lies in, missed these stores once the shortcut was off.)"""
+    monkeypatch.setattr(disk_cover, "first_rings_worth_checking", lambda cell, radius_m: 0)
+    index = RadiusIndex.build([1], [store[0]], [store[1]])
+    expected, _, _ = brute_force(query[0], query[1], np.array([store[0]]), np.array([store[1]]), np.array([1]), radius)
+    assert expected.tolist() == [1]
+    assert index.nearby(*query, radius).ids.tolist() == [1]
+    assert index.annulus(*query, 0.0, radius)[0].tolist() == [1]
