@@ -19,6 +19,7 @@ from tests.clock import T0
 pytestmark = pytest.mark.postgis
 T1, T2 = T0 + timedelta(seconds=30, microseconds=123_456), T0 + timedelta(minutes=12, microseconds=7)
 MARKED = T2 + timedelta(seconds=1)
+LATER = T0 + timedelta(hours=3)  # past STALE_AFTER: a visit still open since T0 was abandoned
 
 
 def _change(user: str, store: int, change: Change, stage: Stage, at, dwell_s=None) -> StageChange:
@@ -28,11 +29,11 @@ def _change(user: str, store: int, change: Change, stage: Stage, at, dwell_s=Non
 def _transactions(writer, db: Database):
     """Two transactions as the committer makes them; what the writer answered along the way."""
     runs = [[_change("ana", 1, Change.STARTED, Stage.NEARBY, T0),
-             _change("李雷", 2, Change.STARTED, Stage.ARRIVED, T1)],
+             _change("李雷", 2, Change.STARTED, Stage.ARRIVED, T1), _change("bo", 3, Change.STARTED, Stage.NEARBY, T0)],
             [_change("ana", 1, Change.APPROACHING, Stage.APPROACHING, T1)],
             [_change("ana", 1, Change.LEFT, Stage.LEFT, T2, dwell_s=691.25)]]
     applied = writer.apply(runs, 1)
-    took = [[(a.change.user_id, a.change.store_id, a.change.stage, a.card_sent) for a in run] for run in applied]
+    took = [sorted((a.change.user_id, a.change.store_id, a.change.stage, a.card_sent) for a in run) for run in applied]
     arrived = next(a.visit_id for run in applied for a in run if a.change.user_id == "李雷")
     ids = writer.finish(Rows(
         carded=[arrived],
@@ -46,7 +47,9 @@ def _transactions(writer, db: Database):
         marks=[]), T2)
     with db.session() as session:
         in_flight = list(session.scalars(select(OutboxMessage.relayed_at).where(OutboxMessage.id.in_(ids))))
-    again = writer.apply([[_change("ana", 1, Change.ARRIVED, Stage.ARRIVED, T2)]], 0)  # past left: nothing moves
+    again = writer.apply([[_change("ana", 1, Change.ARRIVED, Stage.ARRIVED, T2),  # past left: nothing moves
+                           _change("李雷", 2, Change.STARTED, Stage.NEARBY, T2),  # open already: nothing
+                           _change("bo", 3, Change.STARTED, Stage.NEARBY, LATER)]], 0)  # the old one ends
     writer.finish(Rows([], [], [], [], marks=[(ids[0], 42), (ids[1], None)]), MARKED)
     return took, [len(run) for run in again], in_flight
 
@@ -54,7 +57,7 @@ def _transactions(writer, db: Database):
 def _stored(db: Database):
     with db.session() as session:
         visits = [(v.user_id, v.store_id, v.stage, v.started_at, v.approaching_at, v.arrived_at, v.left_at,
-                   v.dwell_s, v.card_sent) for v in session.scalars(select(Visit).order_by(Visit.user_id))]
+                   v.dwell_s, v.card_sent) for v in session.scalars(select(Visit).order_by(Visit.user_id, Visit.id))]
         events = [(e.user_id, e.store_id, e.kind, e.data, e.at) for e in
                   session.scalars(select(MemberEvent).order_by(MemberEvent.id))]
         promotions = [(p.user_id, p.store_id, p.campaign_id, p.local_day, p.sent_at) for p in
@@ -76,10 +79,13 @@ def test_both_writers_leave_the_same_rows(sqlite_settings, pg_settings):
             db.engine.dispose()
     assert results["postgresql"] == results["sqlite"]
     (took, moved_again, in_flight), (visits, events, promotions, outbox) = results["postgresql"]
-    assert took == [[("ana", 1, Stage.NEARBY, False), ("李雷", 2, Stage.ARRIVED, False)],
+    assert took == [[("ana", 1, Stage.NEARBY, False), ("bo", 3, Stage.NEARBY, False),
+                     ("李雷", 2, Stage.ARRIVED, False)],
                     [("ana", 1, Stage.APPROACHING, False)], [("ana", 1, Stage.LEFT, False)]]
-    assert moved_again == [0] and in_flight == [IN_FLIGHT, IN_FLIGHT]
-    assert visits == [("ana", 1, 4, T0, T1, None, T2, 691.25, False), ("李雷", 2, 3, T1, None, T1, None, None, True)]
+    assert moved_again == [1] and in_flight == [IN_FLIGHT, IN_FLIGHT]
+    assert visits == [("ana", 1, 4, T0, T1, None, T2, 691.25, False),
+                      ("bo", 3, 4, T0, None, None, T0, None, False), ("bo", 3, 1, LATER, None, None, None, None, False),
+                      ("李雷", 2, 3, T1, None, T1, None, None, True)]
     assert events[1] == ("李雷", 2, "visit", {"note": "咖啡 ☕ \"quoted\""}, T1)
     assert promotions == [("ana", 1, 7, "2026-06-01", T1)]
     card = {"type": "arrival", "name": "咖啡 ☕", "distance_m": 12.5, "context": {"lines": [1, 2]}}
