@@ -50,6 +50,18 @@ def test_every_point_within_the_radius_is_in_the_disk(resolution, radius):
                 assert h3i.latlng_to_cell(*p, resolution) in disk, (cell, k, q, p)
 
 
+@pytest.mark.parametrize("resolution", [6, 9])
+def test_the_proof_reads_the_whole_ring_next_to_the_disk_even_beside_pentagons(resolution):
+    """The proof takes ring k + 1 from H3's grid_ring: it must be every cell at grid distance k + 1,
+    as disk(k + 1) minus disk(k) is, where pentagons distort the grid too."""
+    for pentagon in h3i.get_pentagons(resolution):
+        for cell in h3i.grid_disk(pentagon, 4)[::4]:
+            for k in range(9):
+                ring = h3i.grid_ring(cell, k + 1)
+                assert len(ring) == len(set(ring))
+                assert set(ring) == set(h3i.grid_disk(cell, k + 1)) - set(h3i.grid_disk(cell, k)), (cell, k)
+
+
 def test_the_answer_is_the_smallest_proven_ring_count():
     cover = DiskCover()
     for cell in hard_places(8):
