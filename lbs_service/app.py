@@ -91,12 +91,15 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                        asyncio.create_task(services.hub.reconcile_every(settings.stream_reconcile_s))]
         # What start-up built (the catalog, its indexes, the libraries) lives as long as the process:
         # out of the collector's sight, a full collection no longer walks it while sockets wait.
+        collector_before = gc.get_threshold()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         app.state.telemetry_off = not _telemetry_configured(app)
         try:
             yield
         finally:
+            gc.set_threshold(*collector_before)  # the process may go on (tests, embedding): leave it as found
+            gc.unfreeze()
             services.catalog.stop()
             await follower
             for task in background:

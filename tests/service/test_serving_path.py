@@ -2,6 +2,7 @@
 FastAPI's per-request telemetry probe is skipped only when no provider is configured (app.Served)."""
 
 import asyncio
+import gc
 import socket
 from urllib.parse import urlencode
 
@@ -209,6 +210,17 @@ def test_with_no_telemetry_provider_requests_skip_fastapis_probe(sqlite_settings
         with client.websocket_connect("/v1/ws/user") as socket_:  # websockets take the same way
             socket_.receive()
     assert calls == [1]  # once, when the app started
+
+
+def test_the_collector_is_tuned_while_serving_and_left_as_found_after(sqlite_settings):
+    """Start-up freezes what it built and raises the collector's thresholds for the sockets' sake;
+    shutdown gives both back, so a process that goes on (tests, an embedding app) keeps its own."""
+    before = gc.get_threshold()
+    with TestClient(Served(create_app(sqlite_settings, fixed_clock()))):
+        assert gc.get_threshold() == app_module.GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_with_a_telemetry_provider_fastapi_instruments_every_request(sqlite_settings, monkeypatch):
