@@ -58,10 +58,20 @@ def _circumradii_m(cells: list[int]) -> tuple[FloatArray, FloatArray, FloatArray
 
 def guaranteed_radius_m(cell: int, k: int) -> float:
     """G_k(cell): every point within this distance of any point of `cell` lies in grid_disk(cell, k)."""
-    ring = h3i.grid_ring(cell, k + 1)  # the cells at grid distance k + 1 (safe near pentagons since H3 4.2)
-    lats, lngs, radii = _circumradii_m([cell, *ring])
+    lats, lngs, radii = _circumradii_m([cell, *_ring(cell, k + 1)])
     gaps = great_circle_many_m(float(lats[0]), float(lngs[0]), lats[1:], lngs[1:]) - radii[0] - radii[1:]
     return float(gaps.min()) - _SAFETY_M
+
+
+def _ring(cell: int, k: int) -> list[int]:
+    """The cells at grid distance k: one grid_ring call where the ring is whole and regular (6k
+    distinct hexagons); anywhere else - a pentagon in reach, or H3's known wrong rings around several
+    pentagons (uber/h3 issue 1241) - the sure way, disk(k) minus disk(k - 1)."""
+    ring = h3i.grid_ring(cell, k)
+    if len(ring) == 6 * k and len(set(ring)) == len(ring):
+        return list(ring)
+    inner = set(h3i.grid_disk(cell, k - 1))
+    return [x for x in h3i.grid_disk(cell, k) if x not in inner]
 
 
 def first_rings_worth_checking(cell: int, radius_m: float) -> int:

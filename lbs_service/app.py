@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from lbs_service import metrics, problems
 from lbs_service.access_log import AccessLogMiddleware
 from lbs_service.body_limit import BodyLimitMiddleware
 from lbs_service.clock import Clock, system_clock
+from lbs_service.collector import tune_for_serving, untune_after_serving
 from lbs_service.housekeeping import housekeeping
 from lbs_service.routers import (
     bills,
@@ -41,11 +41,6 @@ from lbs_service.settings import Settings, get_settings
 from lbs_service.web import pages
 
 log = logging.getLogger(__name__)
-# Young collections every 50,000 allocations (not 700), and a full one only after 20 x 20 of them:
-# under load the default thresholds ran a full collection every few seconds, each stopping every
-# socket of the worker for 40-125 ms (measured: 6 in 20 s at 2,000 fixes/s); what start-up built is
-# frozen out of their sight anyway, and cycles that die young are still collected young.
-GC_THRESHOLDS = (50_000, 20, 20)
 
 
 class Served:
@@ -89,17 +84,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         background += [asyncio.create_task(housekeeping(services)),
                        asyncio.create_task(_follow_revocations(services)),
                        asyncio.create_task(services.hub.reconcile_every(settings.stream_reconcile_s))]
-        # What start-up built (the catalog, its indexes, the libraries) lives as long as the process:
-        # out of the collector's sight, a full collection no longer walks it while sockets wait.
-        collector_before = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
         app.state.telemetry_off = not _telemetry_configured(app)
+        tune_for_serving()  # what start-up built (the catalog, its indexes) lives as long as the app
         try:
             yield
         finally:
-            gc.set_threshold(*collector_before)  # the process may go on (tests, embedding): leave it as found
-            gc.unfreeze()
+            untune_after_serving()
             services.catalog.stop()
             await follower
             for task in background:

@@ -52,14 +52,23 @@ def test_every_point_within_the_radius_is_in_the_disk(resolution, radius):
 
 @pytest.mark.parametrize("resolution", [6, 9])
 def test_the_proof_reads_the_whole_ring_next_to_the_disk_even_beside_pentagons(resolution):
-    """The proof takes ring k + 1 from H3's grid_ring: it must be every cell at grid distance k + 1,
-    as disk(k + 1) minus disk(k) is, where pentagons distort the grid too."""
+    """The proof reads ring k + 1 (grid_ring where it is regular): it must be every cell at grid
+    distance k + 1, as disk(k + 1) minus disk(k) is, where pentagons distort the grid too."""
     for pentagon in h3i.get_pentagons(resolution):
         for cell in h3i.grid_disk(pentagon, 4)[::4]:
-            for k in range(9):
-                ring = h3i.grid_ring(cell, k + 1)
-                assert len(ring) == len(set(ring))
-                assert set(ring) == set(h3i.grid_disk(cell, k + 1)) - set(h3i.grid_disk(cell, k)), (cell, k)
+            for k in range(1, 10):
+                ring = disk_cover._ring(cell, k)
+                assert sorted(ring) == sorted(set(h3i.grid_disk(cell, k)) - set(h3i.grid_disk(cell, k - 1))), (cell, k)
+
+
+def test_a_wrong_ring_from_h3_is_not_believed():
+    """Around several pentagons at once H3's grid_ring has answered wrong (uber/h3 issue 1241):
+    repeated cells, some missing. The proof must not read such a ring."""
+    cell = h3i.latlng_to_cell(0.0, 0.0, 1)
+    expected = set(h3i.grid_disk(cell, 12)) - set(h3i.grid_disk(cell, 11))
+    ring = disk_cover._ring(cell, 12)
+    assert len(ring) == len(set(ring))
+    assert set(ring) == expected
 
 
 def test_the_answer_is_the_smallest_proven_ring_count():

@@ -16,6 +16,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from lbs_service import app as app_module
+from lbs_service import collector
 from lbs_service.app import Served, create_app
 from lbs_service.finder import next_href
 from lbs_service.http_protocol import HeaderDeadlineProtocol, OneSendTransport
@@ -214,13 +215,31 @@ def test_with_no_telemetry_provider_requests_skip_fastapis_probe(sqlite_settings
 
 def test_the_collector_is_tuned_while_serving_and_left_as_found_after(sqlite_settings):
     """Start-up freezes what it built and raises the collector's thresholds for the sockets' sake;
-    shutdown gives both back, so a process that goes on (tests, an embedding app) keeps its own."""
+    the last app to stop gives both back, so a process that goes on (tests, an embedding host)
+    keeps its own - also when two apps overlap and stop in the order they started."""
     before = gc.get_threshold()
-    with TestClient(Served(create_app(sqlite_settings, fixed_clock()))):
-        assert gc.get_threshold() == app_module.GC_THRESHOLDS
-        assert gc.get_freeze_count() > 0
+    first = TestClient(Served(create_app(sqlite_settings, fixed_clock())))
+    second = TestClient(Served(create_app(sqlite_settings, fixed_clock())))
+    first.__enter__()
+    assert gc.get_threshold() == collector.GC_THRESHOLDS
+    assert gc.get_freeze_count() > 0
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == collector.GC_THRESHOLDS  # the second still serves
+    second.__exit__(None, None, None)
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_what_the_host_froze_itself_stays_frozen(sqlite_settings):
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with TestClient(Served(create_app(sqlite_settings, fixed_clock()))):
+            pass
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_with_a_telemetry_provider_fastapi_instruments_every_request(sqlite_settings, monkeypatch):
