@@ -10,8 +10,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from lbs_service.auth import Principal, mint_token
+from lbs_service.errors import TooManyRequests
+from lbs_service.rate_limits import RateLimiter, Rule
 from lbs_service.settings import Settings
-from tests.clock import iso
+from tests.clock import at, iso
 from tests.conftest import _service_url, client_for, forget_redis_prefix, operator_headers
 from tests.live import live_server
 
@@ -151,3 +153,16 @@ def test_requests_per_token_and_claims_are_limited_too(tmp_path):
         other = _bearer(settings, subject="calm")
         claims = [client.post("/v1/campaigns/999/claim", headers=other).status_code for _ in range(3)]
         assert claims[:2] == [404, 404] and claims[2] == 429  # counted before the campaign is looked up
+
+
+async def test_windows_follow_the_service_clock_not_the_wall_clock():
+    """A server under test runs on a clock from T0: its windows start where that clock says, so a
+    test never meets a window's edge by the hour it happens to run at."""
+    now = [at(59.0).timestamp()]  # one second before a minute's edge
+    limiter = RateLimiter({"ack": Rule(2, 60)}, seconds=lambda: now[0])
+    await limiter.check("ack", "staff")
+    await limiter.check("ack", "staff")
+    with pytest.raises(TooManyRequests):
+        await limiter.check("ack", "staff")
+    now[0] = at(60.0).timestamp()  # the service clock crosses into the next window
+    await limiter.check("ack", "staff")
