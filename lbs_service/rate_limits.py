@@ -12,10 +12,10 @@ and a Redis round trip per fix would cost more than the fix.
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lbs_service.clock import Clock, system_clock
 from lbs_service.errors import TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,10 @@ class RateLimiter:
     """Fixed-window limits per (action, subject), shared across workers through Redis."""
 
     def __init__(self, rules: dict[str, Rule], redis: Any = None, prefix: str = "lbs", enabled: bool = True,
-                 seconds: Callable[[], float] = time.time) -> None:
-        """`seconds`: the service's clock, whose windows the counters follow (a server under test
-        never meets a window's edge it did not ask for)."""
-        self.rules, self.redis, self.prefix, self.enabled = rules, redis, prefix, enabled
-        self.seconds = seconds
+                 clock: Clock = system_clock) -> None:
+        """`clock`: the service's, whose windows the counters follow (a server under test never meets
+        a window's edge it did not ask for)."""
+        self.rules, self.redis, self.prefix, self.enabled, self.clock = rules, redis, prefix, enabled, clock
         self._local: dict[str, tuple[int, float]] = {}
         self._script = redis.register_script(_INCREMENT) if redis is not None else None
 
@@ -76,7 +75,7 @@ class RateLimiter:
         if not self.enabled:
             return
         rule = self.rules[action]
-        window = int(self.seconds() // rule.window_s)
+        window = int(self.clock().timestamp() // rule.window_s)
         # The hash tag keeps one subject's counters on one Redis Cluster node.
         key = f"{self.prefix}:rl:{{{subject}}}:{action}:{window}"
         if self._script is None:

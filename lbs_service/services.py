@@ -74,18 +74,15 @@ class Services:
         broker: Broker
         fences: FenceStore
         rules = {**DEFAULT_RULES, **{k: Rule(*v) for k, v in settings.rate_limit_rules.items()}}
-        def seconds() -> float:
-            return clock().timestamp()
-
-        limits = RateLimiter(rules, enabled=settings.rate_limits, seconds=seconds)
+        client = None
         if settings.redis_url:
             client = connect_redis(settings.redis_url, cluster=settings.redis_cluster)
             broker = RedisBroker(client, retention=settings.stream_retention, prefix=settings.redis_prefix)
             fences = RedisFenceStore(client, ttl_s=settings.fix_retention_s, prefix=settings.redis_prefix)
-            limits = RateLimiter(rules, client, settings.redis_prefix, settings.rate_limits, seconds)
         else:
             broker = InProcessBroker(retention=settings.stream_retention)
             fences = InProcessFenceStore(settings.fix_retention_s)
+        limits = RateLimiter(rules, client, settings.redis_prefix, settings.rate_limits, clock)
         visits = settings.visits
         hub = Hub(broker, queue_limit=settings.ws_queue_limit)
         relay = OutboxRelay(db, hub, clock)

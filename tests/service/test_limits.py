@@ -158,11 +158,11 @@ def test_requests_per_token_and_claims_are_limited_too(tmp_path):
 async def test_windows_follow_the_service_clock_not_the_wall_clock():
     """A server under test runs on a clock from T0: its windows start where that clock says, so a
     test never meets a window's edge by the hour it happens to run at."""
-    now = [at(59.0).timestamp()]  # one second before a minute's edge
-    limiter = RateLimiter({"ack": Rule(2, 60)}, seconds=lambda: now[0])
+    now = [at(59.0)]  # one second before a minute's edge
+    limiter = RateLimiter({"ack": Rule(2, 60)}, clock=lambda: now[0])
     await limiter.check("ack", "staff")
     await limiter.check("ack", "staff")
     with pytest.raises(TooManyRequests):
         await limiter.check("ack", "staff")
-    now[0] = at(60.0).timestamp()  # the service clock crosses into the next window
+    now[0] = at(60.0)  # the service clock crosses into the next window
     await limiter.check("ack", "staff")
