@@ -118,7 +118,7 @@ class DiskCover:
         key = (cell, k)
         cells = self._disks.get(key)
         if cells is None:
-            cells = np.sort(np.fromiter(h3i.grid_disk(cell, k), dtype=np.uint64))
+            cells = np.unique(np.fromiter(h3i.grid_disk(cell, k), dtype=np.uint64))  # sorted, each once
             self._disks[key] = cells
             if len(self._disks) > self._max_cells:
                 self._disks.popitem(last=False)

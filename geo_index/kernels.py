@@ -205,3 +205,40 @@ def scan_annulus(
                 out_rows[found] = row
                 found += 1
     return found
+
+
+@numba.njit(cache=True, nogil=True)
+def cell_ranges(
+    occupied: npt.NDArray[np.uint64],
+    bounds: IntArray,
+    cells: npt.NDArray[np.uint64],
+    out_starts: IntArray,
+    out_ends: IntArray,
+) -> int:
+    """Write the position ranges of those `cells` (sorted, distinct) that hold stores to out_starts /
+    out_ends; return how many. Occupied cell i holds positions bounds[i] .. bounds[i + 1]; cells next
+    to each other among the occupied ones join into one range."""
+    count = 0
+    low = 0
+    previous = -2
+    for j in range(cells.size):
+        cell = cells[j]
+        high = occupied.size  # the cells are sorted: each one lies at or after the one before
+        while low < high:
+            middle = (low + high) >> 1
+            if occupied[middle] < cell:
+                low = middle + 1
+            else:
+                high = middle
+        if low == occupied.size:
+            break
+        if occupied[low] != cell:
+            continue
+        if low == previous + 1:
+            out_ends[count - 1] = bounds[low + 1]
+        else:
+            out_starts[count] = bounds[low]
+            out_ends[count] = bounds[low + 1]
+            count += 1
+        previous = low
+    return count

@@ -175,6 +175,7 @@ def bench_http(
     runs: Annotated[int, typer.Option(min=1, help="repetitions (medians are reported)")] = 3,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
     database_url: Annotated[str | None, typer.Option(help="a PostGIS server (a scratch database is created)")] = None,
+    load: Annotated[str, typer.Option(help="closed-loop client: wrk, python, or auto (wrk when installed)")] = "auto",
 ) -> None:
     """GET /v1/stores/nearby over HTTP: engine=memory against engine=postgis through the same endpoint,
     and against a bare FastAPI endpoint with the same parameters (the framework's ceiling)."""
@@ -183,7 +184,9 @@ def bench_http(
     from lbs_bench.http_nearby import HttpBenchConfig, run_http
 
     db_url = _need(_bench_urls(database_url, None)[0], "PostGIS")
-    config = HttpBenchConfig(db_url, stores=stores, rate=rate, runs=runs)
+    if load not in ("auto", "wrk", "python"):
+        raise typer.BadParameter("--load is wrk, python or auto")
+    config = HttpBenchConfig(db_url, stores=stores, rate=rate, runs=runs, load=load)
     with tempfile.TemporaryDirectory() as folder:
         report = run_http(config, Path(folder), say=lambda text: err.print(text))
     table = _table(f"nearby over HTTP, {stores:,} stores, limit {config.limit}, median of {runs} runs",

@@ -47,8 +47,8 @@ def _http(report: dict[str, Any]) -> list[str]:
     by_engine = {r["engine"]: r for r in results}
     base = by_engine.get("postgis", {}).get("throughput") or {}
     lines = [f"### Nearby over HTTP: {params['stores']:,} stores, limit {params['limit']}, one server process",
-             "", f"Throughput: closed loop, {params['concurrency']} connections. Latency: open loop at "
-             f"{params['rate']:,.0f} requests/s offered, timed from each request's scheduled start. The ceiling: a "
+             "", f"Throughput: closed loop, {params['concurrency']} connections ({_client(params)}). Latency: "
+             f"open loop at {params['rate']:,.0f} requests/s offered, timed from each request's scheduled start. The ceiling: a "
              "bare FastAPI endpoint with the same parameters answering a fixed body of the same size.", "",
              "| engine | req/s | p50 ms | p99 ms | × postgis | at offered rate: p50 ms | p99 ms | exact |",
              "|---|---|---|---|---|---|---|---|"]
@@ -64,6 +64,13 @@ def _http(report: dict[str, Any]) -> list[str]:
         lines += ["", f"engine=memory over the bare endpoint, in the same runs: median "
                       f"**{report['memory_over_bare']['median']:.2f}×** ({runs})."]
     return lines
+
+
+def _client(params: dict[str, Any]) -> str:
+    points = params.get("query_points", 2_000)
+    if params.get("load") == "wrk":
+        return f"wrk, cycling through {points:,} user points"
+    return f"the Python load generator on the same machine, cycling through {points:,} user points"
 
 
 def _push(report: dict[str, Any]) -> list[str]:

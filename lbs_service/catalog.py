@@ -143,24 +143,30 @@ class StoreCatalog:
     async def follow(self, poll_s: float) -> None:
         """Poll the change feed until stop(); prune it now and then.
 
-        Stopped by a flag, not a cancel: a poll's database work runs in a thread that a cancel
-        would orphan while the engine is being disposed.
+        A poll asks one cheap question on a connection of its own (the newest change's number) and
+        reads the changes only when there are some. Stopped by a flag, not a cancel: a poll's
+        database work runs in a thread that a cancel would orphan while the engine is being disposed.
         """
         polls = 0
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), poll_s)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.refresh()
-                polls += 1
-                if polls % 40 == 0:  # boundaries change rarely: look every ten seconds or so
-                    await asyncio.to_thread(self.load_regions)
-                if polls % 1200 == 0 and self.seq > _FEED_KEEP:
-                    await asyncio.to_thread(self.repository.prune_changes, self.seq - _FEED_KEEP)
-            except Exception:  # a database blip must not kill the follower; the next poll retries
-                log.exception("change feed poll failed")
+        watch = self.repository.watch()
+        try:
+            while not self._stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), poll_s)
+                if self._stopping.is_set():
+                    return
+                try:
+                    if await asyncio.to_thread(self.repository.newest_change, watch) > self.seq:
+                        await self.refresh()
+                    polls += 1
+                    if polls % 40 == 0:  # boundaries change rarely: look every ten seconds or so
+                        await asyncio.to_thread(self.load_regions)
+                    if polls % 1200 == 0 and self.seq > _FEED_KEEP:
+                        await asyncio.to_thread(self.repository.prune_changes, self.seq - _FEED_KEEP)
+                except Exception:  # a database blip must not kill the follower; the next poll retries
+                    log.exception("change feed poll failed")
+        finally:
+            await asyncio.to_thread(watch.close)
 
     # ---- queries --------------------------------------------------------------------
     def nearby(

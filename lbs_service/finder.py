@@ -21,6 +21,7 @@ FEATURES = FeatureWriter()
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,100}")  # base64url without padding, as cursor_after writes it
 _CURSOR_TEXT = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]\d+)?):(\d{1,19})")  # repr of metres, then the id
 _URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")  # what urlencode leaves as it is
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~-]+=[A-Za-z0-9_.~-]*(?:&[A-Za-z0-9_.~-]+=[A-Za-z0-9_.~-]*)*")
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,12 @@ def read_cursor(cursor: str | None) -> tuple[float, int] | None:
     return float(written[1]), int(written[2])
 
 
-def next_href(path: str, params: list[tuple[str, str]], cursor: str) -> str:
-    """The same question, continued after `cursor` (a link relative to the server)."""
+def next_href(path: str, params: list[tuple[str, str]], cursor: str, sent: str | None = None) -> str:
+    """The same question, continued after `cursor` (a link relative to the server). `sent`: the query
+    string `params` were read from, if the caller has it: when it needs no quoting and names no
+    cursor, the link is that string and the cursor (the same link, without re-encoding every pair)."""
+    if sent is not None and _PLAIN_QUERY.fullmatch(sent) and not sent.startswith("cursor=") and "&cursor=" not in sent:
+        return f"{path}?{sent}&cursor={cursor}"
     pairs = [(k, v) for k, v in params if k != "cursor"] + [("cursor", cursor)]
     if all(_URL_SAFE.fullmatch(k) and _URL_SAFE.fullmatch(v) for k, v in pairs):  # the usual link: nothing to quote
         return f"{path}?{'&'.join(f'{k}={v}' for k, v in pairs)}"

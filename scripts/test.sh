@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: PostGIS, Redis and chromium (for page tests) from Debian's packages when missing,
+# The test command: PostGIS, Redis, chromium (for page tests) and wrk (the HTTP benchmark's own test)
+# from Debian's packages when missing,
 # PostgreSQL and Redis on loopback, a fresh test database, then lint, types, import contracts, the suite
 # and its coverage (geo_index and push at 100 %).
 set -euo pipefail
@@ -7,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 PG_VERSION=15
-apt_install "postgresql-$PG_VERSION" "postgresql-$PG_VERSION-postgis-3" redis-server chromium
+apt_install "postgresql-$PG_VERSION" "postgresql-$PG_VERSION-postgis-3" redis-server chromium wrk
 
 # PostgreSQL: installing PostGIS can restart or stop the server; start it if it is down.
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, delete, exists, func, select, text, update
 
 from lbs_service import metrics
 from lbs_service.clock import Clock
@@ -25,6 +25,7 @@ from lbs_service.outbox.wake import CommitWake
 from lbs_service.outbox.writer import WROTE_OUTBOX
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import OutboxMessage
+from lbs_service.storage.watch import Watch
 from push.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class OutboxRelay:
         self._wake = CommitWake(db, WROTE_OUTBOX)  # a transaction that wrote to the outbox committed
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._probe: Select[tuple[bool]] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -67,15 +69,22 @@ class OutboxRelay:
         self._wake.unbind()
 
     async def _run(self) -> None:
-        while not self._stopping:
-            await self._wake.wait(self.poll_s)
-            if self._stopping:
-                return
-            try:
-                while await self.relay_once() == _BATCH:
-                    pass
-            except Exception:  # the database or Redis blinked: the rows stay and the next round retries
-                log.exception("outbox relay round failed")
+        watch = Watch(self.db.engine)
+        try:
+            while not self._stopping:
+                woken = await self._wake.wait(self.poll_s)
+                if self._stopping:
+                    return
+                try:
+                    # A poll nobody woke asks one cheap question first; a round takes the lock and a
+                    # connection from the pool, a dozen statements' work, mostly to find nothing.
+                    if woken or await asyncio.to_thread(self._anything_to_relay, watch):
+                        while await self.relay_once() == _BATCH:
+                            pass
+                except Exception:  # the database or Redis blinked: the rows stay and the next round retries
+                    log.exception("outbox relay round failed")
+        finally:
+            await asyncio.to_thread(watch.close)
 
     async def relay_once(self) -> int:
         """Relay up to one batch, holding the relay lock from claim to mark so channel order holds."""
@@ -102,11 +111,21 @@ class OutboxRelay:
             return True  # the embedded default runs one process
         return bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": _RELAY_LOCK}))
 
-    def _pending(self, connection: Connection) -> list[tuple[int, str, dict[str, Any]]]:
-        query = select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.payload)
+    def _to_relay(self) -> ColumnElement[bool]:
+        """Rows nobody published: never taken, or in flight past the grace (their worker died)."""
         abandoned = (OutboxMessage.relayed_at == IN_FLIGHT) & (OutboxMessage.created_at < self._db_now_minus(
             IN_FLIGHT_GRACE_S))
-        query = query.where(OutboxMessage.relayed_at.is_(None) | abandoned).order_by(OutboxMessage.id).limit(_BATCH)
+        condition: ColumnElement[bool] = OutboxMessage.relayed_at.is_(None) | abandoned
+        return condition
+
+    def _anything_to_relay(self, watch: Watch) -> bool:
+        if self._probe is None:  # built once: the poll is the hot path of an idle worker
+            self._probe = select(exists().where(self._to_relay()))
+        return bool(watch.scalar(self._probe))
+
+    def _pending(self, connection: Connection) -> list[tuple[int, str, dict[str, Any]]]:
+        query = select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.payload)
+        query = query.where(self._to_relay()).order_by(OutboxMessage.id).limit(_BATCH)
         rows = [(i, c, p) for i, c, p in connection.execute(query)]
         connection.commit()
         return rows

@@ -29,11 +29,14 @@ class CommitWake:
     def set(self) -> None:
         self._event.set()
 
-    async def wait(self, timeout_s: float) -> None:
-        """Until woken, or `timeout_s` (the poll that is the safety net); then ready for the next one."""
+    async def wait(self, timeout_s: float) -> bool:
+        """Until woken, or `timeout_s` (the poll that is the safety net); then ready for the next one.
+        True when woken."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout_s)
+        woken = self._event.is_set()
         self._event.clear()
+        return woken
 
     def _committed(self, session: Session) -> None:
         if session.info.pop(self.flag, False) and self._loop is not None:

@@ -101,7 +101,8 @@ class NearbyLane:
         log_request("GET", PATH, 200, started, request_id)
 
     async def _answer(self, scope: Scope) -> bytes | None:
-        raw = _query(scope["query_string"])
+        sent = scope["query_string"].decode("latin-1")
+        raw = _query(sent)
         if raw is None:
             return None
         try:
@@ -125,7 +126,7 @@ class NearbyLane:
         user = principal.subject if principal is not None and principal.role == "user" else None
         note_unmet_demand(services.demand, user, ask, found.matched, now)
         after = cursor_after(found)
-        link = None if after is None else next_href(PATH, list(raw.items()), after)
+        link = None if after is None else next_href(PATH, list(raw.items()), after, sent)
         return answer_body(found, ask.datum, now, link)
 
     @staticmethod
@@ -141,11 +142,11 @@ class NearbyLane:
         return await principal_of(services, credential)
 
 
-def _query(query_string: bytes) -> dict[str, str] | None:
+def _query(query_string: str) -> dict[str, str] | None:
     """The parameters, decoded as the framework decodes them; None when one is repeated (the route's
     rules decide which one counts)."""
     params: dict[str, str] = {}
-    for part in query_string.decode("latin-1").split("&"):
+    for part in query_string.split("&"):
         if not part:
             continue
         name, _, value = part.partition("=")

@@ -13,6 +13,7 @@ from lbs_service.errors import Conflict, NotFound
 from lbs_service.storage.bulk_upsert import copy_upsert
 from lbs_service.storage.db import Database, insert_for
 from lbs_service.storage.models import District, Merchant, Store, StoreChange
+from lbs_service.storage.watch import Watch
 
 H3_STORAGE_RESOLUTION = 9
 _UPSERT_CHUNK = 2000
@@ -26,6 +27,9 @@ def cast_table(table: object) -> Table:
 
 def h3_cell(lat: float, lng: float) -> int:
     return int(h3i.latlng_to_cell(lat, lng, H3_STORAGE_RESOLUTION))
+
+
+_NEWEST_CHANGE = select(func.coalesce(func.max(StoreChange.seq), 0))
 
 
 class StoreRepository:
@@ -150,6 +154,14 @@ class StoreRepository:
     def latest_change(self) -> int:
         with self.db.session() as session:
             return session.scalar(select(func.coalesce(func.max(StoreChange.seq), 0))) or 0
+
+    def watch(self) -> Watch:
+        """A held connection for a follower's poll (newest_change): one statement a poll."""
+        return Watch(self.db.engine)
+
+    @staticmethod
+    def newest_change(watch: Watch) -> int:
+        return int(watch.scalar(_NEWEST_CHANGE) or 0)
 
     def changes_after(self, seq: int, limit: int) -> list[tuple[int, int]]:
         with self.db.session() as session:

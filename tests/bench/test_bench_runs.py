@@ -11,6 +11,7 @@ from lbs_bench.http_nearby import HttpBenchConfig, run_http
 from lbs_bench.import_bench import ImportBenchConfig, run_import
 from lbs_bench.nearby import NearbyBenchConfig, run_nearby, write_json
 from lbs_bench.report import END, START, write_page
+from lbs_bench.wrk import wrk_path
 from tests.conftest import _service_url
 
 pytestmark = pytest.mark.postgis
@@ -30,7 +31,7 @@ def results(tmp_path_factory) -> Path:
                                                 shared_data=SHARED if SHARED.exists() else None)),
                folder / "coverage.json")
     write_json(run_http(HttpBenchConfig(database, stores=3_000, rate=200, paced_requests=400, throughput_requests=600,
-                                        concurrency=4, runs=1, exact_sample=40,
+                                        concurrency=4, runs=1, exact_sample=40, query_points=500, slice_s=1.0,
                                         scratch_name="lbs_test_bench_http"), folder), folder / "http.json")
     return folder
 
@@ -57,6 +58,7 @@ def test_http_engines_agree_with_brute_force_without_errors(results):
     assert memory["paced"] is not None and memory["paced"]["errors"] == 0
     assert [r["engine"] for r in report["results"]] == ["memory", "postgis", "bare FastAPI (fixed body)"]
     assert len(report["memory_over_bare"]["runs"]) == report["params"]["runs"]
+    assert report["params"]["load"] == ("wrk" if wrk_path() else "python")  # scripts/test.sh installs wrk
     assert report["memory_over_bare"]["median"] > 0
 
 

@@ -104,3 +104,22 @@ def test_a_row_exactly_one_radius_away_is_touched_only_straight_across():
 def test_each_kernel_module_is_compiled(module):
     """What the tests above swap is really what runs: the kernels are Numba dispatchers."""
     assert any(isinstance(v, numba.core.registry.CPUDispatcher) for v in vars(module).values())
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_cell_ranges_cover_exactly_the_positions_of_the_asked_cells_in_few_ranges(compiled):
+    """Occupied cells with their position bounds, asked for sorted cells (some empty, some past the
+    last occupied one): the ranges hold exactly those cells' positions, adjacent ones joined."""
+    find = kernels.cell_ranges if compiled else kernels.cell_ranges.py_func
+    rng = np.random.default_rng(12)
+    for _ in range(200):
+        occupied = np.unique(rng.integers(10, 400, rng.integers(0, 60))).astype(np.uint64)
+        bounds = np.concatenate(([0], np.cumsum(rng.integers(1, 5, len(occupied))))).astype(np.int64)
+        asked = np.unique(rng.integers(0, 420, rng.integers(0, 80))).astype(np.uint64)
+        starts, ends = np.empty(len(asked), np.int64), np.empty(len(asked), np.int64)
+        count = find(occupied, bounds, asked, starts, ends)
+        got = [p for s, e in zip(starts[:count], ends[:count], strict=True) for p in range(s, e)]
+        where = {int(c): i for i, c in enumerate(occupied)}
+        wanted = [p for c in asked.tolist() if c in where for p in range(bounds[where[c]], bounds[where[c] + 1])]
+        assert got == wanted
+        assert all(ends[k] < starts[k + 1] for k in range(count - 1))  # touching ranges were joined

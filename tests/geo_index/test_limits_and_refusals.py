@@ -27,7 +27,7 @@ def test_a_full_disk_cover_forgets_and_answers_the_same():
 
 
 def test_a_full_range_cache_forgets_and_answers_stay_exact(monkeypatch):
-    monkeypatch.setattr(radius_index, "_RANGES_CACHED", 2)
+    monkeypatch.setattr(radius_index, "_RANGES_BUDGET", 3_000)  # a few entries
     rng = np.random.default_rng(9)
     lats, lngs = 32.0 + rng.uniform(0, 0.1, 2_000), 118.7 + rng.uniform(0, 0.1, 2_000)
     ids = np.arange(1, 2_001)
@@ -35,6 +35,8 @@ def test_a_full_range_cache_forgets_and_answers_stay_exact(monkeypatch):
     for lat, lng in zip(32.0 + rng.uniform(0, 0.1, 30), 118.7 + rng.uniform(0, 0.1, 30), strict=True):
         expected, _, edge = brute_force(lat, lng, lats, lngs, ids, 800.0)
         assert edge or index.nearby(float(lat), float(lng), 800.0).ids.tolist() == expected.tolist()
+        assert index._ranges_bytes <= 3_000 and len(index._ranges) < 30  # 30 queries: some were forgotten
+        assert index._ranges_bytes == sum(r.nbytes for r in index._ranges.values())
 
 
 def test_nearest_needs_a_positive_k():

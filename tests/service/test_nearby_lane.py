@@ -196,7 +196,7 @@ def test_the_lanes_query_parser_reads_what_the_framework_reads():
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
         raw = text.encode("utf-8")  # as it arrives: the framework reads scope["query_string"] as we do
         pairs = QueryParams(raw).multi_items()
-        parsed = _query(raw)
+        parsed = _query(raw.decode("latin-1"))  # as the lane reads it
         if len({name for name, _ in pairs}) < len(pairs):
             assert parsed is None, text  # repeated: left to the route
         else:

@@ -1,4 +1,7 @@
-"""A relay that crashed after publishing but before marking its rows repeats nothing when it runs again."""
+"""A relay that crashed after publishing but before marking its rows repeats nothing when it runs again;
+its polls find what no wake announced, and an empty poll runs no round."""
+
+import asyncio
 
 from sqlalchemy import update
 
@@ -42,3 +45,33 @@ async def test_rows_committed_while_a_relay_runs_are_relayed_next_round(sqlite_s
         enqueue(session, "store:3", {"n": 2})
     assert await relay.relay_once() == 1
     assert [m.body["n"] for m in await hub.broker.replay("store:3", 0)] == [1, 2]
+
+
+async def test_a_poll_finds_rows_no_wake_announced_and_an_empty_poll_runs_no_round(sqlite_settings):
+    db = Database(sqlite_settings)
+    hub = Hub(InProcessBroker())
+    await hub.start()
+    with db.transaction() as session:  # before the relay listens for commits: as another worker's write
+        enqueue(session, "store:4", {"n": 1})
+    relay = OutboxRelay(db, hub, fixed_clock(), poll_s=0.02)
+    rounds = 0
+    relay_once = relay.relay_once
+
+    async def counted() -> int:
+        nonlocal rounds
+        rounds += 1
+        return await relay_once()
+
+    relay.relay_once = counted  # type: ignore[method-assign]
+    await relay.start()
+    try:
+        for _ in range(500):
+            if await hub.broker.replay("store:4", 0):
+                break
+            await asyncio.sleep(0.01)
+        assert [m.body["n"] for m in await hub.broker.replay("store:4", 0)] == [1]
+        after = rounds
+        await asyncio.sleep(0.2)  # about ten polls with nothing to relay
+        assert rounds == after
+    finally:
+        await relay.close()

@@ -4,7 +4,7 @@ FastAPI's per-request telemetry probe is skipped only when no provider is config
 import asyncio
 import gc
 import socket
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -263,3 +263,13 @@ def test_with_a_telemetry_provider_fastapi_instruments_every_request(sqlite_sett
 def test_a_next_link_is_the_question_urlencoded_with_the_new_cursor(params):
     expected = "/v1/stores/nearby?" + urlencode([(k, v) for k, v in params if k != "cursor"] + [("cursor", "Abc-_9")])
     assert next_href("/v1/stores/nearby", params, "Abc-_9") == expected
+
+
+@pytest.mark.parametrize("sent", [
+    "lat=39.9&lng=116.4&limit=20", "lat=-12.5&lng=1e-3&category=cafe", "lat=1&lng=2&cursor=old",
+    "cursor=old&lat=1&lng=2", "lat=1&lng=2&xcursor=a", "q=%E5%92%96&lat=0", "q=a+b&lat=0", "lat=1&flag",
+    "lat=1&&lng=2", "lat=&lng=2", "lat=1&lng=2&", "lat=1=2&lng=3", "lat=~._-&lng=2",
+])
+def test_a_next_link_from_the_query_as_sent_is_the_link_from_its_pairs(sent):
+    pairs = parse_qsl(sent, keep_blank_values=True)
+    assert next_href("/p", pairs, "C9", sent) == next_href("/p", pairs, "C9")
