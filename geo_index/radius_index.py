@@ -12,6 +12,7 @@ loads are one sort.
 
 import itertools
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -143,6 +144,42 @@ class _Rows:
         return self.ids[out_rows[:written]], out_angles[:written], hits
 
 
+class _Layout:
+    """The sorted rows, their levels and the candidate ranges found in them, replaced together by a
+    rebuild: a query takes the layout once, so ranges found in one layout are never scanned in, nor
+    remembered for, another (threads query too: the planner's site names)."""
+
+    def __init__(self, main: _Rows, levels: tuple[_Level, ...]) -> None:
+        self.main, self.levels = main, levels
+        self.id_order = np.argsort(main.ids)
+        self._ranges: dict[tuple[int, int, int], _Ranges] = {}  # (level, cell, rings) -> positions
+        self._ranges_bytes = 0
+        self._lock = threading.Lock()  # the byte count and the eviction order, across threads
+
+    def candidates(self, cover: DiskCover, lat: float, lng: float, radius_m: float) -> _Ranges:
+        for position, level in enumerate(self.levels):
+            if radius_m <= level.max_radius_m:
+                cell = h3i.latlng_to_cell(lat, lng, level.resolution)
+                rings = cover.rings_for(cell, radius_m)
+                key = (position, cell, rings)
+                ranges = self._ranges.get(key)
+                if ranges is None:
+                    ranges = level.ranges(cover.disk(cell, rings))
+                    self._remember(key, ranges)
+                return ranges
+        return _Ranges.whole(len(self.main.ids))
+
+    def _remember(self, key: tuple[int, int, int], ranges: _Ranges) -> None:
+        with self._lock:
+            replaced = self._ranges.pop(key, None)  # another thread found them meanwhile
+            if replaced is not None:
+                self._ranges_bytes -= replaced.nbytes
+            self._ranges[key] = ranges
+            self._ranges_bytes += ranges.nbytes
+            while self._ranges and self._ranges_bytes > _RANGES_BUDGET:
+                self._ranges_bytes -= self._ranges.pop(next(iter(self._ranges))).nbytes  # the oldest
+
+
 def _cells(lats: FloatArray, lngs: FloatArray, resolution: int) -> npt.NDArray[np.uint64]:
     pairs = zip(lats.tolist(), lngs.tolist(), strict=True)
     return np.fromiter((h3i.latlng_to_cell(a, b, resolution) for a, b in pairs), dtype=np.uint64, count=len(lats))
@@ -207,16 +244,13 @@ class RadiusIndex:
     def _load(self, ids: IntArray, lats: FloatArray, lngs: FloatArray, codes: npt.NDArray[np.int32]) -> None:
         fine = _cells(lats, lngs, self.PRIMARY_RESOLUTION)
         rows = np.lexsort((ids, fine))
-        self._main = _Rows(ids[rows], lats[rows], lngs[rows], codes[rows])
-        coarse = _cells(self._main.lats, self._main.lngs, self.COARSE_RESOLUTION)
+        main = _Rows(ids[rows], lats[rows], lngs[rows], codes[rows])
+        coarse = _cells(main.lats, main.lngs, self.COARSE_RESOLUTION)
         coarse_order = np.argsort(coarse, kind="stable")
-        self._levels = (
+        self._layout = _Layout(main, (
             _Level.of(self.PRIMARY_RESOLUTION, self.PRIMARY_MAX_RADIUS_M, fine[rows], _EMPTY_INT),
             _Level.of(self.COARSE_RESOLUTION, self.COARSE_MAX_RADIUS_M, coarse[coarse_order], coarse_order),
-        )
-        self._id_order = np.argsort(self._main.ids)
-        self._ranges: dict[tuple[int, int, int], _Ranges] = {}  # positions in this layout
-        self._ranges_bytes = 0
+        ))
         self._tail = _Rows.empty(_TAIL_LIMIT)
         self._tail_rows: dict[int, int] = {}  # id -> tail row, for stores added since the last build
         self._live = len(rows)
@@ -224,7 +258,7 @@ class RadiusIndex:
 
     def _rebuild(self, extra: "_Rows | None" = None) -> None:
         """Fold the tail (and `extra`) into a freshly sorted layout, dropping removed rows."""
-        parts = [self._main.live(), self._tail.live()] + ([extra] if extra is not None else [])
+        parts = [self._layout.main.live(), self._tail.live()] + ([extra] if extra is not None else [])
         self._load(
             np.concatenate([p.ids for p in parts]),
             np.concatenate([p.lats for p in parts]),
@@ -234,10 +268,11 @@ class RadiusIndex:
 
     # ---- changes --------------------------------------------------------------------
     def _main_row(self, store_id: int) -> int | None:
-        pos = int(np.searchsorted(self._main.ids, store_id, sorter=self._id_order))
-        if pos < len(self._id_order):
-            row = int(self._id_order[pos])
-            if self._main.ids[row] == store_id and self._main.alive[row]:
+        main, id_order = self._layout.main, self._layout.id_order
+        pos = int(np.searchsorted(main.ids, store_id, sorter=id_order))
+        if pos < len(id_order):
+            row = int(id_order[pos])
+            if main.ids[row] == store_id and main.alive[row]:
                 return row
         return None
 
@@ -250,7 +285,7 @@ class RadiusIndex:
             row = self._main_row(store_id)
             if row is None:
                 return False
-            self._main.alive[row] = False
+            self._layout.main.alive[row] = False
         self._live -= 1
         self.version = next(_VERSIONS)
         return True
@@ -297,11 +332,13 @@ class RadiusIndex:
         if tail_row is not None:
             return float(self._tail.lats[tail_row]), float(self._tail.lngs[tail_row])
         row = self._main_row(store_id)
-        return None if row is None else (float(self._main.lats[row]), float(self._main.lngs[row]))
+        main = self._layout.main
+        return None if row is None else (float(main.lats[row]), float(main.lngs[row]))
 
     def memory_bytes(self) -> int:
-        arrays = [*self._main.arrays(), *self._tail.arrays(), self._id_order]
-        arrays += [a for level in self._levels for a in (level.occupied, level.bounds, level.order)]
+        layout = self._layout
+        arrays = [*layout.main.arrays(), *self._tail.arrays(), layout.id_order]
+        arrays += [a for level in layout.levels for a in (level.occupied, level.bounds, level.order)]
         return sum(a.nbytes for a in arrays)
 
     def nearby(
@@ -365,8 +402,9 @@ class RadiusIndex:
         max_angle = radius_m / EARTH_RADIUS_M
         min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
         query = np.array(unit_vector(lat, lng))
-        ids, angles, matched = self._main.scan(self._candidate_ranges(lat, lng, radius_m), mask, query, min_dot,
-                                               max_angle, limit)
+        layout = self._layout
+        ids, angles, matched = layout.main.scan(layout.candidates(self._cover, lat, lng, radius_m), mask, query,
+                                                min_dot, max_angle, limit)
         if self._tail.size:
             tail_ids, tail_angles, tail_matched = self._tail.scan(_Ranges.whole(self._tail.size), mask, query,
                                                                   min_dot, max_angle, limit)
@@ -383,28 +421,14 @@ class RadiusIndex:
         max_angle = outer_m / EARTH_RADIUS_M
         min_dot = math.cos(min(math.pi, max_angle + _ANGLE_SLACK))
         query = np.array(unit_vector(lat, lng))
-        ranges = self._candidate_ranges(lat, lng, outer_m)
-        ids, xyz = self._main.scan_annulus(ranges, query, min_dot, inner_m / EARTH_RADIUS_M, max_angle)
+        layout = self._layout
+        ranges = layout.candidates(self._cover, lat, lng, outer_m)
+        ids, xyz = layout.main.scan_annulus(ranges, query, min_dot, inner_m / EARTH_RADIUS_M, max_angle)
         if self._tail.size:
             tail_ids, tail_xyz = self._tail.scan_annulus(_Ranges.whole(self._tail.size), query, min_dot,
                                                          inner_m / EARTH_RADIUS_M, max_angle)
             ids, xyz = np.concatenate((ids, tail_ids)), np.concatenate((xyz, tail_xyz))
         return ids, xyz
-
-    def _candidate_ranges(self, lat: float, lng: float, radius_m: float) -> _Ranges:
-        for position, level in enumerate(self._levels):
-            if radius_m <= level.max_radius_m:
-                cell = h3i.latlng_to_cell(lat, lng, level.resolution)
-                rings = self._cover.rings_for(cell, radius_m)
-                key = (position, cell, rings)
-                ranges = self._ranges.get(key)
-                if ranges is None:
-                    ranges = self._ranges[key] = level.ranges(self._cover.disk(cell, rings))
-                    self._ranges_bytes += ranges.nbytes
-                    while self._ranges_bytes > _RANGES_BUDGET:
-                        self._ranges_bytes -= self._ranges.pop(next(iter(self._ranges))).nbytes  # the oldest
-                return ranges
-        return _Ranges.whole(len(self._main.ids))
 
     @staticmethod
     def _ranked(ids: IntArray, metres: FloatArray, limit: int | None, max_m: float, matched: int) -> NearbyResult:

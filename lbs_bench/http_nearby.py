@@ -7,8 +7,8 @@ ceiling alternate in slices (A B B A), so the machine's drift falls on both alik
 
 Throughput is measured closed loop, by wrk when it is installed (a compiled client: the Python
 one spends a core of its own on this two-core machine and narrows the gap it measures), over
-10,000 user points as the issue measured (2,000 fit every cache the server keeps and hid a
-thrashing one); latency at a fixed offered rate (default 2,000 requests/s) is measured open loop
+10,000 user points (2,000 fit every cache the server keeps and hid one that thrashed at
+10,000); latency at a fixed offered rate (default 2,000 requests/s) is measured open loop
 from each request's scheduled time, by the Python client (wrk cannot pace). A sample of answers is
 checked against a brute-force great-circle scan: the first `limit` stores, their distances and
 numberMatched.

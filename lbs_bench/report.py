@@ -48,8 +48,9 @@ def _http(report: dict[str, Any]) -> list[str]:
     base = by_engine.get("postgis", {}).get("throughput") or {}
     lines = [f"### Nearby over HTTP: {params['stores']:,} stores, limit {params['limit']}, one server process",
              "", f"Throughput: closed loop, {params['concurrency']} connections ({_client(params)}). Latency: "
-             f"open loop at {params['rate']:,.0f} requests/s offered, timed from each request's scheduled start. The ceiling: a "
-             "bare FastAPI endpoint with the same parameters answering a fixed body of the same size.", "",
+             f"open loop at {params['rate']:,.0f} requests/s offered, timed from each request's scheduled start. "
+             "The ceiling: a bare FastAPI endpoint with the same parameters answering a fixed body of the same "
+             "size.", "",
              "| engine | req/s | p50 ms | p99 ms | × postgis | at offered rate: p50 ms | p99 ms | exact |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:

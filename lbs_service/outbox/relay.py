@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, delete, exists, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, exists, func, select, text, update
 
 from lbs_service import metrics
 from lbs_service.clock import Clock
@@ -47,7 +47,7 @@ class OutboxRelay:
         self._wake = CommitWake(db, WROTE_OUTBOX)  # a transaction that wrote to the outbox committed
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._probe: Select[tuple[bool]] | None = None
+        self._probe = select(exists().where(self._to_relay()))  # an idle worker's poll: built once
 
     def wake(self) -> None:
         self._wake.set()
@@ -119,8 +119,6 @@ class OutboxRelay:
         return condition
 
     def _anything_to_relay(self, watch: Watch) -> bool:
-        if self._probe is None:  # built once: the poll is the hot path of an idle worker
-            self._probe = select(exists().where(self._to_relay()))
         return bool(watch.scalar(self._probe))
 
     def _pending(self, connection: Connection) -> list[tuple[int, str, dict[str, Any]]]:

@@ -153,7 +153,7 @@ class StoreRepository:
     # ---- change feed ----------------------------------------------------------------
     def latest_change(self) -> int:
         with self.db.session() as session:
-            return session.scalar(select(func.coalesce(func.max(StoreChange.seq), 0))) or 0
+            return session.scalar(_NEWEST_CHANGE) or 0
 
     def watch(self) -> Watch:
         """A held connection for a follower's poll (newest_change): one statement a poll."""

@@ -4,8 +4,10 @@ new?"), asked several times a second whether or not anything happened.
 Through a pooled session each such question cost a checkout, a pre-ping, the query and a rollback:
 about 30 ms of CPU a second for an idle worker's loops together, taken in threads that hold the GIL
 while requests wait (profiled; the p99 of nearby at 2,000 req/s showed it). Here the question is one
-statement on a held autocommit connection. A failure drops the connection (after a database
-restart it is dead) and the next question opens a new one; the caller's loop retries as before.
+statement on a held autocommit connection. When the held connection fails (after a database
+restart it is dead), it is dropped and the question asked once more on a new one, checked out with
+the pool's pre-ping: a restart costs no poll and logs nothing. A failure on a new connection is
+the caller's (its loop logs it and retries at the next poll).
 """
 
 import threading
@@ -16,7 +18,8 @@ from sqlalchemy.sql import Executable
 
 
 class Watch:
-    """One held autocommit connection; `scalar` asks it one question (from any one thread at a time)."""
+    """One held autocommit connection; `scalar` asks it one question. The lock keeps questions from
+    two threads apart, and lets close() wait for a question still running in a thread."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -25,13 +28,25 @@ class Watch:
 
     def scalar(self, statement: Executable, params: dict[str, Any] | None = None) -> Any:
         with self._lock:
+            held = self._connection is not None
             try:
-                if self._connection is None:
-                    self._connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                return self._connection.execute(statement, params or {}).scalar()
+                return self._ask(statement, params)
+            except Exception:
+                self._drop()
+                if not held:
+                    raise
+            try:  # the held connection had died: once more, on a new one
+                return self._ask(statement, params)
             except Exception:
                 self._drop()
                 raise
+
+    def _ask(self, statement: Executable, params: dict[str, Any] | None) -> Any:
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = self.engine.connect()  # held from here: _drop closes it
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection.execute(statement, params or {}).scalar()
 
     def close(self) -> None:
         with self._lock:

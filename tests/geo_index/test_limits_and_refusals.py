@@ -32,11 +32,23 @@ def test_a_full_range_cache_forgets_and_answers_stay_exact(monkeypatch):
     lats, lngs = 32.0 + rng.uniform(0, 0.1, 2_000), 118.7 + rng.uniform(0, 0.1, 2_000)
     ids = np.arange(1, 2_001)
     index = RadiusIndex.build(ids, lats, lngs)
-    for lat, lng in zip(32.0 + rng.uniform(0, 0.1, 30), 118.7 + rng.uniform(0, 0.1, 30), strict=True):
+    points = list(zip(32.0 + rng.uniform(0, 0.1, 30), 118.7 + rng.uniform(0, 0.1, 30), strict=True))
+    for lat, lng in [*points, points[0]]:  # the first point again, its ranges long forgotten
         expected, _, edge = brute_force(lat, lng, lats, lngs, ids, 800.0)
         assert edge or index.nearby(float(lat), float(lng), 800.0).ids.tolist() == expected.tolist()
-        assert index._ranges_bytes <= 3_000 and len(index._ranges) < 30  # 30 queries: some were forgotten
-        assert index._ranges_bytes == sum(r.nbytes for r in index._ranges.values())
+    cache = index._layout
+    assert 0 < cache._ranges_bytes <= 3_000 and 0 < len(cache._ranges) < 30
+    assert cache._ranges_bytes == sum(r.nbytes for r in cache._ranges.values())
+
+
+def test_ranges_found_twice_at_once_are_counted_once():
+    """Two threads that miss the same cell both remember its ranges: the second replaces the first."""
+    index = RadiusIndex.build([1, 2, 3], [32.0, 32.001, 32.002], [118.7, 118.7, 118.7])
+    layout = index._layout
+    first = layout.candidates(index._cover, 32.0, 118.7, 500.0)
+    key, = layout._ranges
+    layout._remember(key, first.of(first.starts.copy(), first.ends.copy(), first.order))
+    assert len(layout._ranges) == 1 and layout._ranges_bytes == first.nbytes
 
 
 def test_nearest_needs_a_positive_k():

@@ -1,14 +1,16 @@
 """The held connection background loops poll through: one statement a question, and after its
-connection is killed (a database restart, an administrator) the next question but one is answered
-again on a new connection, with nothing left checked out of the pool."""
+connection is killed (a database restart, an administrator) the next question is answered on a new
+connection, with nothing left checked out of the pool; with the database away, a question fails."""
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, text
 
 from lbs_service.storage.db import Database
 from lbs_service.storage.models import StoreChange
 from lbs_service.storage.stores import StoreRepository
 from lbs_service.storage.watch import Watch
+
+pytestmark = pytest.mark.postgis
 
 
 def _backend(watch: Watch) -> int:
@@ -23,9 +25,8 @@ def test_a_killed_watch_connection_fails_one_question_and_the_next_reconnects(pg
         assert _backend(watch) == first  # held: the same connection answers every question
         with db.engine.connect() as other:
             assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-        with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a dead connection
-            _backend(watch)
-        assert _backend(watch) != first
+        second = _backend(watch)  # asked again on a new connection: the caller saw nothing
+        assert second != first and _backend(watch) == second
         assert db.engine.pool.checkedout() == 1  # the dead one went, only the new one is held
     finally:
         watch.close()
@@ -33,14 +34,26 @@ def test_a_killed_watch_connection_fails_one_question_and_the_next_reconnects(pg
         db.dispose()
 
 
-def test_the_newest_change_through_a_watch_is_the_feed_s_newest(pg_settings):
+def test_a_question_to_a_database_that_is_away_fails_and_holds_nothing():
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    watch = Watch(engine)
+    for _ in range(2):
+        with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a refused connection
+            watch.scalar(text("SELECT 1"))
+    assert watch._connection is None and engine.pool.checkedout() == 0
+    engine.dispose()
+
+
+def test_the_newest_change_through_a_watch_follows_the_feed(pg_settings):
     db = Database(pg_settings)
     repository = StoreRepository(db)
     watch = repository.watch()
     try:
-        with db.session() as session:
-            newest = session.scalar(select(func.coalesce(func.max(StoreChange.seq), 0)))
-        assert repository.newest_change(watch) == newest == repository.latest_change()
+        before = repository.newest_change(watch)
+        with db.transaction() as session:
+            session.add_all([StoreChange(store_id=7), StoreChange(store_id=8)])
+        after = repository.newest_change(watch)
+        assert after > before and after == repository.latest_change()
     finally:
         watch.close()
         db.dispose()
