@@ -8,13 +8,13 @@ the scheduled time, so a slow answer delays the ones behind it and is not hidden
 """
 
 import asyncio
-import contextlib
-import gc
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from lbs_bench.timing import no_client_pauses
 
 
 @dataclass
@@ -48,20 +48,6 @@ class Connection:
 
     def close(self) -> None:
         self.writer.close()
-
-
-@contextlib.contextmanager
-def _no_client_pauses() -> Iterator[None]:
-    """The client's own garbage collection off while it times: a full collection over its thousands
-    of request tasks stalled it ~15 ms about 4.7 s into every paced run, against every server alike
-    (seen in the slow requests' times), and those stalls were counted as the server's latency."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _summary(latencies: list[float], errors: int, seconds: float) -> LoadResult:
@@ -112,7 +98,7 @@ async def _closed(host: str, port: int, paths: Sequence[str], concurrency: int, 
             latencies.append(time.perf_counter() - t0)
             errors += status != 200
 
-    with _no_client_pauses():
+    with no_client_pauses():
         started = time.perf_counter()
         await asyncio.gather(*(worker(c) for c in connections))
         elapsed = time.perf_counter() - started
@@ -141,7 +127,7 @@ async def open_loop(host: str, port: int, paths: Sequence[str], rate: float, con
         latencies.append(time.perf_counter() - due)
 
     tasks = []
-    with _no_client_pauses():
+    with no_client_pauses():
         started = time.perf_counter()
         for i, path in enumerate(paths):
             due = started + i / rate
