@@ -145,13 +145,16 @@ class _Rows:
 
 
 class _Layout:
-    """The sorted rows, their levels and the candidate ranges found in them, replaced together by a
-    rebuild: a query takes the layout once, so ranges found in one layout are never scanned in, nor
-    remembered for, another (threads query too: the planner's site names)."""
+    """The sorted rows, their levels, the candidate ranges found in them and the tail of stores added
+    since, replaced together by a rebuild: a query takes the layout once, so it never scans one
+    layout's ranges in another, nor misses or doubles the stores a rebuild moved from the tail into
+    the rows (threads query too: the planner's site names)."""
 
     def __init__(self, main: _Rows, levels: tuple[_Level, ...]) -> None:
         self.main, self.levels = main, levels
         self.id_order = np.argsort(main.ids)
+        self.tail = _Rows.empty(_TAIL_LIMIT)
+        self.tail_rows: dict[int, int] = {}  # id -> tail row, for stores added since the last build
         self._ranges: dict[tuple[int, int, int], _Ranges] = {}  # (level, cell, rings) -> positions
         self._ranges_bytes = 0
         self._lock = threading.Lock()  # the byte count and the eviction order, across threads
@@ -170,6 +173,8 @@ class _Layout:
         return _Ranges.whole(len(self.main.ids))
 
     def _remember(self, key: tuple[int, int, int], ranges: _Ranges) -> None:
+        if ranges.nbytes > _RANGES_BUDGET:
+            return  # remembered, it would push out every other entry and then itself
         with self._lock:
             replaced = self._ranges.pop(key, None)  # another thread found them meanwhile
             if replaced is not None:
@@ -251,14 +256,12 @@ class RadiusIndex:
             _Level.of(self.PRIMARY_RESOLUTION, self.PRIMARY_MAX_RADIUS_M, fine[rows], _EMPTY_INT),
             _Level.of(self.COARSE_RESOLUTION, self.COARSE_MAX_RADIUS_M, coarse[coarse_order], coarse_order),
         ))
-        self._tail = _Rows.empty(_TAIL_LIMIT)
-        self._tail_rows: dict[int, int] = {}  # id -> tail row, for stores added since the last build
         self._live = len(rows)
         self.version = next(_VERSIONS)
 
     def _rebuild(self, extra: "_Rows | None" = None) -> None:
         """Fold the tail (and `extra`) into a freshly sorted layout, dropping removed rows."""
-        parts = [self._layout.main.live(), self._tail.live()] + ([extra] if extra is not None else [])
+        parts = [self._layout.main.live(), self._layout.tail.live()] + ([extra] if extra is not None else [])
         self._load(
             np.concatenate([p.ids for p in parts]),
             np.concatenate([p.lats for p in parts]),
@@ -267,8 +270,9 @@ class RadiusIndex:
         )
 
     # ---- changes --------------------------------------------------------------------
-    def _main_row(self, store_id: int) -> int | None:
-        main, id_order = self._layout.main, self._layout.id_order
+    @staticmethod
+    def _main_row(layout: _Layout, store_id: int) -> int | None:
+        main, id_order = layout.main, layout.id_order
         pos = int(np.searchsorted(main.ids, store_id, sorter=id_order))
         if pos < len(id_order):
             row = int(id_order[pos])
@@ -278,14 +282,15 @@ class RadiusIndex:
 
     def remove(self, store_id: int) -> bool:
         """Forget a store (closed for good, deleted); True if it was indexed."""
-        tail_row = self._tail_rows.pop(store_id, None)
+        layout = self._layout
+        tail_row = layout.tail_rows.pop(store_id, None)
         if tail_row is not None:
-            self._tail.alive[tail_row] = False
+            layout.tail.alive[tail_row] = False
         else:
-            row = self._main_row(store_id)
+            row = self._main_row(layout, store_id)
             if row is None:
                 return False
-            self._layout.main.alive[row] = False
+            layout.main.alive[row] = False
         self._live -= 1
         self.version = next(_VERSIONS)
         return True
@@ -294,10 +299,10 @@ class RadiusIndex:
         """Add a store or move it; the change is visible to the next query. O(1) until the tail fills."""
         lat, lng = validate_latlng(lat, lng)
         self.remove(store_id)
-        if self._tail.size == _TAIL_LIMIT:
+        if self._layout.tail.size == _TAIL_LIMIT:
             self._rebuild()
-        row = self._tail.append(store_id, lat, lng, self._code(category))
-        self._tail_rows[store_id] = row
+        layout = self._layout
+        layout.tail_rows[store_id] = layout.tail.append(store_id, lat, lng, self._code(category))
         self._live += 1
         self.version = next(_VERSIONS)
 
@@ -306,7 +311,7 @@ class RadiusIndex:
         for store_id in removals:
             self.remove(store_id)
         batch = list(upserts)
-        if len(batch) <= _TAIL_LIMIT - self._tail.size:
+        if len(batch) <= _TAIL_LIMIT - self._layout.tail.size:
             for store_id, lat, lng, category in batch:
                 self.upsert(store_id, lat, lng, category)
             return
@@ -328,16 +333,16 @@ class RadiusIndex:
 
     def position(self, store_id: int) -> tuple[float, float] | None:
         """Where the index has this store, or None."""
-        tail_row = self._tail_rows.get(store_id)
+        layout = self._layout
+        tail_row = layout.tail_rows.get(store_id)
         if tail_row is not None:
-            return float(self._tail.lats[tail_row]), float(self._tail.lngs[tail_row])
-        row = self._main_row(store_id)
-        main = self._layout.main
-        return None if row is None else (float(main.lats[row]), float(main.lngs[row]))
+            return float(layout.tail.lats[tail_row]), float(layout.tail.lngs[tail_row])
+        row = self._main_row(layout, store_id)
+        return None if row is None else (float(layout.main.lats[row]), float(layout.main.lngs[row]))
 
     def memory_bytes(self) -> int:
         layout = self._layout
-        arrays = [*layout.main.arrays(), *self._tail.arrays(), layout.id_order]
+        arrays = [*layout.main.arrays(), *layout.tail.arrays(), layout.id_order]
         arrays += [a for level in layout.levels for a in (level.occupied, level.bounds, level.order)]
         return sum(a.nbytes for a in arrays)
 
@@ -405,9 +410,10 @@ class RadiusIndex:
         layout = self._layout
         ids, angles, matched = layout.main.scan(layout.candidates(self._cover, lat, lng, radius_m), mask, query,
                                                 min_dot, max_angle, limit)
-        if self._tail.size:
-            tail_ids, tail_angles, tail_matched = self._tail.scan(_Ranges.whole(self._tail.size), mask, query,
-                                                                  min_dot, max_angle, limit)
+        tail, tail_size = layout.tail, layout.tail.size
+        if tail_size:
+            tail_ids, tail_angles, tail_matched = tail.scan(_Ranges.whole(tail_size), mask, query, min_dot, max_angle,
+                                                            limit)
             ids, angles = np.concatenate((ids, tail_ids)), np.concatenate((angles, tail_angles))
             matched += tail_matched
         return ids, angles, matched
@@ -424,9 +430,10 @@ class RadiusIndex:
         layout = self._layout
         ranges = layout.candidates(self._cover, lat, lng, outer_m)
         ids, xyz = layout.main.scan_annulus(ranges, query, min_dot, inner_m / EARTH_RADIUS_M, max_angle)
-        if self._tail.size:
-            tail_ids, tail_xyz = self._tail.scan_annulus(_Ranges.whole(self._tail.size), query, min_dot,
-                                                         inner_m / EARTH_RADIUS_M, max_angle)
+        tail, tail_size = layout.tail, layout.tail.size
+        if tail_size:
+            tail_ids, tail_xyz = tail.scan_annulus(_Ranges.whole(tail_size), query, min_dot, inner_m / EARTH_RADIUS_M,
+                                                   max_angle)
             ids, xyz = np.concatenate((ids, tail_ids)), np.concatenate((xyz, tail_xyz))
         return ids, xyz
 

@@ -98,12 +98,14 @@ async def _closed(host: str, port: int, paths: Sequence[str], concurrency: int, 
             latencies.append(time.perf_counter() - t0)
             errors += status != 200
 
-    with no_client_pauses():
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(c) for c in connections))
-        elapsed = time.perf_counter() - started
-    for connection in connections:
-        connection.close()
+    try:
+        with no_client_pauses():
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(c) for c in connections))
+            elapsed = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            connection.close()
     return errors, elapsed
 
 
@@ -127,22 +129,25 @@ async def open_loop(host: str, port: int, paths: Sequence[str], rate: float, con
         latencies.append(time.perf_counter() - due)
 
     tasks = []
-    with no_client_pauses():
-        started = time.perf_counter()
-        for i, path in enumerate(paths):
-            due = started + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(path, due)))
-        # Only the few still running: a gather over every task stalled the client ~60 ms while the
-        # last answers waited to be read.
-        running = [task for task in tasks if not task.done()]
-        if running:
-            await asyncio.wait(running)
-        elapsed = time.perf_counter() - started
-    for task in tasks:
-        task.result()  # a request that failed outright fails the run
-    while not idle.empty():
-        idle.get_nowait().close()
+    try:
+        with no_client_pauses():
+            started = time.perf_counter()
+            for i, path in enumerate(paths):
+                due = started + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(path, due)))
+            # Only the few still running: a gather over every task stalled the client ~60 ms while the
+            # last answers waited to be read.
+            running = [task for task in tasks if not task.done()]
+            if running:
+                await asyncio.wait(running)
+            elapsed = time.perf_counter() - started
+        failed = [error for task in tasks if (error := task.exception()) is not None]
+        if failed:
+            raise failed[0]  # a request that failed outright fails the run (each one's error retrieved)
+    finally:
+        while not idle.empty():
+            idle.get_nowait().close()
     return _summary(latencies, errors, elapsed)

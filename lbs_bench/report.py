@@ -70,8 +70,8 @@ def _http(report: dict[str, Any]) -> list[str]:
 def _client(params: dict[str, Any]) -> str:
     points = params.get("query_points", 2_000)
     if params.get("load") == "wrk":
-        return (f"wrk, cycling through {points:,} user points; engine=postgis, two orders slower, from the "
-                "Python client")
+        return (f"wrk, cycling through {points:,} user points; engine=postgis, far slower, from the Python "
+                "client, so its column compares two clients")
     return f"the Python load generator on the same machine, cycling through {points:,} user points"
 
 

@@ -33,9 +33,14 @@ def test_a_full_range_cache_forgets_and_answers_stay_exact(monkeypatch):
     ids = np.arange(1, 2_001)
     index = RadiusIndex.build(ids, lats, lngs)
     points = list(zip(32.0 + rng.uniform(0, 0.1, 30), 118.7 + rng.uniform(0, 0.1, 30), strict=True))
-    for lat, lng in [*points, points[0]]:  # the first point again, its ranges long forgotten
+    first_key = None
+    for n, (lat, lng) in enumerate([*points, points[0]]):  # the first point again, its ranges forgotten by then
+        if n == len(points):
+            assert first_key not in index._layout._ranges
         expected, _, edge = brute_force(lat, lng, lats, lngs, ids, 800.0)
         assert edge or index.nearby(float(lat), float(lng), 800.0).ids.tolist() == expected.tolist()
+        if n == 0:
+            first_key, = index._layout._ranges
     cache = index._layout
     assert 0 < cache._ranges_bytes <= 3_000 and 0 < len(cache._ranges) < 30
     assert cache._ranges_bytes == sum(r.nbytes for r in cache._ranges.values())
@@ -47,8 +52,21 @@ def test_ranges_found_twice_at_once_are_counted_once():
     layout = index._layout
     first = layout.candidates(index._cover, 32.0, 118.7, 500.0)
     key, = layout._ranges
-    layout._remember(key, first.of(first.starts.copy(), first.ends.copy(), first.order))
-    assert len(layout._ranges) == 1 and layout._ranges_bytes == first.nbytes
+    again = first.of(first.starts.copy(), first.ends.copy(), first.order)
+    layout._remember(key, again)
+    assert layout._ranges == {key: again} and layout._ranges_bytes == again.nbytes
+
+
+def test_ranges_bigger_than_the_whole_budget_are_not_remembered(monkeypatch):
+    rng = np.random.default_rng(4)
+    index = RadiusIndex.build(np.arange(1, 301), 32.0 + rng.uniform(0, 0.1, 300), 118.7 + rng.uniform(0, 0.1, 300))
+    layout = index._layout
+    layout.candidates(index._cover, 32.05, 118.75, 200.0)
+    kept = dict(layout._ranges)
+    monkeypatch.setattr(radius_index, "_RANGES_BUDGET", next(iter(kept.values())).nbytes)
+    wide = layout.candidates(index._cover, 32.05, 118.75, 5_000.0)  # more ranges than the budget holds
+    assert wide.nbytes > radius_index._RANGES_BUDGET
+    assert layout._ranges == kept  # the one that fits is still there
 
 
 def test_nearest_needs_a_positive_k():
