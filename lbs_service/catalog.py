@@ -108,11 +108,17 @@ class StoreCatalog:
         self.seq = max(self.seq, batch.last_seq)
         self._positions = self._categories = None
 
+    def snapshot(self) -> list[StoreRecord]:
+        """Every open store now, as a list of its own: for readers in threads (the planner, the
+        merchant list), whom a change applied on the event loop meanwhile must not break. Taken in one
+        call, which no other Python thread can interleave with."""
+        return list(self.records.values())
+
     def categories(self) -> list[str]:
         """The categories open stores have, sorted; rebuilt after a change."""
         categories = self._categories
         if categories is None:
-            categories = self._categories = sorted({r.category for r in self.records.values()})
+            categories = self._categories = sorted({r.category for r in self.snapshot()})
         return categories
 
     def positions(self, merchant_id: int | None = None, categories: tuple[str, ...] = ()
@@ -124,7 +130,7 @@ class StoreCatalog:
             if positions is None:
                 positions = self._positions = _arrays(list(self.records.values()))
             return positions
-        return _arrays([r for r in self.records.values() if (merchant_id is None or r.merchant_id == merchant_id)
+        return _arrays([r for r in self.snapshot() if (merchant_id is None or r.merchant_id == merchant_id)
                         and (not categories or r.category in categories)])
 
     async def refresh(self) -> bool:
@@ -189,7 +195,12 @@ class StoreCatalog:
         return following(kept, after)[:limit], len(kept)
 
     def _pairs(self, ids: npt.NDArray[np.int64], metres: npt.NDArray[np.float64]) -> list[tuple[StoreRecord, float]]:
-        return list(zip(map(self.records.__getitem__, ids.tolist()), metres.tolist(), strict=True))
+        records = self.records
+        try:
+            return list(zip(map(records.__getitem__, ids.tolist()), metres.tolist(), strict=True))
+        except KeyError:  # a reader in a thread, and the store was removed since the index answered
+            return [(record, m) for i, m in zip(ids.tolist(), metres.tolist(), strict=True)
+                    if (record := records.get(i)) is not None]
 
 
 def _arrays(records: list[StoreRecord]) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from lbs_service.storage.models import Merchant
 
 def merchant_list(db: Database, catalog: StoreCatalog) -> list[MerchantPublic]:
     """Merchants with open stores, by name, with how many they run."""
-    running = Counter(r.merchant_id for r in catalog.records.values())
+    running = Counter(r.merchant_id for r in catalog.snapshot())
     with db.session() as session:
         names = dict(session.execute(select(Merchant.id, Merchant.name).where(Merchant.id.in_(list(running)))).all())
     return sorted((MerchantPublic(id=m, name=names[m], stores=n) for m, n in running.items() if m in names),

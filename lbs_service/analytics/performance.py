@@ -64,7 +64,7 @@ def store_performance(db: Database, catalog: StoreCatalog, ask: PerformanceAsk) 
     min_lng, min_lat, max_lng, max_lat = ask.bbox
     if not (min_lng < max_lng and min_lat < max_lat):
         raise InvalidInput("bbox is min_lng,min_lat,max_lng,max_lat with min < max")
-    stores = [r for r in catalog.records.values()
+    stores = [r for r in catalog.snapshot()
               if min_lat <= r.lat <= max_lat and min_lng <= r.lng <= max_lng
               and (ask.merchant_id is None or r.merchant_id == ask.merchant_id)
               and (not ask.categories or r.category in ask.categories)]
