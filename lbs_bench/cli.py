@@ -111,11 +111,12 @@ def bench_push(
     kind = "arrival-heavy" if arrival_heavy else "walking"
     table = _table(f"push ({kind}): {fences:,} fences, {users} users over 2 server processes",
                    ("fixes", "offered/s", "taken/s", "cards timed", "p50 ms", "p99 ms", "p99 ms after 1 s", "committed",
-                    "lost", "shown twice"))
+                    "lost", "shown twice", "server CPU µs a fix", "client CPU µs a fix"))
     table.add_row(f"{report['fixes']:,}", f"{rate:,.0f}" if rate else "max", f"{report['fixes_per_s']:,.0f}",
                   str(report["alerts_timed"]), f"{report['alert_p50_ms']:.1f}", f"{report['alert_p99_ms']:.1f}",
                   f"{report['steady_alert_p99_ms']:.1f}", str(report["cards_committed"]), str(report["cards_lost"]),
-                  str(report["cards_duplicated"]))
+                  str(report["cards_duplicated"]), f"{report['server_cpu_us_per_fix']:.0f}",
+                  f"{report['client_cpu_us_per_fix']:.0f}")
     Console().print(table)
     _save(report, json_path)
 
@@ -164,6 +165,27 @@ def bench_ws(
                    ("connections", "opened in s", "RSS idle MB", "RSS loaded MB", "KB per connection"))
     table.add_row(f"{report['connections']:,}", f"{report['open_seconds']:.1f}", f"{report['server_rss_mb_idle']:.0f}",
                   f"{report['server_rss_mb_loaded']:.0f}", f"{report['kb_per_connection']:.1f}")
+    Console().print(table)
+    _save(report, json_path)
+
+
+@bench_app.command("ws-floor")
+def bench_ws_floor(
+    rate: Annotated[float, typer.Option(min=1, help="messages/s offered over all sockets")] = 5_000.0,
+    seconds: Annotated[float, typer.Option(min=0.5, max=600, help="how long each implementation is loaded")] = 8.0,
+    connections: Annotated[int, typer.Option(min=1, max=5_000, help="websockets sending at once")] = 200,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the raw results here")] = None,
+) -> None:
+    """Server CPU per websocket message on a bare endpoint under uvicorn (wsproto and websockets-sansio):
+    the floor under every fix the user socket takes, measured with the push benchmark's messages."""
+    from lbs_bench.ws_floor import WsFloorConfig, run_ws_floor
+
+    report = run_ws_floor(WsFloorConfig(rate, seconds, connections), say=lambda text: err.print(text))
+    table = _table(f"a bare websocket endpoint: {connections} sockets, {rate:,.0f} messages/s offered",
+                   ("implementation", "messages/s", "server µs a message", "client µs a message", "all read"))
+    for r in report["results"]:
+        table.add_row(r["implementation"], f"{r['messages_per_s']:,.0f}", f"{r['server_us_per_message']:.1f}",
+                      f"{r['client_us_per_message']:.1f}", "yes" if r["received"] == r["sent"] else "NO")
     Console().print(table)
     _save(report, json_path)
 
@@ -294,6 +316,7 @@ def bench_all(
     if shared and (shared / "geolife").is_dir():
         bench_cards(shared_data=shared, json_path=results / "cards.json")
     bench_ws(connections=ws_connections, json_path=results / "ws.json")
+    bench_ws_floor(rate=10_000.0, seconds=2.0 if quick else 8.0, connections=200, json_path=results / "ws-floor.json")
     bench_coverage(res=9, runs=runs, json_path=results / "coverage.json", database_url=db_url, shared_data=shared)
     bench_import(rows=25_000, runs=runs, json_path=results / "import.json", database_url=db_url)
     bench_report(results=results, page=page)

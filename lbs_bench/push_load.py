@@ -26,6 +26,7 @@ import numpy as np
 import psycopg
 from websockets.asyncio.client import ClientConnection, connect
 
+from lbs_bench.cpu import cpu_seconds
 from lbs_bench.scratch import scratch
 from lbs_bench.synthetic import clustered_points
 from lbs_bench.timing import machine, no_client_pauses
@@ -47,6 +48,13 @@ class PushBenchConfig:
     shared_data: Path | None = None
     arrival_heavy: bool = False  # every fourth fix enters a watched store's fence
     staff_alerts: str = "all"  # "all": a card per visit (what is timed); "intent": the product's default
+
+
+def location_message(lat: float, lng: float) -> str:
+    """A user socket's fix, stamped now. Formatted by hand: the client shares the machine with the
+    servers, so it spends little."""
+    stamp = datetime.now(UTC).isoformat()
+    return f'{{"type":"location","lat":{lat:.7f},"lng":{lng:.7f},"accuracy_m":10,"ts":"{stamp}"}}'
 
 
 def _store_file(config: PushBenchConfig, folder: Path) -> tuple[Path, str]:
@@ -153,7 +161,7 @@ class Received:
 
 async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str], consoles: list[tuple[int, str]],
                     rate: float, received: Received, committed: Callable[[], list[tuple[str, int | None]]],
-                    ) -> dict[str, Any]:
+                    server_pids: list[int]) -> dict[str, Any]:
     """Every user's first fix (entering all fences around it at once) is a warm-up, not timed;
     then the users move on at the target rate and each card's delay from its fix is timed."""
 
@@ -178,9 +186,7 @@ async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str],
              for n, tok in enumerate(user_tokens)]
 
     async def send(ws: ClientConnection, lat: float, lng: float) -> None:
-        # Formatted by hand: the client shares the machine with the servers, so it spends little.
-        stamp = datetime.now(UTC).isoformat()
-        await ws.send(f'{{"type":"location","lat":{lat:.7f},"lng":{lng:.7f},"accuracy_m":10,"ts":"{stamp}"}}')
+        await ws.send(location_message(lat, lng))
 
     async def settled(ws: ClientConnection) -> None:
         await ws.send('{"type":"ping"}')  # answered once every earlier fix on this socket is processed
@@ -206,8 +212,11 @@ async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str],
     with no_client_pauses():  # cards are timed as they arrive: a pause of the client's would count
         received.timed_from = time.time()
         started = time.perf_counter()
+        server_before, client_before = cpu_seconds(server_pids), time.process_time()
         await asyncio.gather(*(move(n, ws) for n, ws in enumerate(users)))
         elapsed = time.perf_counter() - started
+        # While the fixes were sent and processed (not the wait for late cards below).
+        server_s, client_s = cpu_seconds(server_pids) - server_before, time.process_time() - client_before
         for ws in users:
             await ws.close()
         # The servers may still be committing and delivering: wait until no new card is committed and
@@ -232,6 +241,7 @@ async def _run_load(hosts: list[str], walks: np.ndarray, user_tokens: list[str],
     steady = lat_ms[np.array(received.sent_after) >= START_BURST_S] if received.latencies else lat_ms
     steady = steady if steady.size else np.array([float("nan")])
     return {"fixes": total, "seconds": elapsed, "offered_per_s": rate or None, "fixes_per_s": total / elapsed,
+            "server_cpu_us_per_fix": server_s / total * 1e6, "client_cpu_us_per_fix": client_s / total * 1e6,
             "alerts_timed": len(received.latencies), "alert_p50_ms": float(np.median(lat_ms)),
             "alert_p99_ms": float(np.percentile(lat_ms, 99)), "alert_max_ms": float(np.max(lat_ms)),
             "steady_alerts_timed": int(np.count_nonzero(~np.isnan(steady))),
@@ -297,12 +307,13 @@ def _run_on(database: str, prefix: str, config: PushBenchConfig, folder: Path, s
     user_tokens = [_token("user", f"bench-user-{n}") for n in range(config.users)]
     ports = [free_port(), free_port()]
     received = Received()
-    with _servers(env, ports):
+    with _servers(env, ports) as procs:
         say(f"2 servers up; {config.users} users x {config.fixes_per_user} fixes, {len(consoles)} consoles"
             + (", every fourth fix an arrival" if config.arrival_heavy else ""))
         channels = {store_channel(store) for store, _ in consoles}
         result = asyncio.run(_run_load([f"127.0.0.1:{p}" for p in ports], walks, user_tokens, consoles, config.rate,
-                                       received, lambda: _committed_cards(database, channels)))
+                                       received, lambda: _committed_cards(database, channels),
+                                       [proc.pid for proc in procs]))
         committed = _committed_cards(database, channels)
     return result | count_cards(committed, received.cards, received.visits)
 

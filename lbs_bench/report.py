@@ -83,12 +83,13 @@ def _push(report: dict[str, Any]) -> list[str]:
             f"{params['consoles']} consoles, `LBS_STAFF_ALERTS={params.get('staff_alerts', 'all')}`, offered {rate}",
             "",
             "| fixes | taken/s | cards timed | fix-to-card p50 ms | p99 ms | after the first second: p50 ms | p99 ms "
-            "| cards committed | lost | shown twice |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| cards committed | lost | shown twice | server CPU µs a fix | client CPU µs a fix |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             f"| {report['fixes']:,} | {_f(report['fixes_per_s'])} | {report['alerts_timed']} | "
             f"{report['alert_p50_ms']:.1f} | {report['alert_p99_ms']:.1f} | {_steady(report, 'p50')} | "
             f"{_steady(report, 'p99')} | {report.get('cards_committed', '-')} | "
-            f"{report.get('cards_lost', '-')} | {report.get('cards_duplicated', '-')} |"]
+            f"{report.get('cards_lost', '-')} | {report.get('cards_duplicated', '-')} | "
+            f"{_f(report.get('server_cpu_us_per_fix'))} | {_f(report.get('client_cpu_us_per_fix'))} |"]
 
 
 def _steady(report: dict[str, Any], which: str) -> str:
@@ -101,6 +102,17 @@ def _ws(report: dict[str, Any]) -> list[str]:
             "| connections | opened in s | RSS idle MB | RSS loaded MB | KB per connection |", "|---|---|---|---|---|",
             f"| {report['connections']:,} | {report['open_seconds']:.1f} | {report['server_rss_mb_idle']:.0f} | "
             f"{report['server_rss_mb_loaded']:.0f} | {report['kb_per_connection']:.1f} |"]
+
+
+def _ws_floor(report: dict[str, Any]) -> list[str]:
+    lines = [f"### A bare websocket endpoint under uvicorn: {report['connections']} sockets, "
+             f"{report['rate']:,.0f} fix messages/s offered (the floor under every fix)", "",
+             "| implementation | messages/s | server CPU µs a message | client CPU µs a message | all read |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['implementation']} | {_f(r['messages_per_s'])} | {r['server_us_per_message']:.1f} | "
+              f"{r['client_us_per_message']:.1f} | {'yes' if r['received'] == r['sent'] else 'no'} |"
+              for r in report["results"]]
+    return lines
 
 
 def _coverage(report: dict[str, Any]) -> list[str]:
@@ -142,7 +154,8 @@ def _cards(report: dict[str, Any]) -> list[str]:
 
 
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
-    "nearby": _nearby, "http": _http, "push": _push, "push-arrival": _push, "ws": _ws, "coverage": _coverage,
+    "nearby": _nearby, "http": _http, "push": _push, "push-arrival": _push, "ws": _ws, "ws-floor": _ws_floor,
+    "coverage": _coverage,
     "import": _import, "cards": _cards}
 
 

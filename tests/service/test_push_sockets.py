@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from lbs_service import metrics
 from tests.clock import T0
 from tests.live import drain, fix, live_server, receive, token, ws_connect
 from tests.service.test_nearby_api import seed
@@ -129,8 +130,12 @@ async def test_bad_fixes_get_an_error_and_the_socket_stays(city):
                         '{"type":"location","lat":1,"lng":1,"ts":"2026-01-01T00:00:00Z","x":1}', "not json"]:
                 await user.send(bad)
                 assert (await receive(user))["type"] == "error"
-            await user.send('{"type":"ping"}')
+            accepted = metrics.value("lbs_fixes_total", outcome="accepted")
+            await user.send(fix(30.0, 120.0))
+            await user.send('{"type":"ping"}')  # answered once the fix before it is processed
             assert (await receive(user))["type"] == "pong"
+    # Only the good fix counts as accepted; the refused ones never reached tracking.
+    assert metrics.value("lbs_fixes_total", outcome="accepted") == accepted + 1
 
 
 async def test_promotions_follow_consent(city):
