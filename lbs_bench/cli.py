@@ -111,7 +111,7 @@ def bench_push(
     kind = "arrival-heavy" if arrival_heavy else "walking"
     table = _table(f"push ({kind}): {fences:,} fences, {users} users over 2 server processes",
                    ("fixes", "offered/s", "taken/s", "cards timed", "p50 ms", "p99 ms", "p99 ms after 1 s", "committed",
-                    "lost", "shown twice", "server CPU µs a fix", "client CPU µs a fix"))
+                    "lost", "shown twice", "server CPU µs a fix (to delivery)", "client CPU µs a fix"))
     table.add_row(f"{report['fixes']:,}", f"{rate:,.0f}" if rate else "max", f"{report['fixes_per_s']:,.0f}",
                   str(report["alerts_timed"]), f"{report['alert_p50_ms']:.1f}", f"{report['alert_p99_ms']:.1f}",
                   f"{report['steady_alert_p99_ms']:.1f}", str(report["cards_committed"]), str(report["cards_lost"]),

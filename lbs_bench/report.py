@@ -83,7 +83,7 @@ def _push(report: dict[str, Any]) -> list[str]:
             f"{params['consoles']} consoles, `LBS_STAFF_ALERTS={params.get('staff_alerts', 'all')}`, offered {rate}",
             "",
             "| fixes | taken/s | cards timed | fix-to-card p50 ms | p99 ms | after the first second: p50 ms | p99 ms "
-            "| cards committed | lost | shown twice | server CPU µs a fix | client CPU µs a fix |",
+            "| cards committed | lost | shown twice | server CPU µs a fix, to delivery | client CPU µs a fix |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
             f"| {report['fixes']:,} | {_f(report['fixes_per_s'])} | {report['alerts_timed']} | "
             f"{report['alert_p50_ms']:.1f} | {report['alert_p99_ms']:.1f} | {_steady(report, 'p50')} | "

@@ -8,18 +8,18 @@ Every message sent is checked as read (each socket's count, asked by a ping at t
 
 import asyncio
 import contextlib
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from subprocess import Popen
 from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 from lbs_bench.cpu import cpu_seconds
-from lbs_bench.ports import free_port
+from lbs_bench.ports import free_port, stop
 from lbs_bench.push_load import BEIJING, location_message
 from lbs_bench.timing import machine, no_client_pauses
 
@@ -35,20 +35,21 @@ class WsFloorConfig:
 
 
 @contextlib.contextmanager
-def _sink(implementation: str) -> Iterator[tuple[int, int]]:
+def _sink(implementation: str) -> Iterator[tuple[int, "Popen[bytes]"]]:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "lbs_bench.ws_sink:app", "--port", str(port), "--ws",
+    server = Popen([sys.executable, "-m", "uvicorn", "lbs_bench.ws_sink:app", "--port", str(port), "--ws",
                                implementation, "--ws-per-message-deflate", "false", "--log-level", "warning",
                                "--no-access-log"])
     try:
-        yield port, server.pid
+        yield port, server
     finally:
-        server.terminate()
-        server.wait(20)
+        stop(server)
 
 
-async def _connect(port: int, connections: int) -> list[ClientConnection]:
+async def _connect(port: int, server: "Popen[bytes]", connections: int) -> list[ClientConnection]:
     for _ in range(150):  # the server may still be starting
+        if server.poll() is not None:
+            raise RuntimeError(f"the websocket sink exited with status {server.returncode}")
         try:
             first = await connect(f"ws://127.0.0.1:{port}/")
             break
@@ -68,8 +69,14 @@ async def _received(ws: ClientConnection) -> int:
     raise RuntimeError("the sink closed the socket")
 
 
-async def _load(port: int, server_pid: int, config: WsFloorConfig) -> dict[str, Any]:
-    sockets = await _connect(port, config.connections)
+async def _load(port: int, server: "Popen[bytes]", config: WsFloorConfig) -> dict[str, Any]:
+    # A sink that stalls with its sockets open would hold every send and ping: bounded.
+    async with asyncio.timeout(config.seconds * 3 + 60):
+        return await _measure(port, server, config)
+
+
+async def _measure(port: int, server: "Popen[bytes]", config: WsFloorConfig) -> dict[str, Any]:
+    sockets = await _connect(port, server, config.connections)
     interval = len(sockets) / config.rate  # each socket's share of the rate
     per_socket = max(1, round(config.seconds / interval))
 
@@ -81,12 +88,12 @@ async def _load(port: int, server_pid: int, config: WsFloorConfig) -> dict[str, 
             await ws.send(location_message(BEIJING[0], BEIJING[1]))
 
     with no_client_pauses():
-        server_before, client_before = cpu_seconds([server_pid]), time.process_time()
+        server_before, client_before = cpu_seconds([server.pid]), time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(send(n, ws) for n, ws in enumerate(sockets)))
         received = sum(await asyncio.gather(*(_received(ws) for ws in sockets)))
         elapsed = time.perf_counter() - started
-        server_s, client_s = cpu_seconds([server_pid]) - server_before, time.process_time() - client_before
+        server_s, client_s = cpu_seconds([server.pid]) - server_before, time.process_time() - client_before
     for ws in sockets:
         await ws.close()
     sent = per_socket * len(sockets)
@@ -95,11 +102,11 @@ async def _load(port: int, server_pid: int, config: WsFloorConfig) -> dict[str, 
             "client_us_per_message": client_s / sent * 1e6}
 
 
-def run_ws_floor(config: WsFloorConfig, say: Any = print) -> dict[str, Any]:
+def run_ws_floor(config: WsFloorConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
     results = []
     for implementation in config.implementations:
-        with _sink(implementation) as (port, pid):
+        with _sink(implementation) as (port, server):
             say(f"{implementation}: {config.connections} sockets, {config.rate:,.0f} messages/s for {config.seconds} s")
-            results.append({"implementation": implementation} | asyncio.run(_load(port, pid, config)))
+            results.append({"implementation": implementation} | asyncio.run(_load(port, server, config)))
     return {"benchmark": "ws-floor", "machine": machine(), "rate": config.rate, "connections": config.connections,
             "results": results}
