@@ -172,6 +172,15 @@ class _Layout:
                 return ranges
         return _Ranges.whole(len(self.main.ids))
 
+    def main_row(self, store_id: int) -> int | None:
+        """The live row of this store among the sorted rows, or None."""
+        pos = int(np.searchsorted(self.main.ids, store_id, sorter=self.id_order))
+        if pos < len(self.id_order):
+            row = int(self.id_order[pos])
+            if self.main.ids[row] == store_id and self.main.alive[row]:
+                return row
+        return None
+
     def _remember(self, key: tuple[int, int, int], ranges: _Ranges) -> None:
         if ranges.nbytes > _RANGES_BUDGET:
             return  # remembered, it would push out every other entry and then itself
@@ -270,16 +279,6 @@ class RadiusIndex:
         )
 
     # ---- changes --------------------------------------------------------------------
-    @staticmethod
-    def _main_row(layout: _Layout, store_id: int) -> int | None:
-        main, id_order = layout.main, layout.id_order
-        pos = int(np.searchsorted(main.ids, store_id, sorter=id_order))
-        if pos < len(id_order):
-            row = int(id_order[pos])
-            if main.ids[row] == store_id and main.alive[row]:
-                return row
-        return None
-
     def remove(self, store_id: int) -> bool:
         """Forget a store (closed for good, deleted); True if it was indexed."""
         layout = self._layout
@@ -287,7 +286,7 @@ class RadiusIndex:
         if tail_row is not None:
             layout.tail.alive[tail_row] = False
         else:
-            row = self._main_row(layout, store_id)
+            row = layout.main_row(store_id)
             if row is None:
                 return False
             layout.main.alive[row] = False
@@ -337,7 +336,7 @@ class RadiusIndex:
         tail_row = layout.tail_rows.get(store_id)
         if tail_row is not None:
             return float(layout.tail.lats[tail_row]), float(layout.tail.lngs[tail_row])
-        row = self._main_row(layout, store_id)
+        row = layout.main_row(store_id)
         return None if row is None else (float(layout.main.lats[row]), float(layout.main.lngs[row]))
 
     def memory_bytes(self) -> int:

@@ -33,7 +33,7 @@ from geo_index.sphere import great_circle_many_m
 from lbs_bench.http_load import LoadResult, alternating_closed_loops, closed_loop, open_loop
 from lbs_bench.import_bench import write_store_file
 from lbs_bench.nearby import QUERY_SEED, STORE_SEED
-from lbs_bench.ports import free_port
+from lbs_bench.ports import free_port, stop
 from lbs_bench.scratch import scratch
 from lbs_bench.synthetic import clustered_points
 from lbs_bench.timing import machine
@@ -121,8 +121,7 @@ def _process(command: list[str], env: dict[str, str], ready_url: str) -> Iterato
             raise RuntimeError("the server did not become ready")
         yield
     finally:
-        process.terminate()
-        process.wait(30)
+        stop(process)
 
 
 def _operator() -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from lbs_bench.ports import free_port
+from lbs_bench.ports import free_port, stop
 from lbs_bench.timing import machine
 
 
@@ -78,8 +78,7 @@ def run_ws(connections: int, folder: Path, say: Any = print) -> dict[str, Any]:
         held, opened_s = asyncio.run(_measure(hold, server.pid))
         loaded = _LAST_RSS[0]
     finally:
-        server.terminate()
-        server.wait(30)
+        stop(server)
     per_socket_kb = (loaded - baseline) * 1024 / max(held, 1)
     return {"benchmark": "ws", "machine": machine(), "connections": held, "open_seconds": opened_s,
             "server_rss_mb_idle": baseline, "server_rss_mb_loaded": loaded, "kb_per_connection": per_socket_kb}

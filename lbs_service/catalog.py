@@ -128,7 +128,7 @@ class StoreCatalog:
         if merchant_id is None and not categories:
             positions = self._positions
             if positions is None:
-                positions = self._positions = _arrays(list(self.records.values()))
+                positions = self._positions = _arrays(self.snapshot())
             return positions
         return _arrays([r for r in self.snapshot() if (merchant_id is None or r.merchant_id == merchant_id)
                         and (not categories or r.category in categories)])
